@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data/asl_alphabet/train
+TEST_DATA ?= ../shared/data/asl_alphabet/test
+RUN    ?= runs/demo
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup
+	@if [ ! -d "$(DATA)" ]; then \
+	  echo "No data at $(DATA). Point DATA= at a folder of <CLASS>/<image> photos, or"; \
+	  $(BIN)/python -c "from fingerspell.data.download import HOW_TO_GET; print(HOW_TO_GET)"; \
+	  exit 1; fi
+	@if [ -f "$(RUN)/model/config.json" ]; then \
+	  echo "== $(RUN) exists: reusing its model (rm -r $(RUN) to train again)"; \
+	else \
+	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --force; fi
+	@if [ -d "$(TEST_DATA)" ]; then \
+	  $(BIN)/fingerspell evaluate "$(RUN)/model" "$(TEST_DATA)" --json "$(RUN)/test_eval/metrics.json" && \
+	  $(BIN)/fingerspell predict "$(RUN)/model" "$(TEST_DATA)" --top-k 3; fi
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/train_speed.py --images 870
+
+clean:
+	rm -rf $(VENV) runs reports

@@ -1,0 +1,205 @@
+"""The ``fingerspell`` command: a thin layer over the Python API (same names, same defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import FingerspellError
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fingerspell", description=(
+        "Recognise the ASL manual alphabet from photos by transfer learning."))
+    parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="feature cache folder (default: $FINGERSPELL_CACHE or ~/.cache/fingerspell)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("train", help="train a recognizer on a folder of labelled photos")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    p.add_argument("--preset", choices=["default", "seed"], default=None,
+                   help="'default' (measured best) or 'seed' (the tutorial's VGG16 recipe)")
+    p.add_argument("--backbone", default=None, help="backbone name (see 'fingerspell backbones')")
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="local backbone checkpoint instead of the packaged/downloaded weights; "
+                        "'none' for random weights")
+    p.add_argument("--config", dest="config_file", default=None, metavar="FILE",
+                   help="JSON recipe overriding the preset's fields")
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None, help="seed for the split and training (0)")
+    p.add_argument("--val-fraction", type=float, default=None, help="held-out share (0.2)")
+    p.add_argument("--split-by", choices=["frame", "random"], default=None,
+                   help="'frame' (default, honest: blocks of the frame index) or 'random' (leaky)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    p.add_argument("--keep-epochs", type=_positive_int, default=None,
+                   help="keep only the N most recent per-epoch checkpoints (default: all)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
+
+    p = commands.add_parser("evaluate", help="score a model on a labelled folder")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--json", dest="json_path", default=None, metavar="FILE",
+                   help="write the metrics as JSON (pictures go next to it)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for confusion_matrix.png, errors.png, report.html")
+    p.add_argument("--device", default="cpu")
+
+    p = commands.add_parser("predict", help="predict the letter in images")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--top-k", type=_positive_int, default=5)
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--device", default="cpu")
+
+    commands.add_parser("backbones", help="list the available backbones")
+
+    p = commands.add_parser("data", help="get the Kaggle ASL Alphabet data set")
+    data_commands = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    d = data_commands.add_parser("download", help="download with the Kaggle API (needs a token)")
+    d.add_argument("--dest", type=Path, default=Path("data"), help="target folder (./data)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except FingerspellError as exc:
+        print(f"fingerspell: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fingerspell: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    show_progress = not args.quiet
+    if args.command == "train":
+        return _train(args, show_progress)
+    if args.command == "evaluate":
+        return _evaluate(args, show_progress)
+    if args.command == "predict":
+        return _predict(args)
+    if args.command == "backbones":
+        return _backbones()
+    if args.command == "data":
+        from .data.download import download_kaggle
+        folder = download_kaggle(args.dest)
+        print(f"data ready: {folder}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def _train(args: argparse.Namespace, show_progress: bool) -> int:
+    from .train import resolve_config, train
+    options: dict[str, Any] = dict(
+        preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, seed=args.seed, weights=args.weights, val_fraction=args.val_fraction,
+        split_by=args.split_by, device=args.device, keep_epochs=args.keep_epochs,
+        config_file=args.config_file)
+    if args.dry_run:
+        print(json.dumps(resolve_config(args.data_dir, args.out, **options), indent=2))
+        return 0
+    result = train(args.data_dir, args.out, resume=args.resume, force=args.force,
+                   cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress,
+                   **options)
+    m = result.metrics
+    recipe = result.config["recipe"]
+    lines = [
+        "",
+        f"trained    {recipe['backbone']} + head {recipe['hidden'] or 'linear'} "
+        f"({result.config['preset']} preset), {len(m['history'])} epochs",
+        f"data       {m['data']}: {len(m['classes'])} classes, {m['n_train']} train / "
+        f"{m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
+        f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
+        f"{m['feature_seconds']:.1f} s",
+        f"head       {m['head_seconds']:.1f} s on {m['device']}"
+        + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
+        f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})",
+        f"model      {result.model_dir}",
+        f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
+    ]
+    if result.skipped:
+        lines.append(f"skipped    {len(result.skipped)} unreadable images listed in "
+                     f"{result.run_dir / 'skipped.txt'}")
+    print("\n".join(lines))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
+    from .evaluate import evaluate, format_table
+    result = evaluate(args.model_dir, args.data_dir, json_path=args.json_path, out_dir=args.out,
+                      cache_dir=args.cache_dir, device=args.device, show_progress=show_progress)
+    print(format_table(result.report))
+    if result.missing_classes:
+        print(f"classes missing from the data: {', '.join(result.missing_classes)}")
+    for path, reason in result.skipped.items():
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"accuracy {result.accuracy:.2%} on {result.report['n']} images; pictures in "
+          f"{result.out_dir}")
+    return 0
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    from .data.images import is_image_file
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            if not found:
+                raise FingerspellError(f"{path}: no images in this folder")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FingerspellError(f"{path}: file does not exist")
+    return files
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .infer import Model
+    model = Model.load(args.model_dir, device=args.device)
+    predictions, failed = model.predict(_expand(args.paths), top_k=args.top_k)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    else:
+        for p in predictions:
+            print(f"{p.path}\t{p.label}\t{p.confidence:.3f}")
+    for path, reason in failed.items():
+        print(f"fingerspell: error: {path}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _backbones() -> int:
+    from .features import list_backbones
+    print(f"{'name':<22}{'input':>7}{'features':>10}  {'offline':<8}weights")
+    for spec in list_backbones():
+        print(f"{spec.name:<22}{spec.preprocessing.size:>7}{spec.feature_dim:>10}  "
+              f"{'yes' if spec.offline else 'no':<8}{spec.weights_source}")
+    return 0
+
+
+def entry_point() -> None:
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())

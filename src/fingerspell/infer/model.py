@@ -1,0 +1,182 @@
+"""The model bundle: a frozen backbone plus a trained head, saved as one self-contained folder.
+
+``MODEL_DIR/config.json`` (classes, backbone, preprocessing, head shape, package version) and
+``MODEL_DIR/model.safetensors`` (backbone and head weights) are all a prediction needs: no
+network access, no training data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .._atomic import replace_dir, write_json
+from ..errors import FingerspellError
+from ..features.backbones import FrozenBackbone, get_spec
+from ..features.cache import FeatureCache
+from ..features.extract import Features, extract_features, resolve_device
+from ..features.preprocessing import Preprocessing
+from ..head.heads import HeadConfig, MLPHead
+
+BUNDLE_FORMAT = "fingerspell-model"
+BUNDLE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    label: str
+    confidence: float
+    top_k: list[tuple[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "label": self.label, "confidence": self.confidence,
+                "top_k": [[label, p] for label, p in self.top_k]}
+
+
+class Model:
+    """A trained recognizer.
+
+    Example:
+        >>> model = Model.load("runs/demo/model")            # doctest: +SKIP
+        >>> model.predict(["hand.jpg"])[0].label               # doctest: +SKIP
+        'A'
+    """
+
+    def __init__(self, backbone: FrozenBackbone, head: MLPHead, classes: list[str],
+                 info: dict[str, Any] | None = None) -> None:
+        self.backbone = backbone
+        self.head = head.eval()
+        self.classes = list(classes)
+        self.info = info or {}
+        self.device = torch.device("cpu")
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.backbone.spec.preprocessing
+
+    def to(self, device: str | torch.device) -> Model:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.backbone.to(self.device)
+        self.head.to(self.device)
+        return self
+
+    # ----- save / load ---------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
+            "fingerspell_version": __version__,
+            "classes": self.classes,
+            "backbone": {"name": self.backbone.spec.name, "weights_id": self.backbone.weights_id,
+                         "feature_dim": self.backbone.spec.feature_dim},
+            "preprocessing": self.preprocessing.to_dict(),
+            "head": self.head.config.to_dict(),
+            **self.info,
+        }
+
+    def save(self, model_dir: str | Path) -> Path:
+        """Write the bundle atomically (a half-written bundle never replaces a good one)."""
+        from safetensors.torch import save_file
+
+        tensors = {f"backbone.{k}": v.detach().cpu().contiguous()
+                   for k, v in self.backbone.net.state_dict().items()}
+        tensors.update({f"head.{k}": v.detach().cpu().contiguous()
+                        for k, v in self.head.state_dict().items()})
+
+        def build(folder: Path) -> None:
+            save_file(tensors, str(folder / "model.safetensors"))
+            write_json(folder / "config.json", self.config())
+
+        return replace_dir(build, model_dir)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "cpu") -> Model:
+        """Load a bundle written by ``save`` (or by ``fingerspell train``)."""
+        model_dir = Path(model_dir)
+        config_path = model_dir / "config.json"
+        weights_path = model_dir / "model.safetensors"
+        if not model_dir.is_dir():
+            raise FingerspellError(f"{model_dir}: model folder does not exist")
+        if not weights_path.is_file() and (model_dir / "model" / "model.safetensors").is_file():
+            return cls.load(model_dir / "model", device)  # a run folder was given
+        if not config_path.is_file() or not weights_path.is_file():
+            raise FingerspellError(f"{model_dir}: not a fingerspell model (expected config.json and "
+                                   f"model.safetensors, as written by 'fingerspell train')")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
+        if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
+            raise FingerspellError(f"{config_path}: not a fingerspell model config")
+        if config.get("format_version", 0) > BUNDLE_VERSION:
+            raise FingerspellError(f"{model_dir}: model format {config['format_version']} is newer "
+                                   f"than this fingerspell ({__version__}) understands; upgrade")
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
+            tensors = load_file(str(weights_path))
+        except (SafetensorError, OSError) as exc:
+            raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
+        spec = get_spec(config["backbone"]["name"])
+        net = spec.build()
+        head = MLPHead(HeadConfig.from_dict(config["head"]))
+        try:
+            net.load_state_dict(_strip(tensors, "backbone."))
+            head.load_state_dict(_strip(tensors, "head."))
+        except RuntimeError as exc:
+            raise FingerspellError(f"{weights_path}: weights do not match config.json "
+                                   f"({' '.join(str(exc).split())[:200]})") from None
+        saved = Preprocessing.from_dict(config["preprocessing"])
+        if saved != spec.preprocessing:
+            raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
+                                   f"{spec.name}'s in this version of fingerspell")
+        backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
+        info = {k: v for k, v in config.items() if k not in {
+            "format", "format_version", "fingerspell_version", "classes", "backbone",
+            "preprocessing", "head"}}
+        return cls(backbone, head, config["classes"], info).to(device)
+
+    # ----- inference ---------------------------------------------------------------------------
+    def features(self, paths: list[Path], *, cache: FeatureCache | None = None,
+                 show_progress: bool = False, workers: int | None = None) -> Features:
+        return extract_features(self.backbone, paths, cache=cache, device=self.device,
+                                show_progress=show_progress,
+                                workers=workers if workers is not None else
+                                (0 if len(paths) < 64 else None))
+
+    @torch.inference_mode()
+    def proba_from_features(self, vectors: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        out = []
+        for start in range(0, len(vectors), batch_size):
+            batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])).to(self.device)
+            out.append(self.head(batch).softmax(-1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def predict(self, paths: list[str | Path], top_k: int = 5) -> tuple[list[Prediction],
+                                                                        dict[str, str]]:
+        """Predict a letter for each image file.
+
+        Returns the predictions for readable images and ``{path: reason}`` for the others.
+        """
+        paths = [Path(p) for p in paths]
+        features = self.features(paths)
+        probs = self.proba_from_features(features.vectors)
+        predictions = []
+        for index, path in enumerate(paths):
+            if index in features.failed:
+                continue
+            order = np.argsort(-probs[index])[:max(1, top_k)]
+            top = [(self.classes[i], round(float(probs[index, i]), 6)) for i in order]
+            predictions.append(Prediction(str(path), top[0][0], top[0][1], top))
+        failed = {str(paths[i]): reason for i, reason in features.failed.items()}
+        return predictions, failed
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

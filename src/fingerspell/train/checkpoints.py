@@ -1,0 +1,34 @@
+"""Per-epoch checkpoints, written atomically so a SIGKILL loses at most the epoch in flight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._atomic import write_atomic
+
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+def epoch_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}.pt"
+
+
+def save_checkpoint(folder: Path, name: str, state: dict[str, Any]) -> Path:
+    return write_atomic(folder / name, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def prune_epochs(folder: Path, keep: int | None) -> None:
+    """Keep only the ``keep`` most recent epoch files (None keeps all; last/best always stay)."""
+    if keep is None:
+        return
+    epochs = sorted(folder.glob("epoch_*.pt"))
+    for old in epochs[:max(0, len(epochs) - keep)]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,119 @@
+"""The resolved training configuration, and the rules for starting or resuming a run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .._atomic import write_json
+from ..data.split import SPLIT_STRATEGIES
+from ..errors import FingerspellError
+from ..features.backbones import get_spec
+from ..head.recipes import Recipe, get_preset
+
+CONFIG_FILE = "config.json"
+def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
+                   backbone: str | None = None, epochs: int | None = None,
+                   batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
+                   weights: str | None = None, val_fraction: float | None = None,
+                   split_by: str | None = None, device: str | None = None,
+                   keep_epochs: int | None = None,
+                   config_file: str | Path | None = None) -> dict[str, Any]:
+    """The full configuration of a training run as plain JSON-able data (``--dry-run`` prints it).
+
+    ``None`` means the default: preset "default", seed 0, 20% validation split by frame blocks,
+    device "auto", every epoch checkpoint kept.
+    """
+    preset = preset or "default"
+    seed = 0 if seed is None else seed
+    val_fraction = 0.2 if val_fraction is None else val_fraction
+    split_by = split_by or "frame"
+    device = device or "auto"
+    recipe = get_preset(preset)
+    if config_file:
+        recipe = Recipe.from_dict({**recipe.to_dict(), **_read_recipe_file(Path(config_file))})
+    recipe = recipe.with_overrides(backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr)
+    get_spec(recipe.backbone)  # unknown names fail here, before any work
+    if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
+        raise FingerspellError(f"epochs, batch size and learning rate must be positive "
+                               f"(got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
+    if split_by not in SPLIT_STRATEGIES:
+        raise FingerspellError(f"unknown --split-by {split_by!r}; choose from "
+                               f"{', '.join(SPLIT_STRATEGIES)}")
+    if not 0 < val_fraction < 1:
+        raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+    return {
+        "fingerspell_version": __version__,
+        "data": str(Path(data_dir).resolve()),
+        "out": str(Path(out).resolve()),
+        "preset": preset,
+        "recipe": recipe.to_dict(),
+        "weights": None if weights is None else str(weights),
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "split_by": split_by,
+        "device": device,
+        "keep_epochs": keep_epochs,
+    }
+
+
+def _read_recipe_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FingerspellError(f"{path}: cannot read recipe config ({exc})") from None
+    if not isinstance(data, dict):
+        raise FingerspellError(f"{path}: a recipe config must be a JSON object")
+    return data.get("recipe", data)
+
+
+def start_run_dir(config: dict[str, Any], *, force: bool) -> None:
+    """Create the run folder; an existing non-empty one is replaced only with ``force``."""
+    out = Path(config["out"])
+    if out.exists() and not out.is_dir():
+        raise FingerspellError(f"{out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise FingerspellError(f"{out}: run folder exists and is not empty; use --resume to "
+                                   f"continue it or --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG_FILE, config)
+
+
+# Options that only change how a run executes, not what it learns: a resume may change them.
+RUNTIME_OPTIONS = ("epochs", "device", "keep_epochs")
+_IN_RECIPE = ("backbone", "batch_size", "lr", "epochs")
+
+
+def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dict[str, Any]:
+    """The saved configuration of ``out``; explicit options must agree with it (or be runtime ones)."""
+    out = Path(out)
+    saved_path = out / CONFIG_FILE
+    if not saved_path.is_file():
+        raise FingerspellError(f"{out}: nothing to resume (no {CONFIG_FILE}); start the run "
+                               f"without --resume")
+    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    differences = []
+    if str(Path(data_dir).resolve()) != saved["data"]:
+        differences.append("data")
+    for key, value in explicit.items():
+        if value is None or key in RUNTIME_OPTIONS or key == "config_file":
+            continue
+        before = saved["recipe"].get(key) if key in _IN_RECIPE else saved.get(key)
+        if before != (str(value) if key == "weights" else value):
+            differences.append(key)
+    if differences:
+        raise FingerspellError(f"{out}: cannot resume with different settings "
+                               f"({', '.join(differences)}); resume with the run's own settings, "
+                               f"or use --force to start over")
+    if explicit.get("epochs") is not None:
+        saved["recipe"]["epochs"] = int(explicit["epochs"])
+    for key in ("device", "keep_epochs"):
+        if explicit.get(key) is not None:
+            saved[key] = explicit[key]
+    write_json(saved_path, saved)
+    return saved

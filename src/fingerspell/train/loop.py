@@ -1,0 +1,149 @@
+"""The head's training loop on cached features: epochs, validation, checkpoints, resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..head.heads import MLPHead
+from ..head.recipes import Recipe
+from ..progress import bar
+from .checkpoints import BEST, LAST, epoch_name, load_checkpoint, prune_epochs, save_checkpoint
+
+
+@dataclass
+class FitResult:
+    head: MLPHead  # with the best epoch's weights loaded
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_val_acc: float
+    resumed_from: int  # last completed epoch found on disk (0 = fresh start)
+    seconds: float
+
+
+def make_optimizer(head: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    parameters = [p for p in head.parameters() if p.requires_grad]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r} (sgd or adamw)")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe,
+                  steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    total = max(1, recipe.epochs * steps_per_epoch)
+    warmup = int(recipe.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if recipe.schedule == "cosine":
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.inference_mode()
+def predict_logits(head: MLPHead, features: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    head.eval()
+    return torch.cat([head(features[i:i + batch_size]) for i in range(0, len(features), batch_size)])
+
+
+def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
+             x_val: torch.Tensor, y_val: torch.Tensor, *, checkpoint_dir: Path, seed: int,
+             keep_epochs: int | None = None, show_progress: bool = True,
+             on_epoch: Any = None) -> FitResult:
+    """Train ``head`` for ``recipe.epochs``, resuming from ``checkpoint_dir/last.pt`` if present.
+
+    Every epoch writes ``epoch_NNN.pt`` (head weights) and ``last.pt`` (everything needed to
+    resume); ``best.pt`` follows the best validation accuracy. ``on_epoch(history)`` is called
+    after each epoch (the trainer writes metrics.json there).
+    """
+    started = time.perf_counter()
+    device = x_train.device
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
+    optimizer = make_optimizer(head, recipe)
+    schedule = make_schedule(optimizer, recipe, steps_per_epoch)
+    train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    history: list[dict[str, Any]] = []
+    best_epoch, best_acc = 0, -1.0
+    start_epoch = 1
+
+    last_path = checkpoint_dir / LAST
+    if last_path.is_file():
+        state = load_checkpoint(last_path)
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state["history"])
+        best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+        start_epoch = int(state["epoch"]) + 1
+    resumed_from = start_epoch - 1
+
+    remaining = max(0, recipe.epochs - resumed_from)
+    progress = bar(desc=f"head {head.config.in_dim}->{head.config.n_classes}",
+                   total=remaining * steps_per_epoch, unit="step", enabled=show_progress)
+    with progress:
+        for epoch in range(start_epoch, recipe.epochs + 1):
+            epoch_start = time.perf_counter()
+            head.train()
+            order = torch.randperm(len(x_train), generator=generator).to(device)
+            total_loss, correct = 0.0, 0
+            for start in range(0, len(order), recipe.batch_size):
+                index = order[start:start + recipe.batch_size]
+                logits = head(x_train[index])
+                loss = train_loss_fn(logits, y_train[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total_loss += loss.item() * len(index)
+                correct += int((logits.argmax(1) == y_train[index]).sum())
+                progress.update(1)
+            val_logits = predict_logits(head, x_val) if len(x_val) else None
+            val_loss = float(nn.functional.cross_entropy(val_logits, y_val)) if len(x_val) else math.nan
+            val_acc = float((val_logits.argmax(1) == y_val).float().mean()) if len(x_val) else math.nan
+            row = {"epoch": epoch, "train_loss": round(total_loss / len(x_train), 5),
+                   "train_acc": round(correct / len(x_train), 5),
+                   "val_loss": round(val_loss, 5), "val_acc": round(val_acc, 5),
+                   "lr": optimizer.param_groups[0]["lr"],
+                   "seconds": round(time.perf_counter() - epoch_start, 3)}
+            history.append(row)
+            progress.set_postfix(epoch=epoch, val_acc=f"{val_acc:.3f}")
+
+            head_state = {k: v.detach().cpu() for k, v in head.state_dict().items()}
+            epoch_state = {"epoch": epoch, "head": head_state, "val_acc": val_acc}
+            save_checkpoint(checkpoint_dir, epoch_name(epoch), epoch_state)
+            if val_acc > best_acc or math.isnan(val_acc):
+                best_epoch, best_acc = epoch, val_acc
+                save_checkpoint(checkpoint_dir, BEST, epoch_state)
+            save_checkpoint(checkpoint_dir, LAST, {
+                "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "history": history,
+                "best_epoch": best_epoch, "best_val_acc": best_acc})
+            prune_epochs(checkpoint_dir, keep_epochs)
+            if on_epoch is not None:
+                on_epoch(history)
+
+    best_path = checkpoint_dir / BEST
+    if best_path.is_file():
+        head.load_state_dict(load_checkpoint(best_path)["head"])
+    head.eval()
+    return FitResult(head, history, best_epoch, float(np.nan_to_num(best_acc)), resumed_from,
+                     time.perf_counter() - started)

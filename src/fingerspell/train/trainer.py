@@ -1,0 +1,151 @@
+"""``fingerspell train``: data folder -> cached features -> trained head -> model bundle + report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._atomic import write_json, write_text
+from ..data.layout import discover
+from ..data.split import split_samples
+from ..errors import FingerspellError
+from ..evaluate.plots import plot_curves
+from ..evaluate.run import summarize_predictions
+from ..features.backbones import create_backbone
+from ..features.cache import FeatureCache
+from ..features.extract import extract_features, resolve_device
+from ..head.heads import HeadConfig, MLPHead
+from ..head.recipes import Recipe
+from ..infer.model import Model
+from .config import resolve_config, resume_config, start_run_dir
+from .loop import fit_head, predict_logits
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model_dir: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def val_accuracy(self) -> float:
+        return float(self.metrics["best_val_acc"])
+
+
+def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
+          backbone: str | None = None, epochs: int | None = None, batch_size: int | None = None,
+          lr: float | None = None, seed: int | None = None, weights: str | None = None,
+          val_fraction: float | None = None, split_by: str | None = None,
+          device: str | None = None, keep_epochs: int | None = None,
+          config_file: str | Path | None = None, resume: bool = False, force: bool = False,
+          cache_dir: Path | None = None, workers: int | None = None,
+          show_progress: bool = True) -> TrainResult:
+    """Train a letter recognizer on the labelled images in ``data_dir``; write it to ``out``.
+
+    ``out`` receives ``model/`` (the bundle), ``checkpoints/``, ``metrics.json``, ``curves.png``,
+    ``confusion_matrix.png``, ``errors.png``, ``report.html`` and, if any image was unreadable,
+    ``skipped.txt``.
+
+    Example:
+        >>> result = train("asl_alphabet_train", "runs/lite0")   # doctest: +SKIP
+        >>> round(result.val_accuracy, 2)                         # doctest: +SKIP
+        0.8
+    """
+    options = dict(preset=preset, backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
+                   seed=seed, weights=weights, val_fraction=val_fraction, split_by=split_by,
+                   device=device, keep_epochs=keep_epochs, config_file=config_file)
+    if resume:
+        config = resume_config(data_dir, out, **options)
+    else:
+        config = resolve_config(data_dir, out, **options)
+        discover(data_dir)  # fail on bad data before touching the run folder
+        start_run_dir(config, force=force)
+    return _run(config, cache_dir=cache_dir, workers=workers, show_progress=show_progress)
+
+
+def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
+         show_progress: bool) -> TrainResult:
+    run_dir = Path(config["out"])
+    recipe = Recipe.from_dict(config["recipe"])
+    device = resolve_device(config["device"])
+    images = discover(config["data"])
+    split = split_samples(images.samples, val_fraction=config["val_fraction"],
+                          seed=config["seed"], strategy=config["split_by"])
+    paths = [s.path for s in images.samples]
+    write_json(run_dir / "split.json", {
+        "strategy": split.strategy, "seed": config["seed"],
+        "val": [str(paths[i]) for i in split.val]})
+
+    backbone = create_backbone(recipe.backbone, config["weights"])
+    cache = FeatureCache(cache_dir, backbone.cache_namespace)
+    features = extract_features(backbone, paths, cache=cache, workers=workers, device=device,
+                                show_progress=show_progress)
+    cache.close()
+    skipped = {str(paths[i]): reason for i, reason in sorted(features.failed.items())}
+    if skipped:
+        write_text(run_dir / "skipped.txt",
+                   "".join(f"{path}\t{reason}\n" for path, reason in skipped.items()))
+    train_idx = [i for i in split.train if i not in features.failed]
+    val_idx = [i for i in split.val if i not in features.failed]
+    if not train_idx:
+        raise FingerspellError(f"{images.root}: no readable training images "
+                               f"(see {run_dir / 'skipped.txt'})")
+
+    label_of = {name: i for i, name in enumerate(images.classes)}
+    labels = np.asarray([label_of[s.label] for s in images.samples])
+
+    def tensors(index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(features.vectors[index]).to(device),
+                torch.from_numpy(labels[index]).to(device))
+
+    x_train, y_train = tensors(train_idx)
+    x_val, y_val = tensors(val_idx)
+    torch.manual_seed(config["seed"])
+    head = MLPHead(HeadConfig(backbone.spec.feature_dim, len(images.classes), recipe.hidden,
+                              recipe.dropout, recipe.input_dropout, recipe.normalize))
+    head.set_normalization(x_train)
+    head.to(device)
+
+    base_metrics = {
+        "data": str(images.root), "layout": images.layout, "classes": images.classes,
+        "split": split.strategy, "n_train": len(train_idx), "n_val": len(val_idx),
+        "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
+        "features_computed": features.computed, "features_cached": len(paths) - features.computed,
+        "device": str(device),
+    }
+
+    def on_epoch(history: list[dict[str, Any]]) -> None:
+        write_json(run_dir / "metrics.json", {**base_metrics, "history": history})
+
+    fit = fit_head(head, recipe, x_train, y_train, x_val, y_val,
+                   checkpoint_dir=run_dir / "checkpoints", seed=config["seed"],
+                   keep_epochs=config.get("keep_epochs"), show_progress=show_progress,
+                   on_epoch=on_epoch)
+
+    metrics = {**base_metrics, "best_epoch": fit.best_epoch, "best_val_acc": fit.best_val_acc,
+               "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
+               "history": fit.history}
+    model = Model(backbone, fit.head.cpu(), images.classes, info={
+        "recipe": recipe.to_dict(), "preset": config["preset"],
+        "validation": {"accuracy": fit.best_val_acc, "split": split.strategy,
+                       "n": len(val_idx), "data": str(images.root)}})
+    model.save(run_dir / "model")
+
+    [plot_curves(fit.history, run_dir / "curves.png")]
+    if val_idx:
+        probs = predict_logits(fit.head, x_val.cpu()).softmax(-1).numpy()
+        report, _ = summarize_predictions(
+            run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx], probs,
+            title=f"Validation ({split.strategy} split)",
+            summary={"backbone": recipe.backbone, "preset": config["preset"],
+                     "best epoch": fit.best_epoch, "training images": len(train_idx),
+                     "skipped images": len(skipped), "curves": "curves.png"})
+        metrics["val_per_class"] = report["per_class"]
+    write_json(run_dir / "metrics.json", metrics)
+    return TrainResult(run_dir, run_dir / "model", config, metrics, skipped)

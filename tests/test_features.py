@@ -1,0 +1,40 @@
+"""Feature extraction and its cache: computed once, recomputed when a file changes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fingerspell.features import FeatureCache, create_backbone, extract_features
+
+from .conftest import noise_image
+
+
+def test_cache_is_reused_and_follows_file_changes(tmp_path: Path) -> None:
+    backbone = create_backbone("efficientnet_lite0")
+    paths = [noise_image(tmp_path / f"{i}.jpg", seed=i) for i in range(5)]
+    (tmp_path / "bad.jpg").write_text("not an image")
+    paths.append(tmp_path / "bad.jpg")
+    cache = FeatureCache(tmp_path / "cache", backbone.cache_namespace)
+
+    first = extract_features(backbone, paths, cache=cache, workers=0, show_progress=False)
+    assert first.computed == 6 and list(first.failed) == [5] and "not an image" in first.failed[5]
+    assert np.abs(first.vectors[:5]).sum() > 0 and not first.vectors[5].any()
+
+    second = extract_features(backbone, paths, cache=cache, workers=1, show_progress=False)
+    assert second.computed == 1  # only the unreadable file is tried again
+    np.testing.assert_array_equal(first.vectors, second.vectors)
+
+    noise_image(paths[2], seed=99)
+    os.utime(paths[2], ns=(1, 1))  # new content, new mtime
+    third = extract_features(backbone, paths, cache=cache, workers=0, show_progress=False)
+    assert third.computed == 2
+    assert not np.array_equal(third.vectors[2], first.vectors[2])
+
+
+def test_cache_is_per_backbone_weights(tmp_path: Path) -> None:
+    pretrained = create_backbone("efficientnet_lite0")
+    random = create_backbone("efficientnet_lite0", weights="none")
+    assert pretrained.cache_namespace != random.cache_namespace
