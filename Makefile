@@ -22,9 +22,11 @@ demo: setup
 	  $(BIN)/python -c "from fingerspell.data.download import HOW_TO_GET; print(HOW_TO_GET)"; \
 	  exit 1; fi
 	@if [ -f "$(RUN)/model/config.json" ]; then \
-	  echo "== $(RUN) exists: reusing its model (rm -r $(RUN) to train again)"; \
+	  echo "== $(RUN) has a model: reusing it (rm -r $(RUN) to train again)"; \
+	elif [ -f "$(RUN)/config.json" ]; then \
+	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --resume; \
 	else \
-	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --force; fi
+	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)"; fi
 	@if [ -d "$(TEST_DATA)" ]; then \
 	  $(BIN)/fingerspell evaluate "$(RUN)/model" "$(TEST_DATA)" --json "$(RUN)/test_eval/metrics.json" && \
 	  $(BIN)/fingerspell predict "$(RUN)/model" "$(TEST_DATA)" --top-k 3; fi

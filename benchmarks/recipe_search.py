@@ -27,17 +27,15 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet
 
 CANDIDATES = {
     "default": PRESETS["default"],
-    "linear, sgd 1e-3, no tricks": replace(PRESETS["default"], input_dropout=0.0, normalize=False,
-                                           optimizer="sgd", lr=1e-3, weight_decay=0.0,
-                                           schedule="constant", warmup_epochs=0.0,
-                                           label_smoothing=0.0, batch_size=32, epochs=15),
+    "default with standardised features": replace(PRESETS["default"], normalize=True),
+    "MLP 512 + dropout 0.5, standardised": replace(PRESETS["default"], normalize=True,
+                                                   hidden=(512,), dropout=(0.5,)),
     "default without label smoothing": replace(PRESETS["default"], label_smoothing=0.0),
     "default without feature dropout": replace(PRESETS["default"], input_dropout=0.0),
-    "default without normalisation": replace(PRESETS["default"], normalize=False),
     "default, lr 3e-3": replace(PRESETS["default"], lr=3e-3),
-    "MLP 512 (dropout 0.5)": replace(PRESETS["default"], hidden=(512,), dropout=(0.5,)),
-    "seed head on these features (8192-4096, sgd)": replace(
-        PRESETS["seed"], backbone=PRESETS["default"].backbone),
+    "linear, plain SGD lr 1e-3, batch 32, 15 epochs": replace(
+        PRESETS["default"], input_dropout=0.0, optimizer="sgd", lr=1e-3, weight_decay=0.0,
+        schedule="constant", warmup_epochs=0.0, label_smoothing=0.0, batch_size=32, epochs=15),
 }
 
 

@@ -185,3 +185,36 @@ def test_backbones_listing() -> None:
     result = run_cli("backbones")
     assert result.returncode == 0
     assert "efficientnet_lite0" in result.stdout and "vgg16" in result.stdout
+
+
+def test_recipe_config_file_with_augmented_views(small_data: Path, tmp_path: Path) -> None:
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"recipe": {"augment_views": 1, "epochs": 2}}))
+    out = tmp_path / "run"
+    result = run_cli("train", str(small_data), "--out", str(out), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_train_rows"] == 2 * metrics["n_train"] and len(metrics["history"]) == 2
+
+
+def test_data_download_without_kaggle_says_how(tmp_path: Path) -> None:
+    pytest.importorskip("fingerspell")
+    try:
+        import kaggle  # noqa: F401
+        pytest.skip("the Kaggle API is installed here; this test covers its absence")
+    except ImportError:
+        pass
+    result = run_cli("data", "download", "--dest", str(tmp_path / "d"))
+    assert_one_line_error(result, "pip install kaggle")
+
+
+def test_make_demo_without_data_says_how_to_get_it(tmp_path: Path) -> None:
+    import subprocess
+
+    from .conftest import REPO
+    result = subprocess.run(["make", "-s", "demo", f"DATA={tmp_path / 'none'}",
+                             f"RUN={tmp_path / 'run'}"], cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode != 0
+    assert "kaggle.com/datasets/grassknoted/asl-alphabet" in result.stdout
+    assert not (tmp_path / "run").exists()

@@ -32,9 +32,12 @@ class EvalResult:
 
 
 def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y_true: np.ndarray,
-                          probs: np.ndarray, *, title: str, summary: dict[str, Any]
-                          ) -> tuple[dict[str, Any], list[Path]]:
-    """Metrics plus confusion_matrix.png, errors.png and report.html in ``out_dir``."""
+                          probs: np.ndarray, *, title: str, summary: dict[str, Any],
+                          more_pictures: tuple[Path, ...] = ()) -> tuple[dict[str, Any], list[Path]]:
+    """Metrics plus confusion_matrix.png, errors.png and report.html in ``out_dir``.
+
+    ``more_pictures`` (PNG files in ``out_dir``, e.g. training curves) lead the HTML page.
+    """
     y_pred = probs.argmax(1) if len(probs) else np.zeros(0, dtype=int)
     report = classification_report(y_true, y_pred, classes)
     wrong = np.nonzero(y_pred != y_true)[0]
@@ -53,7 +56,7 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
                           for i in wrong[np.argsort(-probs[wrong].max(1))]] if len(wrong) else []
     page = write_report(out_dir / "report.html", title,
                         {"accuracy": f"{report['accuracy']:.2%}", "images": report["n"], **summary},
-                        pictures, report["per_class"])
+                        [*more_pictures, *pictures], report["per_class"])
     return report, [*pictures, page]
 
 

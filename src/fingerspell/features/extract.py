@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.images import load_rgb
 from ..errors import ImageError
 from ..progress import bar
+from .augment import augment_view
 from .backbones import FrozenBackbone
 from .cache import FeatureCache, file_key
 from .preprocessing import Preprocessing
@@ -39,9 +40,10 @@ class Features:
 
 
 class _DecodedImages(Dataset):
-    def __init__(self, paths: list[Path], preprocessing: Preprocessing) -> None:
+    def __init__(self, paths: list[Path], preprocessing: Preprocessing, view: int = 0) -> None:
         self.paths = paths
         self.preprocessing = preprocessing
+        self.view = view
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -50,6 +52,8 @@ class _DecodedImages(Dataset):
         size = self.preprocessing.size
         try:
             image = load_rgb(self.paths[index], min_decode_side=size)
+            if self.view:
+                image = augment_view(image, self.view, self.paths[index].name)
             return self.preprocessing(image), index, ""
         except ImageError as exc:
             return np.zeros((3, size, size), np.float32), index, exc.reason
@@ -72,10 +76,13 @@ def default_workers() -> int:
 
 def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: FeatureCache | None,
                      batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
-                     device: str | torch.device = "cpu", show_progress: bool = True) -> Features:
+                     device: str | torch.device = "cpu", show_progress: bool = True,
+                     view: int = 0) -> Features:
     """Return the backbone's features for ``paths``, reading and filling ``cache``.
 
-    Unreadable images do not stop the run: their reason is returned in ``Features.failed``.
+    ``view`` 0 is the image itself; ``view`` k >= 1 is its k-th augmented copy (see
+    ``augment_view``), cached under its own key. Unreadable images do not stop the run: their
+    reason is returned in ``Features.failed``.
     """
     started = time.perf_counter()
     dim = backbone.spec.feature_dim
@@ -84,7 +91,7 @@ def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: Feat
     keys: list[str | None] = []
     for index, path in enumerate(paths):
         try:
-            keys.append(file_key(path))
+            keys.append(file_key(path) + (f"#view{view}" if view else ""))
         except OSError as exc:
             keys.append(None)
             failed[index] = f"cannot read file ({exc.strerror or exc})"
@@ -100,23 +107,24 @@ def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: Feat
     if todo:
         _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed, cache,
                       batch_size, workers, resolve_device(device) if isinstance(device, str)
-                      else device, show_progress)
+                      else device, show_progress, view)
     return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
 
 
 def _run_backbone(backbone: FrozenBackbone, todo_paths: list[Path], todo: list[int],
                   keys: list[str | None], vectors: np.ndarray, failed: dict[int, str],
                   cache: FeatureCache | None, batch_size: int, workers: int | None,
-                  device: torch.device, show_progress: bool) -> None:
+                  device: torch.device, show_progress: bool, view: int) -> None:
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(_DecodedImages(todo_paths, backbone.spec.preprocessing),
+    loader = DataLoader(_DecodedImages(todo_paths, backbone.spec.preprocessing, view),
                         batch_size=batch_size, num_workers=workers, shuffle=False,
                         persistent_workers=False, prefetch_factor=4 if workers else None,
                         pin_memory=device.type == "cuda")
     backbone = backbone.to(device)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     backbone.net.to(memory_format=memory_format)
-    progress = bar(desc=f"features {backbone.spec.name}", total=len(todo_paths), unit="img",
+    label = f"features {backbone.spec.name}" + (f" (augmented view {view})" if view else "")
+    progress = bar(desc=label, total=len(todo_paths), unit="img",
                    enabled=show_progress)
     with torch.inference_mode(), progress:
         for images, local_index, reasons in loader:

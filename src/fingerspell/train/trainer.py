@@ -86,7 +86,6 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
     cache = FeatureCache(cache_dir, backbone.cache_namespace)
     features = extract_features(backbone, paths, cache=cache, workers=workers, device=device,
                                 show_progress=show_progress)
-    cache.close()
     skipped = {str(paths[i]): reason for i, reason in sorted(features.failed.items())}
     if skipped:
         write_text(run_dir / "skipped.txt",
@@ -100,12 +99,19 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
     label_of = {name: i for i, name in enumerate(images.classes)}
     labels = np.asarray([label_of[s.label] for s in images.samples])
 
-    def tensors(index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.from_numpy(features.vectors[index]).to(device),
-                torch.from_numpy(labels[index]).to(device))
+    def tensors(vectors: np.ndarray, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(vectors).to(device), torch.from_numpy(labels[rows]).to(device)
 
-    x_train, y_train = tensors(train_idx)
-    x_val, y_val = tensors(val_idx)
+    x_train, y_train = tensors(features.vectors[train_idx], train_idx)
+    x_val, y_val = tensors(features.vectors[val_idx], val_idx)
+    for view in range(1, recipe.augment_views + 1):
+        augmented = extract_features(backbone, [paths[i] for i in train_idx], cache=cache,
+                                     workers=workers, device=device,
+                                     show_progress=show_progress, view=view)
+        keep = [j for j in range(len(train_idx)) if j not in augmented.failed]
+        x_view, y_view = tensors(augmented.vectors[keep], [train_idx[j] for j in keep])
+        x_train, y_train = torch.cat([x_train, x_view]), torch.cat([y_train, y_view])
+    cache.close()
     torch.manual_seed(config["seed"])
     head = MLPHead(HeadConfig(backbone.spec.feature_dim, len(images.classes), recipe.hidden,
                               recipe.dropout, recipe.input_dropout, recipe.normalize))
@@ -114,7 +120,8 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
 
     base_metrics = {
         "data": str(images.root), "layout": images.layout, "classes": images.classes,
-        "split": split.strategy, "n_train": len(train_idx), "n_val": len(val_idx),
+        "split": split.strategy, "n_train": len(train_idx),
+        "n_train_rows": len(x_train), "n_val": len(val_idx),
         "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
         "features_computed": features.computed, "features_cached": len(paths) - features.computed,
         "device": str(device),
@@ -137,7 +144,7 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
                        "n": len(val_idx), "data": str(images.root)}})
     model.save(run_dir / "model")
 
-    [plot_curves(fit.history, run_dir / "curves.png")]
+    curves = plot_curves(fit.history, run_dir / "curves.png")
     if val_idx:
         probs = predict_logits(fit.head, x_val.cpu()).softmax(-1).numpy()
         report, _ = summarize_predictions(
@@ -145,7 +152,8 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
             title=f"Validation ({split.strategy} split)",
             summary={"backbone": recipe.backbone, "preset": config["preset"],
                      "best epoch": fit.best_epoch, "training images": len(train_idx),
-                     "skipped images": len(skipped), "curves": "curves.png"})
+                     "skipped images": len(skipped)},
+            more_pictures=(curves,))
         metrics["val_per_class"] = report["per_class"]
     write_json(run_dir / "metrics.json", metrics)
     return TrainResult(run_dir, run_dir / "model", config, metrics, skipped)
