@@ -67,6 +67,23 @@ def trained_run(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on synthetic colour patches: no real photos needed, for error paths."""
+    data = tmp_path_factory.mktemp("tiny") / "data"
+    for label, colour in (("A", (200, 40, 40)), ("B", (40, 200, 40)), ("C", (40, 40, 200))):
+        for i in range(12):
+            rng = np.random.default_rng(i)
+            pixels = np.clip(np.array(colour) + rng.normal(0, 25, (64, 64, 3)), 0, 255)
+            path = data / label / f"{label}{i + 1}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels.astype(np.uint8)).save(path)
+    out = data.parent / "run"
+    result = run_cli("train", str(data), "--out", str(out), "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    return out / "model"
+
+
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the installed ``fingerspell`` command as a user would."""
     return subprocess.run([str(FINGERSPELL), "-q", *args], capture_output=True, text=True,

@@ -139,7 +139,7 @@ def test_train_bad_data_folders(case: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["zero-byte", "text", "truncated", "tiny"])
-def test_predict_bad_images(trained_run: Path, tmp_path: Path, kind: str) -> None:
+def test_predict_bad_images(tiny_model: Path, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "bad.jpg"
     if kind == "zero-byte":
         path.write_bytes(b"")
@@ -149,18 +149,18 @@ def test_predict_bad_images(trained_run: Path, tmp_path: Path, kind: str) -> Non
         path.write_bytes(noise_image(tmp_path / "ok.jpg", size=256).read_bytes()[:500])
     else:
         write_image(path, size=(1, 1))
-    result = run_cli("predict", str(trained_run / "model"), str(path))
+    result = run_cli("predict", str(tiny_model), str(path))
     assert_one_line_error(result, str(path), code=1)
     assert result.stdout.strip() in ("", "[]")
 
 
-def test_predict_odd_but_valid_images(trained_run: Path, tmp_path: Path) -> None:
+def test_predict_odd_but_valid_images(tiny_model: Path, tmp_path: Path) -> None:
     files = [write_image(tmp_path / "gray.png", mode="L", color=90),
              write_image(tmp_path / "rgba.png", mode="RGBA", color=(0, 0, 0, 0)),
              write_image(tmp_path / "pal.png", mode="P", color=7),
              write_image(tmp_path / "deep.png", mode="I;16", color=40000),
              write_image(tmp_path / "big.jpg", size=(8000, 8000))]
-    result = run_cli("predict", str(trained_run / "model"), *map(str, files), "--json")
+    result = run_cli("predict", str(tiny_model), *map(str, files), "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 5
 
