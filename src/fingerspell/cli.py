@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-by", choices=["frame", "random"], default=None,
                    help="'frame' (default, honest: blocks of the frame index) or 'random' (leaky)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default=None,
+                   help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
+                        "torch, onnx")
     p.add_argument("--workers", type=int, default=None, help="image decoding processes")
     p.add_argument("--keep-epochs", type=_positive_int, default=None,
                    help="keep only the N most recent per-epoch checkpoints (default: all)")
@@ -63,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for confusion_matrix.png, errors.png, report.html")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto: ONNX Runtime if the model has model.onnx and it is installed")
 
     p = commands.add_parser("predict", help="predict the letter in images")
     p.add_argument("model_dir", metavar="MODEL_DIR")
@@ -70,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto: ONNX Runtime if the model has model.onnx and it is installed")
+
+    p = commands.add_parser("export", help="export a model for fast inference")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
+    p.add_argument("--int8", action="store_true",
+                   help="also write a weight-quantised model.int8.onnx")
 
     commands.add_parser("backbones", help="list the available backbones")
 
@@ -102,6 +115,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(args)
     if args.command == "backbones":
         return _backbones()
+    if args.command == "export":
+        from .infer.export import export_model
+        for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8):
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
     if args.command == "data":
         from .data.download import download_kaggle
         folder = download_kaggle(args.dest)
@@ -115,7 +133,8 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     options: dict[str, Any] = dict(
         preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, weights=args.weights, val_fraction=args.val_fraction,
-        split_by=args.split_by, device=args.device, keep_epochs=args.keep_epochs,
+        split_by=args.split_by, device=args.device, runtime=args.runtime,
+        keep_epochs=args.keep_epochs,
         config_file=args.config_file)
     if args.dry_run:
         print(json.dumps(resolve_config(args.data_dir, args.out, **options), indent=2))
@@ -132,7 +151,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"data       {m['data']}: {len(m['classes'])} classes, {m['n_train']} train / "
         f"{m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
         f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
-        f"{m['feature_seconds']:.1f} s",
+        f"{m['feature_seconds']:.1f} s ({m['runtime']})",
         f"head       {m['head_seconds']:.1f} s on {m['device']}"
         + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
         f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})",
@@ -148,8 +167,10 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
 
 def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
     from .evaluate import evaluate, format_table
-    result = evaluate(args.model_dir, args.data_dir, json_path=args.json_path, out_dir=args.out,
-                      cache_dir=args.cache_dir, device=args.device, show_progress=show_progress)
+    from .infer import Model
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    result = evaluate(model, args.data_dir, json_path=args.json_path, out_dir=args.out,
+                      cache_dir=args.cache_dir, show_progress=show_progress)
     print(format_table(result.report))
     if result.missing_classes:
         print(f"classes missing from the data: {', '.join(result.missing_classes)}")
@@ -179,7 +200,7 @@ def _expand(paths: list[str]) -> list[Path]:
 
 def _predict(args: argparse.Namespace) -> int:
     from .infer import Model
-    model = Model.load(args.model_dir, device=args.device)
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     predictions, failed = model.predict(_expand(args.paths), top_k=args.top_k)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,6 +70,8 @@ def get_spec(name: str) -> BackboneSpec:
 class FrozenBackbone(nn.Module):
     """A pretrained network in eval mode with every parameter frozen (the tutorial forgot this)."""
 
+    runtime = "pytorch"
+
     def __init__(self, spec: BackboneSpec, net: nn.Module, weights_id: str) -> None:
         super().__init__()
         self.spec = spec
@@ -85,12 +88,35 @@ class FrozenBackbone(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten(1)
 
+    def place(self, device: torch.device) -> FrozenBackbone:
+        """Move to ``device``; on CPUs use channels-last memory (measured 2x faster here)."""
+        self.to(device)
+        self.net.to(memory_format=torch.channels_last if device.type == "cpu"
+                    else torch.contiguous_format)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor) -> np.ndarray:
+        """Features for a batch of preprocessed images, as float32 numpy."""
+        device = self.device
+        layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        images = images.to(device, non_blocking=True).contiguous(memory_format=layout)
+        return self(images).float().cpu().numpy()
+
     @property
     def cache_namespace(self) -> str:
-        """Identifies (backbone, weights, preprocessing) for the feature cache."""
-        pre = repr(sorted(self.spec.preprocessing.to_dict().items()))
-        digest = hashlib.sha256(f"{self.weights_id}|{pre}".encode()).hexdigest()[:16]
-        return f"{self.spec.name}-{digest}"
+        return cache_namespace(self.spec, self.weights_id)
+
+
+def cache_namespace(spec: BackboneSpec, weights_id: str) -> str:
+    """Identifies (backbone, weights, preprocessing) for the feature cache."""
+    pre = repr(sorted(spec.preprocessing.to_dict().items()))
+    digest = hashlib.sha256(f"{weights_id}|{pre}".encode()).hexdigest()[:16]
+    return f"{spec.name}-{digest}"
 
 
 def state_dict_digest(state: StateDict) -> str:

@@ -16,7 +16,11 @@ from ..progress import bar
 from .augment import augment_view
 from .backbones import FrozenBackbone
 from .cache import FeatureCache, file_key
+from .onnx_runtime import OnnxEncoder
 from .preprocessing import Preprocessing
+
+# Anything with .spec, .runtime, .cache_namespace and .encode(images) -> features
+Encoder = FrozenBackbone | OnnxEncoder
 
 # Measured on 2 CPU cores: EfficientNet-Lite0 runs ~110 img/s at batch 4-16 and ~75 at 32+
 # (bigger batches fall out of cache), so extraction uses small batches.
@@ -74,7 +78,7 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: FeatureCache | None,
+def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCache | None,
                      batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
                      device: str | torch.device = "cpu", show_progress: bool = True,
                      view: int = 0) -> Features:
@@ -111,22 +115,20 @@ def extract_features(backbone: FrozenBackbone, paths: list[Path], *, cache: Feat
     return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
 
 
-def _run_backbone(backbone: FrozenBackbone, todo_paths: list[Path], todo: list[int],
+def _run_backbone(encoder: Encoder, todo_paths: list[Path], todo: list[int],
                   keys: list[str | None], vectors: np.ndarray, failed: dict[int, str],
                   cache: FeatureCache | None, batch_size: int, workers: int | None,
                   device: torch.device, show_progress: bool, view: int) -> None:
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(_DecodedImages(todo_paths, backbone.spec.preprocessing, view),
+    loader = DataLoader(_DecodedImages(todo_paths, encoder.spec.preprocessing, view),
                         batch_size=batch_size, num_workers=workers, shuffle=False,
                         persistent_workers=False, prefetch_factor=4 if workers else None,
                         pin_memory=device.type == "cuda")
-    backbone = backbone.to(device)
-    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    backbone.net.to(memory_format=memory_format)
-    label = f"features {backbone.spec.name}" + (f" (augmented view {view})" if view else "")
-    progress = bar(desc=label, total=len(todo_paths), unit="img",
-                   enabled=show_progress)
-    with torch.inference_mode(), progress:
+    if isinstance(encoder, FrozenBackbone):
+        encoder.place(device)  # an OnnxEncoder always runs on the CPU
+    label = f"features {encoder.spec.name}" + (f" (augmented view {view})" if view else "")
+    progress = bar(desc=label, total=len(todo_paths), unit="img", enabled=show_progress)
+    with progress:
         for images, local_index, reasons in loader:
             good = [j for j, reason in enumerate(reasons) if not reason]
             rows = [todo[int(local_index[j])] for j in range(len(reasons))]
@@ -134,9 +136,7 @@ def _run_backbone(backbone: FrozenBackbone, todo_paths: list[Path], todo: list[i
                 if reason:
                     failed[rows[j]] = reason
             if good:
-                batch = images[good].to(device, non_blocking=True).contiguous(
-                    memory_format=memory_format)
-                output = backbone(batch).float().cpu().numpy().astype(np.float16)
+                output = encoder.encode(images[good]).astype(np.float16)
                 for j, vector in zip(good, output, strict=True):
                     vectors[rows[j]] = vector
                 if cache:

@@ -20,11 +20,13 @@ from .._atomic import replace_dir, write_json
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
 from ..features.cache import FeatureCache
-from ..features.extract import Features, extract_features, resolve_device
+from ..features.extract import Encoder, Features, extract_features, resolve_device
+from ..features.onnx_runtime import RUNTIMES, OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, MLPHead
 
 BUNDLE_FORMAT = "fingerspell-model"
+ONNX_FILE = "model.onnx"
 BUNDLE_VERSION = 1
 
 
@@ -56,6 +58,7 @@ class Model:
         self.classes = list(classes)
         self.info = info or {}
         self.device = torch.device("cpu")
+        self.encoder: Encoder = backbone
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -63,8 +66,34 @@ class Model:
 
     def to(self, device: str | torch.device) -> Model:
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.backbone.to(self.device)
+        self.backbone.place(self.device)
         self.head.to(self.device)
+        if self.device.type != "cpu":
+            self.encoder = self.backbone
+        return self
+
+    @property
+    def runtime(self) -> str:
+        return self.encoder.runtime
+
+    def use_runtime(self, runtime: str, model_dir: Path) -> Model:
+        """ONNX Runtime when ``model_dir/model.onnx`` exists and onnxruntime is installed
+        (``auto``), always (``onnx``, else an error) or never (``torch``)."""
+        if runtime not in RUNTIMES:
+            raise FingerspellError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        graph = model_dir / ONNX_FILE
+        if runtime == "onnx" and not graph.is_file():
+            raise FingerspellError(f"{model_dir}: no {ONNX_FILE}; create it with "
+                                   f"'fingerspell export {model_dir} --format onnx'")
+        if runtime == "onnx" and not onnxruntime_available():
+            raise FingerspellError("--runtime onnx needs onnxruntime (pip install 'fingerspell[onnx]')")
+        if runtime == "onnx" and self.device.type != "cpu":
+            raise FingerspellError("--runtime onnx runs on the CPU; use --device cpu")
+        if (runtime == "onnx" or (runtime == "auto" and graph.is_file() and onnxruntime_available()
+                                  and self.device.type == "cpu")):
+            self.encoder = OnnxEncoder(graph, self.backbone.spec, self.backbone.weights_id)
+        else:
+            self.encoder = self.backbone
         return self
 
     # ----- save / load ---------------------------------------------------------------------------
@@ -96,15 +125,20 @@ class Model:
         return replace_dir(build, model_dir)
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str = "cpu") -> Model:
-        """Load a bundle written by ``save`` (or by ``fingerspell train``)."""
+    def load(cls, model_dir: str | Path, device: str = "cpu", runtime: str = "auto") -> Model:
+        """Load a bundle written by ``save`` (or by ``fingerspell train``).
+
+        ``runtime``: "auto" runs the backbone in ONNX Runtime when the bundle has a
+        ``model.onnx`` (see ``fingerspell export``) and onnxruntime is installed; "torch" or
+        "onnx" force one.
+        """
         model_dir = Path(model_dir)
         config_path = model_dir / "config.json"
         weights_path = model_dir / "model.safetensors"
         if not model_dir.is_dir():
             raise FingerspellError(f"{model_dir}: model folder does not exist")
         if not weights_path.is_file() and (model_dir / "model" / "model.safetensors").is_file():
-            return cls.load(model_dir / "model", device)  # a run folder was given
+            return cls.load(model_dir / "model", device, runtime)  # a run folder was given
         if not config_path.is_file() or not weights_path.is_file():
             raise FingerspellError(f"{model_dir}: not a fingerspell model (expected config.json and "
                                    f"model.safetensors, as written by 'fingerspell train')")
@@ -140,12 +174,13 @@ class Model:
         info = {k: v for k, v in config.items() if k not in {
             "format", "format_version", "fingerspell_version", "classes", "backbone",
             "preprocessing", "head"}}
-        return cls(backbone, head, config["classes"], info).to(device)
+        return cls(backbone, head, config["classes"], info).to(device).use_runtime(runtime,
+                                                                                     model_dir)
 
     # ----- inference ---------------------------------------------------------------------------
     def features(self, paths: list[Path], *, cache: FeatureCache | None = None,
                  show_progress: bool = False, workers: int | None = None) -> Features:
-        return extract_features(self.backbone, paths, cache=cache, device=self.device,
+        return extract_features(self.encoder, paths, cache=cache, device=self.device,
                                 show_progress=show_progress,
                                 workers=workers if workers is not None else
                                 (0 if len(paths) < 64 else None))

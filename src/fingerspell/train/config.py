@@ -20,7 +20,7 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
                    batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                    weights: str | None = None, val_fraction: float | None = None,
                    split_by: str | None = None, device: str | None = None,
-                   keep_epochs: int | None = None,
+                   runtime: str | None = None, keep_epochs: int | None = None,
                    config_file: str | Path | None = None) -> dict[str, Any]:
     """The full configuration of a training run as plain JSON-able data (``--dry-run`` prints it).
 
@@ -56,6 +56,7 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
         "val_fraction": val_fraction,
         "split_by": split_by,
         "device": device,
+        "runtime": runtime or "auto",
         "keep_epochs": keep_epochs,
     }
 
@@ -85,7 +86,7 @@ def start_run_dir(config: dict[str, Any], *, force: bool) -> None:
 
 
 # Options that only change how a run executes, not what it learns: a resume may change them.
-RUNTIME_OPTIONS = ("epochs", "device", "keep_epochs")
+RUNTIME_OPTIONS = ("epochs", "device", "runtime", "keep_epochs")
 _IN_RECIPE = ("backbone", "batch_size", "lr", "epochs")
 
 
@@ -112,7 +113,7 @@ def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dic
                                f"or use --force to start over")
     if explicit.get("epochs") is not None:
         saved["recipe"]["epochs"] = int(explicit["epochs"])
-    for key in ("device", "keep_epochs"):
+    for key in ("device", "runtime", "keep_epochs"):
         if explicit.get(key) is not None:
             saved[key] = explicit[key]
     write_json(saved_path, saved)

@@ -18,6 +18,7 @@ from ..evaluate.run import summarize_predictions
 from ..features.backbones import create_backbone
 from ..features.cache import FeatureCache
 from ..features.extract import extract_features, resolve_device
+from ..features.onnx_runtime import choose_encoder
 from ..head.heads import HeadConfig, MLPHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
@@ -42,8 +43,9 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
           backbone: str | None = None, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, weights: str | None = None,
           val_fraction: float | None = None, split_by: str | None = None,
-          device: str | None = None, keep_epochs: int | None = None,
-          config_file: str | Path | None = None, resume: bool = False, force: bool = False,
+          device: str | None = None, runtime: str | None = None,
+          keep_epochs: int | None = None, config_file: str | Path | None = None,
+          resume: bool = False, force: bool = False,
           cache_dir: Path | None = None, workers: int | None = None,
           show_progress: bool = True) -> TrainResult:
     """Train a letter recognizer on the labelled images in ``data_dir``; write it to ``out``.
@@ -59,7 +61,8 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
     """
     options = dict(preset=preset, backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
                    seed=seed, weights=weights, val_fraction=val_fraction, split_by=split_by,
-                   device=device, keep_epochs=keep_epochs, config_file=config_file)
+                   device=device, runtime=runtime, keep_epochs=keep_epochs,
+                   config_file=config_file)
     if resume:
         config = resume_config(data_dir, out, **options)
     else:
@@ -83,8 +86,10 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
         "val": [str(paths[i]) for i in split.val]})
 
     backbone = create_backbone(recipe.backbone, config["weights"])
+    encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto", device=device,
+                             cache_root=cache_dir)
     cache = FeatureCache(cache_dir, backbone.cache_namespace)
-    features = extract_features(backbone, paths, cache=cache, workers=workers, device=device,
+    features = extract_features(encoder, paths, cache=cache, workers=workers, device=device,
                                 show_progress=show_progress)
     skipped = {str(paths[i]): reason for i, reason in sorted(features.failed.items())}
     if skipped:
@@ -105,7 +110,7 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
     x_train, y_train = tensors(features.vectors[train_idx], train_idx)
     x_val, y_val = tensors(features.vectors[val_idx], val_idx)
     for view in range(1, recipe.augment_views + 1):
-        augmented = extract_features(backbone, [paths[i] for i in train_idx], cache=cache,
+        augmented = extract_features(encoder, [paths[i] for i in train_idx], cache=cache,
                                      workers=workers, device=device,
                                      show_progress=show_progress, view=view)
         keep = [j for j in range(len(train_idx)) if j not in augmented.failed]
@@ -124,7 +129,7 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
         "n_train_rows": len(x_train), "n_val": len(val_idx),
         "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
         "features_computed": features.computed, "features_cached": len(paths) - features.computed,
-        "device": str(device),
+        "device": str(device), "runtime": encoder.runtime,
     }
 
     def on_epoch(history: list[dict[str, Any]]) -> None:

@@ -1,0 +1,80 @@
+"""ONNX export and ONNX Runtime inference give PyTorch's answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fingerspell.features import create_backbone, extract_features
+from fingerspell.features.onnx_runtime import cached_onnx_encoder
+from fingerspell.infer import Model
+from fingerspell.infer.export import export_model
+
+from .conftest import noise_image, run_cli
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = run_cli("export", str(trained_run / "model"), "--format", "onnx", "--int8")
+    assert result.returncode == 0, result.stderr
+    assert "model.onnx" in result.stdout and "model.int8.onnx" in result.stdout
+    return trained_run / "model"
+
+
+def test_export_parity_on_every_shared_test_image(exported: Path, shared_test: Path) -> None:
+    torch_model = Model.load(exported, runtime="torch")
+    onnx_model = Model.load(exported, runtime="onnx")
+    assert torch_model.runtime == "pytorch" and onnx_model.runtime == "onnxruntime"
+    paths = sorted(shared_test.iterdir())
+    pre = torch_model.preprocessing
+    from fingerspell.data import load_rgb
+    images = torch.from_numpy(np.stack([pre(load_rgb(p)) for p in paths]))
+    with torch.inference_mode():
+        expected = torch_model.head(torch_model.backbone(images)).softmax(-1).numpy()
+    got = onnx_model.encoder.run(images)["probs"]
+    assert np.abs(got - expected).max() < 1e-4
+    assert (got.argmax(1) == expected.argmax(1)).all()
+
+
+def test_predict_uses_onnx_automatically(exported: Path, shared_test: Path) -> None:
+    assert Model.load(exported).runtime == "onnxruntime"
+    files = [str(p) for p in sorted(shared_test.iterdir())[:5]]
+    auto = json.loads(run_cli("predict", str(exported), *files, "--json").stdout)
+    eager = json.loads(run_cli("predict", str(exported), *files, "--json", "--runtime", "torch").stdout)
+    assert [r["label"] for r in auto] == [r["label"] for r in eager]
+    assert max(abs(a["confidence"] - b["confidence"]) for a, b in zip(auto, eager, strict=True)) < 1e-3
+
+
+def test_onnx_runtime_without_graph_is_a_clear_error(trained_run: Path, tmp_path: Path) -> None:
+    import shutil
+    copy = tmp_path / "model"
+    shutil.copytree(trained_run / "model", copy)
+    for graph in copy.glob("*.onnx"):
+        graph.unlink()
+    result = run_cli("predict", str(copy), str(noise_image(tmp_path / "x.jpg")), "--runtime", "onnx")
+    assert result.returncode == 2 and "fingerspell export" in result.stderr
+
+
+def test_cached_backbone_graph_matches_pytorch(tmp_path: Path) -> None:
+    backbone = create_backbone("efficientnet_lite0")
+    encoder = cached_onnx_encoder(backbone, tmp_path)
+    assert (tmp_path / "onnx" / f"{backbone.cache_namespace}.onnx").is_file()
+    assert encoder.cache_namespace == backbone.cache_namespace  # both fill the same cache
+    paths = [noise_image(tmp_path / f"{i}.jpg", seed=i) for i in range(4)]
+    onnx_features = extract_features(encoder, paths, cache=None, workers=0, show_progress=False)
+    torch_features = extract_features(backbone, paths, cache=None, workers=0, show_progress=False)
+    assert np.abs(onnx_features.vectors.astype(np.float32)
+                  - torch_features.vectors.astype(np.float32)).max() < 1e-2  # float16 storage
+
+
+def test_export_refuses_a_non_model(tmp_path: Path) -> None:
+    from fingerspell.errors import FingerspellError
+    with pytest.raises(FingerspellError, match="model folder does not exist"):
+        export_model(tmp_path / "nothing")
