@@ -83,3 +83,34 @@ def test_registry_entries_build_with_random_weights(spec) -> None:
     with torch.inference_mode():
         out = backbone(torch.from_numpy(pixels)[None])
     assert out.shape == (1, spec.feature_dim)
+
+
+def test_any_timm_name_is_a_backbone() -> None:
+    spec = get_spec("resnet18")
+    assert spec.feature_dim == 512 and spec.preprocessing.size == 224
+    backbone = create_backbone("resnet18", weights="none")
+    with torch.inference_mode():
+        assert backbone(torch.zeros(1, 3, 224, 224)).shape == (1, 512)
+
+
+def test_hub_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = get_spec("dinov2_small")
+    if spec.weights_cached():
+        pytest.skip("DINOv2 weights are in the local Hugging Face cache")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FingerspellError, match="HF_HUB_OFFLINE") as info:
+        create_backbone("dinov2_small")
+    assert "\n" not in str(info.value)
+
+
+def test_timm_backbone_from_local_file(tmp_path: Path) -> None:
+    import timm
+    reference = timm.create_model("resnet18", pretrained=False)  # with its classifier, as saved
+    path = tmp_path / "resnet18.safetensors"
+    from safetensors.torch import save_file
+    save_file(reference.state_dict(), str(path))
+    backbone = create_backbone("resnet18", weights=path)
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        reference.reset_classifier(0)
+        assert torch.allclose(backbone(x), reference.eval()(x), atol=1e-5)

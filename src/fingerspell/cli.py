@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
                         "torch, onnx")
     p.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    p.add_argument("--finetune", type=_positive_int, default=None, metavar="N",
+                   help="after the head, fine-tune the backbone's last N blocks on images")
+    p.add_argument("--finetune-epochs", type=_positive_int, default=None,
+                   help="epochs of fine-tuning (3)")
     p.add_argument("--keep-epochs", type=_positive_int, default=None,
                    help="keep only the N most recent per-epoch checkpoints (default: all)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -134,8 +138,8 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, weights=args.weights, val_fraction=args.val_fraction,
         split_by=args.split_by, device=args.device, runtime=args.runtime,
-        keep_epochs=args.keep_epochs,
-        config_file=args.config_file)
+        keep_epochs=args.keep_epochs, finetune=args.finetune,
+        finetune_epochs=args.finetune_epochs, config_file=args.config_file)
     if args.dry_run:
         print(json.dumps(resolve_config(args.data_dir, args.out, **options), indent=2))
         return 0
@@ -154,7 +158,10 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"{m['feature_seconds']:.1f} s ({m['runtime']})",
         f"head       {m['head_seconds']:.1f} s on {m['device']}"
         + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
-        f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})",
+        f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})"
+        + (f"; head only {m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
+           f" ({'kept' if m['finetune_kept'] else 'not better: head-only model kept'})"
+           if "head_only_val_acc" in m else ""),
         f"model      {result.model_dir}",
         f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
     ]
@@ -214,10 +221,20 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _backbones() -> int:
     from .features import list_backbones
-    print(f"{'name':<22}{'input':>7}{'features':>10}  {'offline':<8}weights")
+    from .features.backbones import measured_speed
+    speed = measured_speed()
+    print(f"{'name':<22}{'input':>6}{'features':>9}{'params':>8}{'torch':>7}{'onnx':>6}  "
+          f"{'weights here':<13}source")
     for spec in list_backbones():
-        print(f"{spec.name:<22}{spec.preprocessing.size:>7}{spec.feature_dim:>10}  "
-              f"{'yes' if spec.offline else 'no':<8}{spec.weights_source}")
+        row = speed.get(spec.name, {})
+        params = f"{row['params_m']:.1f}M" if row else "?"
+        torch_ips = f"{row['torch_images_per_s']:.0f}" if row else "?"
+        onnx_ips = f"{row['onnx_images_per_s']:.0f}" if row else "?"
+        print(f"{spec.name:<22}{spec.preprocessing.size:>6}{spec.feature_dim:>9}{params:>8}"
+              f"{torch_ips:>7}{onnx_ips:>6}  {'yes' if spec.weights_cached() else 'no':<13}"
+              f"{spec.weights_source}")
+    print("torch/onnx: images/s of the network alone on this project's 2-core CPU "
+          "(benchmarks/backbone_speed.py); any timm model name works too")
     return 0
 
 

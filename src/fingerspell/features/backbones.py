@@ -44,7 +44,22 @@ class BackboneSpec:
     weights_source: str
     offline: bool = False
     convert: Callable[[StateDict], StateDict] = field(default=lambda sd: sd)
+    load_file: Callable[[Path], StateDict] | None = None  # default: read_state_dict + convert
     description: str = ""
+    hub_id: str | None = None  # Hugging Face repository of the pretrained weights, if any
+
+    def weights_cached(self) -> bool:
+        """True if the pretrained weights can be loaded without a network."""
+        if self.offline:
+            return True
+        if self.hub_id is None:
+            return False
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return False
+        return any(isinstance(try_to_load_from_cache(self.hub_id, f), str)
+                   for f in ("model.safetensors", "pytorch_model.bin"))
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -59,12 +74,23 @@ def list_backbones() -> list[BackboneSpec]:
     return list(_REGISTRY.values())
 
 
+def measured_speed() -> dict[str, dict[str, float]]:
+    """Throughput measured by benchmarks/backbone_speed.py, shipped with the package."""
+    import json
+    path = Path(__file__).with_name("measured_speed.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def get_spec(name: str) -> BackboneSpec:
-    try:
+    """The registered backbone ``name``, or any timm model name (``resnet18``, ``vit_small_patch16_224``)."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise FingerspellError(f"unknown backbone {name!r}; known: {known}") from None
+    import timm
+    if timm.is_model(name):
+        return register_backbone(timm_backbone(name))
+    known = ", ".join(sorted(_REGISTRY))
+    raise FingerspellError(f"unknown backbone {name!r}: not a fingerspell or timm model name "
+                           f"(curated: {known}; 'timm.list_models()' lists the rest)")
 
 
 class FrozenBackbone(nn.Module):
@@ -183,6 +209,15 @@ def create_backbone(name: str, weights: str | Path | None = None) -> FrozenBackb
                     f"loaded ({_one_line(exc)}); offline? pass --weights FILE with a local "
                     f"checkpoint (or --weights none for random weights)") from None
             origin = spec.weights_source
+        elif spec.load_file is not None:
+            if not Path(weights).is_file():
+                raise FingerspellError(f"{weights}: weights file does not exist")
+            try:
+                state = spec.load_file(Path(weights))
+            except Exception as exc:  # noqa: BLE001 - timm raises many kinds for a bad file
+                raise FingerspellError(f"{weights}: not a {name} checkpoint "
+                                       f"({_one_line(exc)[:200]})") from None
+            origin = str(weights)
         else:
             state = read_state_dict(weights)
             origin = str(weights)
@@ -301,3 +336,74 @@ for _depth in (16, 19):
         convert=_keep_vgg_features,
         description=f"VGG{_depth} conv base, flattened 7x7x512 (the tutorial's network)",
     ))
+
+
+# --- any timm model: architecture and preprocessing from timm, weights from the HF hub or a file ---
+
+def timm_backbone(timm_name: str, *, name: str | None = None, feature_dim: int | None = None,
+                  description: str = "", **model_kwargs: object) -> BackboneSpec:
+    """A backbone spec for a timm model; preprocessing follows its pretrained weights' config.
+
+    The image is resized whole (no centre crop): in sign photos the hand often reaches the edge.
+    """
+    import timm
+
+    def build() -> nn.Module:
+        return timm.create_model(timm_name, pretrained=False, num_classes=0, **model_kwargs)
+
+    def pretrained() -> StateDict:
+        if hub_id and not spec.weights_cached():
+            _require_hub(hub_id)
+        return timm.create_model(timm_name, pretrained=True, num_classes=0,
+                                 **model_kwargs).state_dict()
+
+    def load_file(path: Path) -> StateDict:
+        # timm applies the architecture's own checkpoint filter (e.g. resized position embeddings)
+        return timm.create_model(timm_name, pretrained=True, num_classes=0,
+                                 pretrained_cfg_overlay={"file": str(path)},
+                                 **model_kwargs).state_dict()
+
+    cfg = timm.models.get_pretrained_cfg(timm_name)
+    size = int(model_kwargs.get("img_size", cfg.input_size[-1] if cfg else 224))
+    preprocessing = Preprocessing(
+        size=size, crop_pct=1.0, interpolation=(cfg.interpolation if cfg else "bicubic") or "bicubic",
+        mean=tuple(cfg.mean) if cfg else (0.485, 0.456, 0.406),
+        std=tuple(cfg.std) if cfg else (0.229, 0.224, 0.225))
+    if feature_dim is None:
+        feature_dim = int(build().num_features)
+    hub_id = cfg.hf_hub_id if cfg else None
+    spec = BackboneSpec(
+        name=name or timm_name, build=build, preprocessing=preprocessing, feature_dim=feature_dim,
+        pretrained=pretrained, load_file=load_file, hub_id=hub_id,
+        weights_source=f"the Hugging Face hub ({hub_id})" if hub_id else "timm",
+        description=description or f"timm {timm_name}")
+    return spec
+
+
+def _require_hub(hub_id: str) -> None:
+    """Fail at once, rather than after a minute of retries, when the hub cannot be reached."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise FingerspellError(f"{hub_id} is not in the Hugging Face cache and HF_HUB_OFFLINE is "
+                               f"set; pass --weights FILE with a local checkpoint")
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        raise FingerspellError(f"{hub_id}: the Hugging Face hub ({host}) cannot be reached "
+                               f"(offline?); pass --weights FILE with a local checkpoint") from None
+
+
+for _name, _timm_name, _dim, _kwargs, _text in (
+    ("resnet50", "resnet50.a1_in1k", 2048, {}, "ResNet-50, the tutorial's suggestion"),
+    ("mobilenetv3_large_100", "mobilenetv3_large_100.ra_in1k", 1280, {}, "MobileNetV3-Large, fast"),
+    ("efficientnet_b0", "efficientnet_b0.ra_in1k", 1280, {}, "EfficientNet-B0"),
+    ("convnext_tiny", "convnext_tiny.in12k_ft_in1k", 768, {}, "ConvNeXt-Tiny, ImageNet-12k"),
+    ("dinov2_small", "vit_small_patch14_dinov2.lvd142m", 384, {"img_size": 224},
+     "DINOv2 ViT-S/14, self-supervised, at 224x224"),
+):
+    register_backbone(timm_backbone(_timm_name, name=_name, feature_dim=_dim, description=_text,
+                                    **_kwargs))

@@ -27,6 +27,10 @@ class Recipe:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     augment_views: int = 0  # extra augmented copies of each training image (cached features)
+    finetune_blocks: int = 0  # stage two: unfreeze the backbone's last N blocks (0 = off)
+    finetune_epochs: int = 3
+    finetune_lr: float = 3e-4  # for the head; the backbone gets finetune_backbone_lr_scale of it
+    finetune_backbone_lr_scale: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

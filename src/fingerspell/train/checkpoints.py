@@ -25,10 +25,10 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def prune_epochs(folder: Path, keep: int | None) -> None:
+def prune_epochs(folder: Path, keep: int | None, pattern: str = "epoch_*.pt") -> None:
     """Keep only the ``keep`` most recent epoch files (None keeps all; last/best always stay)."""
     if keep is None:
         return
-    epochs = sorted(folder.glob("epoch_*.pt"))
+    epochs = sorted(folder.glob(pattern))
     for old in epochs[:max(0, len(epochs) - keep)]:
         old.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
                    weights: str | None = None, val_fraction: float | None = None,
                    split_by: str | None = None, device: str | None = None,
                    runtime: str | None = None, keep_epochs: int | None = None,
+                   finetune: int | None = None, finetune_epochs: int | None = None,
                    config_file: str | Path | None = None) -> dict[str, Any]:
     """The full configuration of a training run as plain JSON-able data (``--dry-run`` prints it).
 
@@ -35,7 +36,8 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
     recipe = get_preset(preset)
     if config_file:
         recipe = Recipe.from_dict({**recipe.to_dict(), **_read_recipe_file(Path(config_file))})
-    recipe = recipe.with_overrides(backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr)
+    recipe = recipe.with_overrides(backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
+                                   finetune_blocks=finetune, finetune_epochs=finetune_epochs)
     get_spec(recipe.backbone)  # unknown names fail here, before any work
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
         raise FingerspellError(f"epochs, batch size and learning rate must be positive "
@@ -86,8 +88,9 @@ def start_run_dir(config: dict[str, Any], *, force: bool) -> None:
 
 
 # Options that only change how a run executes, not what it learns: a resume may change them.
-RUNTIME_OPTIONS = ("epochs", "device", "runtime", "keep_epochs")
-_IN_RECIPE = ("backbone", "batch_size", "lr", "epochs")
+RUNTIME_OPTIONS = ("epochs", "finetune_epochs", "device", "runtime", "keep_epochs")
+_IN_RECIPE = {"backbone": "backbone", "batch_size": "batch_size", "lr": "lr", "epochs": "epochs",
+              "finetune": "finetune_blocks", "finetune_epochs": "finetune_epochs"}
 
 
 def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dict[str, Any]:
@@ -104,15 +107,16 @@ def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dic
     for key, value in explicit.items():
         if value is None or key in RUNTIME_OPTIONS or key == "config_file":
             continue
-        before = saved["recipe"].get(key) if key in _IN_RECIPE else saved.get(key)
+        before = saved["recipe"].get(_IN_RECIPE[key]) if key in _IN_RECIPE else saved.get(key)
         if before != (str(value) if key == "weights" else value):
             differences.append(key)
     if differences:
         raise FingerspellError(f"{out}: cannot resume with different settings "
                                f"({', '.join(differences)}); resume with the run's own settings, "
                                f"or use --force to start over")
-    if explicit.get("epochs") is not None:
-        saved["recipe"]["epochs"] = int(explicit["epochs"])
+    for key in ("epochs", "finetune_epochs"):  # a resume may extend either stage
+        if explicit.get(key) is not None:
+            saved["recipe"][key] = int(explicit[key])
     for key in ("device", "runtime", "keep_epochs"):
         if explicit.get(key) is not None:
             saved[key] = explicit[key]

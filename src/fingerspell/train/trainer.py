@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from .._atomic import write_json, write_text
-from ..data.layout import discover
+from ..data.layout import ImageSet, discover
 from ..data.split import split_samples
 from ..errors import FingerspellError
 from ..evaluate.plots import plot_curves
 from ..evaluate.run import summarize_predictions
-from ..features.backbones import create_backbone
+from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.cache import FeatureCache
 from ..features.extract import extract_features, resolve_device
 from ..features.onnx_runtime import choose_encoder
@@ -23,6 +23,7 @@ from ..head.heads import HeadConfig, MLPHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
+from .finetune import finetune
 from .loop import fit_head, predict_logits
 
 
@@ -44,7 +45,8 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
           lr: float | None = None, seed: int | None = None, weights: str | None = None,
           val_fraction: float | None = None, split_by: str | None = None,
           device: str | None = None, runtime: str | None = None,
-          keep_epochs: int | None = None, config_file: str | Path | None = None,
+          keep_epochs: int | None = None, finetune: int | None = None,
+          finetune_epochs: int | None = None, config_file: str | Path | None = None,
           resume: bool = False, force: bool = False,
           cache_dir: Path | None = None, workers: int | None = None,
           show_progress: bool = True) -> TrainResult:
@@ -62,22 +64,23 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
     options = dict(preset=preset, backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
                    seed=seed, weights=weights, val_fraction=val_fraction, split_by=split_by,
                    device=device, runtime=runtime, keep_epochs=keep_epochs,
-                   config_file=config_file)
-    if resume:
-        config = resume_config(data_dir, out, **options)
-    else:
-        config = resolve_config(data_dir, out, **options)
-        discover(data_dir)  # fail on bad data before touching the run folder
+                   finetune=finetune, finetune_epochs=finetune_epochs, config_file=config_file)
+    config = (resume_config(data_dir, out, **options) if resume
+              else resolve_config(data_dir, out, **options))
+    # bad data or unavailable weights fail here, before the run folder is touched
+    images = discover(config["data"])
+    backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
+    if not resume:
         start_run_dir(config, force=force)
-    return _run(config, cache_dir=cache_dir, workers=workers, show_progress=show_progress)
+    return _run(config, images, backbone, cache_dir=cache_dir, workers=workers,
+                show_progress=show_progress)
 
 
-def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
-         show_progress: bool) -> TrainResult:
+def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
+         cache_dir: Path | None, workers: int | None, show_progress: bool) -> TrainResult:
     run_dir = Path(config["out"])
     recipe = Recipe.from_dict(config["recipe"])
     device = resolve_device(config["device"])
-    images = discover(config["data"])
     split = split_samples(images.samples, val_fraction=config["val_fraction"],
                           seed=config["seed"], strategy=config["split_by"])
     paths = [s.path for s in images.samples]
@@ -85,7 +88,6 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
         "strategy": split.strategy, "seed": config["seed"],
         "val": [str(paths[i]) for i in split.val]})
 
-    backbone = create_backbone(recipe.backbone, config["weights"])
     encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto", device=device,
                              cache_root=cache_dir)
     cache = FeatureCache(cache_dir, backbone.cache_namespace)
@@ -143,20 +145,47 @@ def _run(config: dict[str, Any], *, cache_dir: Path | None, workers: int | None,
     metrics = {**base_metrics, "best_epoch": fit.best_epoch, "best_val_acc": fit.best_val_acc,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
                "history": fit.history}
-    model = Model(backbone, fit.head.cpu(), images.classes, info={
+    head = fit.head
+    val_vectors = x_val
+    if recipe.finetune_blocks:
+        before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
+                  {k: v.detach().clone() for k, v in head.state_dict().items()}, backbone.weights_id)
+        tuned = finetune(backbone, head, recipe,
+                         train=([paths[i] for i in train_idx], labels[train_idx]),
+                         val=([paths[i] for i in val_idx], labels[val_idx]),
+                         checkpoint_dir=run_dir / "checkpoints", device=device,
+                         seed=config["seed"], first_epoch=recipe.epochs + 1,
+                         keep_epochs=config.get("keep_epochs"), workers=workers,
+                         show_progress=show_progress)
+        kept = tuned["best_val_acc"] >= fit.best_val_acc
+        metrics.update(head_only_val_acc=fit.best_val_acc, finetune_kept=kept,
+                       finetune_val_acc=tuned["best_val_acc"], finetune_seconds=tuned["seconds"],
+                       history=fit.history + tuned["history"])
+        if kept:
+            metrics.update(best_epoch=tuned["best_epoch"], best_val_acc=tuned["best_val_acc"])
+            tuned_features = extract_features(backbone, [paths[i] for i in val_idx], cache=None,
+                                              workers=workers, device=device, show_progress=False)
+            val_vectors = torch.from_numpy(tuned_features.vectors)
+        else:  # fine-tuning did not beat the head alone on validation: keep stage one's model
+            backbone.net.load_state_dict(before[0])
+            head.load_state_dict(before[1])
+            backbone.weights_id = before[2]
+        write_json(run_dir / "metrics.json", metrics)
+
+    model = Model(backbone, head.cpu(), images.classes, info={
         "recipe": recipe.to_dict(), "preset": config["preset"],
-        "validation": {"accuracy": fit.best_val_acc, "split": split.strategy,
+        "validation": {"accuracy": metrics["best_val_acc"], "split": split.strategy,
                        "n": len(val_idx), "data": str(images.root)}})
     model.save(run_dir / "model")
 
-    curves = plot_curves(fit.history, run_dir / "curves.png")
+    curves = plot_curves(metrics["history"], run_dir / "curves.png")
     if val_idx:
-        probs = predict_logits(fit.head, x_val.cpu()).softmax(-1).numpy()
+        probs = predict_logits(head, val_vectors.cpu()).softmax(-1).numpy()
         report, _ = summarize_predictions(
             run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx], probs,
             title=f"Validation ({split.strategy} split)",
             summary={"backbone": recipe.backbone, "preset": config["preset"],
-                     "best epoch": fit.best_epoch, "training images": len(train_idx),
+                     "best epoch": metrics["best_epoch"], "training images": len(train_idx),
                      "skipped images": len(skipped)},
             more_pictures=(curves,))
         metrics["val_per_class"] = report["per_class"]

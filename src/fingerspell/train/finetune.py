@@ -1,0 +1,192 @@
+"""Stage two: unfreeze the backbone's last N blocks and train them with the head on images.
+
+Stage one (the head on cached features) gives the head a good start; here the last blocks
+adapt with a 10x lower learning rate than the head, on augmented images (a new augmented view
+each epoch), in bfloat16 autocast on a GPU. BatchNorm statistics stay frozen: with small
+batches, re-estimating them hurts more than it helps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..errors import FingerspellError
+from ..features.backbones import FrozenBackbone, VGGConvBase, state_dict_digest
+from ..features.extract import _DecodedImages, default_workers
+from ..head.heads import MLPHead
+from ..head.recipes import Recipe
+from ..progress import bar
+from .checkpoints import epoch_name, load_checkpoint, prune_epochs, save_checkpoint
+
+LAST = "finetune_last.pt"
+BEST = "finetune_best.pt"
+
+
+def backbone_blocks(net: nn.Module) -> list[list[str]]:
+    """Parameter names of the backbone's blocks, input side first."""
+    if isinstance(net, VGGConvBase):
+        blocks: list[list[str]] = [[]]
+        for index, layer in enumerate(net.features):
+            if isinstance(layer, nn.MaxPool2d):
+                blocks.append([])
+            blocks[-1] += [f"features.{index}.{n}" for n, _ in layer.named_parameters()]
+        return [b for b in blocks if b]
+    if hasattr(net, "group_matcher"):
+        from timm.models import group_parameters
+        groups = group_parameters(net, net.group_matcher(coarse=False))
+        return [groups[k] for k in sorted(groups)]
+    raise FingerspellError(f"fine-tuning does not know the blocks of {type(net).__name__}")
+
+
+def unfreeze_last_blocks(backbone: FrozenBackbone, n_blocks: int) -> list[nn.Parameter]:
+    blocks = backbone_blocks(backbone.net)
+    if not 1 <= n_blocks <= len(blocks):
+        raise FingerspellError(f"--finetune {n_blocks}: backbone {backbone.spec.name} has "
+                               f"{len(blocks)} blocks")
+    names = {name for block in blocks[-n_blocks:] for name in block}
+    parameters = []
+    for name, parameter in backbone.net.named_parameters():
+        parameter.requires_grad_(name in names)
+        if name in names:
+            parameters.append(parameter)
+    return parameters
+
+
+class _Network(nn.Module):
+    def __init__(self, backbone: FrozenBackbone, head: MLPHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images).float())
+
+
+def _loader(paths: list[Path], labels: np.ndarray, backbone: FrozenBackbone, view: int,
+            batch_size: int, shuffle: bool, seed: int, workers: int | None) -> DataLoader:
+    workers = default_workers() if workers is None else workers
+    dataset = _DecodedImages(paths, backbone.spec.preprocessing, view)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
+                      generator=torch.Generator().manual_seed(seed) if shuffle else None,
+                      pin_memory=torch.cuda.is_available())
+
+
+def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
+             train: tuple[list[Path], np.ndarray], val: tuple[list[Path], np.ndarray],
+             checkpoint_dir: Path, device: torch.device, seed: int, first_epoch: int,
+             keep_epochs: int | None, workers: int | None, show_progress: bool) -> dict[str, Any]:
+    """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc"}``.
+
+    Resumes from ``checkpoint_dir/finetune_last.pt`` when present. Epoch numbers continue
+    after stage one's (``first_epoch`` is the first fine-tuning epoch).
+    """
+    started = time.perf_counter()
+    backbone_params = unfreeze_last_blocks(backbone, recipe.finetune_blocks)
+    network = _Network(backbone, head).to(device)
+    backbone.place(device)
+    optimizer = torch.optim.AdamW([
+        {"params": backbone_params, "lr": recipe.finetune_lr * recipe.finetune_backbone_lr_scale},
+        {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
+        weight_decay=recipe.weight_decay)
+    train_paths, train_labels = train
+    steps = math.ceil(len(train_paths) / recipe.batch_size) * recipe.finetune_epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps)))))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                              enabled=device.type == "cuda")
+    history: list[dict[str, Any]] = []
+    best_epoch, best_acc, done = 0, -1.0, 0
+    last_path = checkpoint_dir / LAST
+    if last_path.is_file():
+        state = load_checkpoint(last_path)
+        backbone.net.load_state_dict(state["backbone"])
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        history, done = list(state["history"]), int(state["done"])
+        best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+    progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)",
+                   total=max(0, recipe.finetune_epochs - done) * len(train_paths), unit="img",
+                   enabled=show_progress)
+    with progress:
+        for round_ in range(done + 1, recipe.finetune_epochs + 1):
+            epoch = first_epoch + round_ - 1
+            epoch_start = time.perf_counter()
+            head.train()
+            total_loss, correct, seen = 0.0, 0, 0
+            for images, index, reasons in _loader(train_paths, train_labels, backbone, round_,
+                                                  recipe.batch_size, True, seed + round_, workers):
+                good = torch.tensor([not r for r in reasons])
+                if not good.any():
+                    continue
+                images = images[good].to(device, non_blocking=True)
+                targets = torch.from_numpy(train_labels[index[good].numpy()]).to(device)
+                with autocast:
+                    logits = network(images)
+                    loss = loss_fn(logits.float(), targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total_loss += loss.item() * len(targets)
+                correct += int((logits.argmax(1) == targets).sum())
+                seen += len(targets)
+                progress.update(len(reasons))
+            val_loss, val_acc = _validate(network, val, backbone, recipe, device, autocast, workers)
+            row = {"epoch": epoch, "stage": "finetune",
+                   "train_loss": round(total_loss / max(1, seen), 5),
+                   "train_acc": round(correct / max(1, seen), 5), "val_loss": round(val_loss, 5),
+                   "val_acc": round(val_acc, 5), "lr": optimizer.param_groups[1]["lr"],
+                   "seconds": round(time.perf_counter() - epoch_start, 3)}
+            history.append(row)
+            weights = {"backbone": {k: v.detach().cpu() for k, v in backbone.net.state_dict().items()},
+                       "head": {k: v.detach().cpu() for k, v in head.state_dict().items()}}
+            save_checkpoint(checkpoint_dir, "finetune_" + epoch_name(epoch), {"epoch": epoch, **weights})
+            if val_acc > best_acc:
+                best_epoch, best_acc = epoch, val_acc
+                save_checkpoint(checkpoint_dir, BEST, {"epoch": epoch, **weights})
+            save_checkpoint(checkpoint_dir, LAST, {
+                **weights, "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "history": history, "done": round_, "best_epoch": best_epoch,
+                "best_val_acc": best_acc})
+            prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
+    best = load_checkpoint(checkpoint_dir / BEST)
+    backbone.net.load_state_dict(best["backbone"])
+    head.load_state_dict(best["head"])
+    for parameter in backbone.net.parameters():
+        parameter.requires_grad_(False)
+    backbone.weights_id = state_dict_digest(backbone.net.state_dict())
+    head.eval()
+    return {"history": history, "best_epoch": best_epoch, "best_val_acc": best_acc,
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+@torch.no_grad()
+def _validate(network: _Network, val: tuple[list[Path], np.ndarray], backbone: FrozenBackbone,
+              recipe: Recipe, device: torch.device, autocast: torch.autocast,
+              workers: int | None) -> tuple[float, float]:
+    paths, labels = val
+    if not paths:
+        return math.nan, math.nan
+    network.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, index, reasons in _loader(paths, labels, backbone, 0, 64, False, 0, workers):
+        good = torch.tensor([not r for r in reasons])
+        if not good.any():
+            continue
+        targets = torch.from_numpy(labels[index[good].numpy()]).to(device)
+        with autocast:
+            logits = network(images[good].to(device)).float()
+        total_loss += float(nn.functional.cross_entropy(logits, targets, reduction="sum"))
+        correct += int((logits.argmax(1) == targets).sum())
+        seen += len(targets)
+    return total_loss / max(1, seen), correct / max(1, seen)

@@ -1,0 +1,60 @@
+"""Two-stage training: the head on cached features, then the backbone's last blocks on images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from fingerspell.features import create_backbone
+from fingerspell.infer import Model
+from fingerspell.train.finetune import backbone_blocks, unfreeze_last_blocks
+
+from .conftest import link_subset, run_cli
+
+
+def test_unfreeze_last_blocks_only() -> None:
+    backbone = create_backbone("efficientnet_lite0", weights="none")
+    blocks = backbone_blocks(backbone.net)
+    assert len(blocks) == 17 and "conv_head.weight" in blocks[-1]
+    trainable = unfreeze_last_blocks(backbone, 2)
+    names = {n for n, p in backbone.net.named_parameters() if p.requires_grad}
+    assert names == set(blocks[-1]) | set(blocks[-2]) and len(trainable) == len(names)
+    assert len(backbone_blocks(create_backbone("vgg16", weights="none").net)) == 5
+
+
+def test_finetune_short_run_then_resume(shared_train: Path, tmp_path: Path) -> None:
+    data = link_subset(shared_train, tmp_path / "data", ["A", "B", "C"], per_class=12, step=20)
+    out = tmp_path / "run"
+    args = ["train", str(data), "--out", str(out), "--epochs", "2", "--finetune", "2"]
+    first = run_cli(*args, "--finetune-epochs", "1")
+    assert first.returncode == 0, first.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    stages = [h.get("stage", "head") for h in metrics["history"]]
+    assert stages == ["head", "head", "finetune"] and "head_only_val_acc" in metrics
+    assert (out / "checkpoints" / "finetune_last.pt").is_file()
+
+    pretrained = create_backbone("efficientnet_lite0")
+    tuned = Model.load(out / "model", runtime="torch")
+    changed = [k for k, v in tuned.backbone.net.state_dict().items()
+               if not torch.equal(v, pretrained.net.state_dict()[k])]
+    if metrics["finetune_kept"]:  # the better of the two stages is the model
+        assert metrics["finetune_val_acc"] >= metrics["head_only_val_acc"]
+        last_two = {name for block in backbone_blocks(pretrained.net)[-2:] for name in block}
+        assert changed and set(changed) <= last_two  # frozen blocks and BN statistics untouched
+        assert tuned.backbone.weights_id != pretrained.weights_id
+    else:
+        assert not changed and tuned.backbone.weights_id == pretrained.weights_id
+    tuned_state = torch.load(out / "checkpoints" / "finetune_best.pt", weights_only=True)
+    assert any(not torch.equal(v, pretrained.net.state_dict()[k])
+               for k, v in tuned_state["backbone"].items())  # stage two did train the backbone
+
+    second = run_cli(*args, "--finetune-epochs", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert history[2] == metrics["history"][2]  # the finished epoch was kept, not redone
+    predictions = json.loads(run_cli("predict", str(out), str(next((data / "A").iterdir())),
+                                     "--json").stdout)
+    assert predictions[0]["label"] in ("A", "B", "C")
