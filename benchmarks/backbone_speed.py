@@ -27,7 +27,8 @@ from fingerspell.features import create_backbone, extract_features, list_backbon
 from fingerspell.features.onnx_runtime import cached_onnx_encoder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
-PACKAGE_TABLE = Path(__file__).resolve().parents[1] / "src" / "fingerspell" / "features" / "measured_speed.json"
+PACKAGE_TABLE = (Path(__file__).resolve().parents[1] / "src" / "fingerspell" / "features"
+                 / "measured_speed.json")
 
 
 def images_per_second(run, batch: torch.Tensor, min_seconds: float = 3.0) -> float:
@@ -69,6 +70,9 @@ def main() -> int:
         rows.append(row)
         print(f"{spec.name:<24}{row['params_m']:>9}{row['torch_images_per_s']:>13}"
               f"{row['onnx_images_per_s']:>12}{row['end_to_end_images_per_s']:>12}", flush=True)
+    if args.only and args.out.exists():  # re-measured rows replace their old values
+        fresh = {r["name"] for r in rows}
+        rows = [r for r in json.loads(args.out.read_text())["rows"] if r["name"] not in fresh] + rows
     result = {"cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "images": len(paths), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

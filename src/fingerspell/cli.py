@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true",
                    help="also write a weight-quantised model.int8.onnx")
 
+    p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--out", default="runs/tune", metavar="DIR", help="output folder (runs/tune)")
+    p.add_argument("--trials", type=_positive_int, default=50)
+    p.add_argument("--backbones", default=None, metavar="A,B",
+                   help="comma-separated backbones to search over (default: the default's)")
+    p.add_argument("--weights", default=None, metavar="FILE")
+    p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+
     commands.add_parser("backbones", help="list the available backbones")
 
     p = commands.add_parser("data", help="get the Kaggle ASL Alphabet data set")
@@ -117,6 +128,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _evaluate(args, show_progress)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "tune":
+        return _tune(args, show_progress)
     if args.command == "backbones":
         return _backbones()
     if args.command == "export":
@@ -146,6 +159,8 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     result = train(args.data_dir, args.out, resume=args.resume, force=args.force,
                    cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress,
                    **options)
+    if not result.is_main:
+        return 0  # under torchrun, rank 0 reports
     m = result.metrics
     recipe = result.config["recipe"]
     lines = [
@@ -157,6 +172,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
         f"{m['feature_seconds']:.1f} s ({m['runtime']})",
         f"head       {m['head_seconds']:.1f} s on {m['device']}"
+        + (f" ({m['world_size']} processes)" if m["world_size"] > 1 else "")
         + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
         f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})"
         + (f"; head only {m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
@@ -169,6 +185,22 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         lines.append(f"skipped    {len(result.skipped)} unreadable images listed in "
                      f"{result.run_dir / 'skipped.txt'}")
     print("\n".join(lines))
+    return 0
+
+
+def _tune(args: argparse.Namespace, show_progress: bool) -> int:
+    from .train.tune import tune
+    result = tune(args.data_dir, args.out, trials=args.trials,
+                  backbones=args.backbones.split(",") if args.backbones else None,
+                  weights=args.weights, seed=args.seed, timeout=args.timeout, device=args.device,
+                  cache_dir=args.cache_dir, show_progress=show_progress)
+    recipe = result.best_recipe
+    print(f"best       {result.best_val_acc:.2%} validation accuracy after {result.n_trials} trials "
+          f"({result.n_pruned} pruned)")
+    print(f"recipe     {recipe.backbone}, head {list(recipe.hidden) or 'linear'}, lr {recipe.lr:.2g}, "
+          f"batch {recipe.batch_size}, {recipe.epochs} epochs")
+    print(f"config     {result.out / 'best_config.json'} (train ... --config it)")
+    print(f"plot       {result.out / 'study.png'}")
     return 0
 
 

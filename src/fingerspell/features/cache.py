@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,8 +44,16 @@ class FeatureCache:
         self.path = (root or default_cache_dir()) / "features" / f"{namespace}.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, vec BLOB)")
+        for attempt in range(100):
+            try:  # switching a new file to WAL does not wait for a concurrent opener: retry
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, "
+                                 "vec BLOB)")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.1)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         keys = list(keys)

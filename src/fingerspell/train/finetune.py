@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, VGGConvBase, state_dict_digest
@@ -25,6 +25,7 @@ from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
 from .checkpoints import epoch_name, load_checkpoint, prune_epochs, save_checkpoint
+from .distributed import Dist
 
 LAST = "finetune_last.pt"
 BEST = "finetune_best.pt"
@@ -70,10 +71,15 @@ class _Network(nn.Module):
         return self.head(self.backbone(images).float())
 
 
-def _loader(paths: list[Path], labels: np.ndarray, backbone: FrozenBackbone, view: int,
-            batch_size: int, shuffle: bool, seed: int, workers: int | None) -> DataLoader:
+def _loader(paths: list[Path], backbone: FrozenBackbone, view: int, batch_size: int,
+            shuffle: bool, seed: int, workers: int | None, dist: Dist | None = None) -> DataLoader:
     workers = default_workers() if workers is None else workers
     dataset = _DecodedImages(paths, backbone.spec.preprocessing, view)
+    if dist is not None and dist.active:  # each rank takes its share of every epoch
+        sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank,
+                                     shuffle=shuffle, seed=seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                          pin_memory=torch.cuda.is_available())
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
                       generator=torch.Generator().manual_seed(seed) if shuffle else None,
                       pin_memory=torch.cuda.is_available())
@@ -82,16 +88,23 @@ def _loader(paths: list[Path], labels: np.ndarray, backbone: FrozenBackbone, vie
 def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
              train: tuple[list[Path], np.ndarray], val: tuple[list[Path], np.ndarray],
              checkpoint_dir: Path, device: torch.device, seed: int, first_epoch: int,
-             keep_epochs: int | None, workers: int | None, show_progress: bool) -> dict[str, Any]:
+             keep_epochs: int | None, workers: int | None, show_progress: bool,
+             dist: Dist | None = None) -> dict[str, Any]:
     """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc"}``.
 
     Resumes from ``checkpoint_dir/finetune_last.pt`` when present. Epoch numbers continue
-    after stage one's (``first_epoch`` is the first fine-tuning epoch).
+    after stage one's (``first_epoch`` is the first fine-tuning epoch). Under torchrun
+    (``dist``), gradients are averaged by DDP and only rank 0 writes checkpoints.
     """
+    dist = dist or Dist()
     started = time.perf_counter()
     backbone_params = unfreeze_last_blocks(backbone, recipe.finetune_blocks)
     network = _Network(backbone, head).to(device)
     backbone.place(device)
+    trainer: nn.Module = network
+    if dist.active:
+        trainer = nn.parallel.DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW([
         {"params": backbone_params, "lr": recipe.finetune_lr * recipe.finetune_backbone_lr_scale},
         {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
@@ -104,7 +117,7 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                               enabled=device.type == "cuda")
     history: list[dict[str, Any]] = []
-    best_epoch, best_acc, done = 0, -1.0, 0
+    best_epoch, best_acc, done, best_weights = 0, -1.0, 0, None
     last_path = checkpoint_dir / LAST
     if last_path.is_file():
         state = load_checkpoint(last_path)
@@ -114,24 +127,26 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
         schedule.load_state_dict(state["schedule"])
         history, done = list(state["history"]), int(state["done"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+        best_weights = load_checkpoint(checkpoint_dir / BEST)
     progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)",
                    total=max(0, recipe.finetune_epochs - done) * len(train_paths), unit="img",
-                   enabled=show_progress)
+                   enabled=show_progress and dist.is_main)
     with progress:
         for round_ in range(done + 1, recipe.finetune_epochs + 1):
             epoch = first_epoch + round_ - 1
             epoch_start = time.perf_counter()
             head.train()
             total_loss, correct, seen = 0.0, 0, 0
-            for images, index, reasons in _loader(train_paths, train_labels, backbone, round_,
-                                                  recipe.batch_size, True, seed + round_, workers):
+            loader = _loader(train_paths, backbone, round_, recipe.batch_size, True,
+                             seed + round_, workers, dist)
+            for images, index, reasons in loader:
                 good = torch.tensor([not r for r in reasons])
                 if not good.any():
                     continue
                 images = images[good].to(device, non_blocking=True)
                 targets = torch.from_numpy(train_labels[index[good].numpy()]).to(device)
                 with autocast:
-                    logits = network(images)
+                    logits = trainer(images)
                     loss = loss_fn(logits.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -140,7 +155,7 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
                 total_loss += loss.item() * len(targets)
                 correct += int((logits.argmax(1) == targets).sum())
                 seen += len(targets)
-                progress.update(len(reasons))
+                progress.update(len(reasons) * dist.world)
             val_loss, val_acc = _validate(network, val, backbone, recipe, device, autocast, workers)
             row = {"epoch": epoch, "stage": "finetune",
                    "train_loss": round(total_loss / max(1, seen), 5),
@@ -148,20 +163,25 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
                    "val_acc": round(val_acc, 5), "lr": optimizer.param_groups[1]["lr"],
                    "seconds": round(time.perf_counter() - epoch_start, 3)}
             history.append(row)
-            weights = {"backbone": {k: v.detach().cpu() for k, v in backbone.net.state_dict().items()},
-                       "head": {k: v.detach().cpu() for k, v in head.state_dict().items()}}
-            save_checkpoint(checkpoint_dir, "finetune_" + epoch_name(epoch), {"epoch": epoch, **weights})
-            if val_acc > best_acc:
-                best_epoch, best_acc = epoch, val_acc
-                save_checkpoint(checkpoint_dir, BEST, {"epoch": epoch, **weights})
-            save_checkpoint(checkpoint_dir, LAST, {
-                **weights, "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "history": history, "done": round_, "best_epoch": best_epoch,
-                "best_val_acc": best_acc})
-            prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
-    best = load_checkpoint(checkpoint_dir / BEST)
-    backbone.net.load_state_dict(best["backbone"])
-    head.load_state_dict(best["head"])
+            weights = {"epoch": epoch,
+                       "backbone": {k: v.detach().cpu().clone()
+                                    for k, v in backbone.net.state_dict().items()},
+                       "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}}
+            improved = val_acc > best_acc
+            if improved:
+                best_epoch, best_acc, best_weights = epoch, val_acc, weights
+            if dist.is_main:
+                save_checkpoint(checkpoint_dir, "finetune_" + epoch_name(epoch), weights)
+                if improved:
+                    save_checkpoint(checkpoint_dir, BEST, weights)
+                save_checkpoint(checkpoint_dir, LAST, {
+                    **weights, "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "history": history, "done": round_,
+                    "best_epoch": best_epoch, "best_val_acc": best_acc})
+                prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
+    if best_weights is not None:
+        backbone.net.load_state_dict(best_weights["backbone"])
+        head.load_state_dict(best_weights["head"])
     for parameter in backbone.net.parameters():
         parameter.requires_grad_(False)
     backbone.weights_id = state_dict_digest(backbone.net.state_dict())
@@ -179,7 +199,7 @@ def _validate(network: _Network, val: tuple[list[Path], np.ndarray], backbone: F
         return math.nan, math.nan
     network.eval()
     total_loss, correct, seen = 0.0, 0, 0
-    for images, index, reasons in _loader(paths, labels, backbone, 0, 64, False, 0, workers):
+    for images, index, reasons in _loader(paths, backbone, 0, 64, False, 0, workers):
         good = torch.tensor([not r for r in reasons])
         if not good.any():
             continue

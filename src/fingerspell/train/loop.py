@@ -63,12 +63,13 @@ def predict_logits(head: MLPHead, features: torch.Tensor, batch_size: int = 2048
 def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
              x_val: torch.Tensor, y_val: torch.Tensor, *, checkpoint_dir: Path, seed: int,
              keep_epochs: int | None = None, show_progress: bool = True,
-             on_epoch: Any = None) -> FitResult:
+             on_epoch: Any = None, writer: bool = True) -> FitResult:
     """Train ``head`` for ``recipe.epochs``, resuming from ``checkpoint_dir/last.pt`` if present.
 
     Every epoch writes ``epoch_NNN.pt`` (head weights) and ``last.pt`` (everything needed to
     resume); ``best.pt`` follows the best validation accuracy. ``on_epoch(history)`` is called
-    after each epoch (the trainer writes metrics.json there).
+    after each epoch (the trainer writes metrics.json there). With ``writer=False`` (ranks
+    other than 0 under torchrun) nothing is written.
     """
     started = time.perf_counter()
     device = x_train.device
@@ -80,6 +81,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     history: list[dict[str, Any]] = []
     best_epoch, best_acc = 0, -1.0
+    best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
     start_epoch = 1
 
     last_path = checkpoint_dir / LAST
@@ -92,6 +94,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
         torch.set_rng_state(state["torch_rng"])
         history = list(state["history"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+        best_state = load_checkpoint(checkpoint_dir / BEST)["head"]
         start_epoch = int(state["epoch"]) + 1
     resumed_from = start_epoch - 1
 
@@ -126,24 +129,25 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
             history.append(row)
             progress.set_postfix(epoch=epoch, val_acc=f"{val_acc:.3f}")
 
-            head_state = {k: v.detach().cpu() for k, v in head.state_dict().items()}
+            head_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
             epoch_state = {"epoch": epoch, "head": head_state, "val_acc": val_acc}
-            save_checkpoint(checkpoint_dir, epoch_name(epoch), epoch_state)
-            if val_acc > best_acc or math.isnan(val_acc):
-                best_epoch, best_acc = epoch, val_acc
-                save_checkpoint(checkpoint_dir, BEST, epoch_state)
-            save_checkpoint(checkpoint_dir, LAST, {
-                "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "history": history,
-                "best_epoch": best_epoch, "best_val_acc": best_acc})
-            prune_epochs(checkpoint_dir, keep_epochs)
+            improved = val_acc > best_acc or math.isnan(val_acc)
+            if improved:
+                best_epoch, best_acc, best_state = epoch, val_acc, head_state
+            if writer:
+                save_checkpoint(checkpoint_dir, epoch_name(epoch), epoch_state)
+                if improved:
+                    save_checkpoint(checkpoint_dir, BEST, epoch_state)
+                save_checkpoint(checkpoint_dir, LAST, {
+                    "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "history": history,
+                    "best_epoch": best_epoch, "best_val_acc": best_acc})
+                prune_epochs(checkpoint_dir, keep_epochs)
             if on_epoch is not None:
                 on_epoch(history)
 
-    best_path = checkpoint_dir / BEST
-    if best_path.is_file():
-        head.load_state_dict(load_checkpoint(best_path)["head"])
+    head.load_state_dict(best_state)
     head.eval()
     return FitResult(head, history, best_epoch, float(np.nan_to_num(best_acc)), resumed_from,
                      time.perf_counter() - started)

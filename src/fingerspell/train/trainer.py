@@ -17,12 +17,13 @@ from ..evaluate.plots import plot_curves
 from ..evaluate.run import summarize_predictions
 from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.cache import FeatureCache
-from ..features.extract import extract_features, resolve_device
+from ..features.extract import Features, extract_features, resolve_device
 from ..features.onnx_runtime import choose_encoder
 from ..head.heads import HeadConfig, MLPHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
+from .distributed import Dist, init_from_env
 from .finetune import finetune
 from .loop import fit_head, predict_logits
 
@@ -34,6 +35,7 @@ class TrainResult:
     config: dict[str, Any]
     metrics: dict[str, Any]
     skipped: dict[str, str] = field(default_factory=dict)
+    is_main: bool = True  # False on torchrun ranks other than 0, which write nothing
 
     @property
     def val_accuracy(self) -> float:
@@ -70,31 +72,60 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
     # bad data or unavailable weights fail here, before the run folder is touched
     images = discover(config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
-    if not resume:
+    device = resolve_device(config["device"])
+    dist = init_from_env(device.type)
+    if dist.active and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    if not resume and dist.is_main:
         start_run_dir(config, force=force)
-    return _run(config, images, backbone, cache_dir=cache_dir, workers=workers,
-                show_progress=show_progress)
+    dist.barrier()
+    try:
+        return _run(config, images, backbone, device, dist, cache_dir=cache_dir, workers=workers,
+                    show_progress=show_progress and dist.is_main)
+    finally:
+        if dist.active:
+            torch.distributed.destroy_process_group()
 
 
-def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
-         cache_dir: Path | None, workers: int | None, show_progress: bool) -> TrainResult:
+def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
+         device: torch.device, dist: Dist, *, cache_dir: Path | None, workers: int | None,
+         show_progress: bool) -> TrainResult:
     run_dir = Path(config["out"])
     recipe = Recipe.from_dict(config["recipe"])
-    device = resolve_device(config["device"])
     split = split_samples(images.samples, val_fraction=config["val_fraction"],
                           seed=config["seed"], strategy=config["split_by"])
     paths = [s.path for s in images.samples]
-    write_json(run_dir / "split.json", {
-        "strategy": split.strategy, "seed": config["seed"],
-        "val": [str(paths[i]) for i in split.val]})
+    if dist.is_main:
+        write_json(run_dir / "split.json", {
+            "strategy": split.strategy, "seed": config["seed"],
+            "val": [str(paths[i]) for i in split.val]})
 
-    encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto", device=device,
-                             cache_root=cache_dir)
-    cache = FeatureCache(cache_dir, backbone.cache_namespace)
-    features = extract_features(encoder, paths, cache=cache, workers=workers, device=device,
-                                show_progress=show_progress)
+    for turn in (True, False):  # rank 0 creates the cache and ONNX graph before the others
+        if dist.is_main == turn:
+            cache = FeatureCache(cache_dir, backbone.cache_namespace)
+            encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto",
+                                     device=device, cache_root=cache_dir)
+        dist.barrier()
+
+    def extract(files: list[Path], view: int = 0) -> Features:
+        if not dist.active:
+            return extract_features(encoder, files, cache=cache, workers=workers, device=device,
+                                    show_progress=show_progress, view=view)
+        # each rank fills the shared cache with its share, then every rank reads all of it
+        share = extract_features(encoder, files[dist.rank::dist.world], cache=cache,
+                                 workers=workers, device=device, show_progress=show_progress,
+                                 view=view)
+        counts = torch.tensor([share.computed, share.seconds], dtype=torch.float64)
+        torch.distributed.all_reduce(counts, op=torch.distributed.ReduceOp.MAX)
+        result = extract_features(encoder, files, cache=cache, workers=workers, device=device,
+                                  show_progress=False, view=view)
+        result.computed = int(counts[0]) * dist.world  # shards are equal to within one image
+        result.seconds = float(counts[1]) + result.seconds
+        return result
+
+    features = extract(paths)
     skipped = {str(paths[i]): reason for i, reason in sorted(features.failed.items())}
-    if skipped:
+    if skipped and dist.is_main:
         write_text(run_dir / "skipped.txt",
                    "".join(f"{path}\t{reason}\n" for path, reason in skipped.items()))
     train_idx = [i for i in split.train if i not in features.failed]
@@ -112,9 +143,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
     x_train, y_train = tensors(features.vectors[train_idx], train_idx)
     x_val, y_val = tensors(features.vectors[val_idx], val_idx)
     for view in range(1, recipe.augment_views + 1):
-        augmented = extract_features(encoder, [paths[i] for i in train_idx], cache=cache,
-                                     workers=workers, device=device,
-                                     show_progress=show_progress, view=view)
+        augmented = extract([paths[i] for i in train_idx], view)
         keep = [j for j in range(len(train_idx)) if j not in augmented.failed]
         x_view, y_view = tensors(augmented.vectors[keep], [train_idx[j] for j in keep])
         x_train, y_train = torch.cat([x_train, x_view]), torch.cat([y_train, y_view])
@@ -131,16 +160,17 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
         "n_train_rows": len(x_train), "n_val": len(val_idx),
         "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
         "features_computed": features.computed, "features_cached": len(paths) - features.computed,
-        "device": str(device), "runtime": encoder.runtime,
+        "device": str(device), "runtime": encoder.runtime, "world_size": dist.world,
     }
 
     def on_epoch(history: list[dict[str, Any]]) -> None:
-        write_json(run_dir / "metrics.json", {**base_metrics, "history": history})
+        if dist.is_main:
+            write_json(run_dir / "metrics.json", {**base_metrics, "history": history})
 
     fit = fit_head(head, recipe, x_train, y_train, x_val, y_val,
                    checkpoint_dir=run_dir / "checkpoints", seed=config["seed"],
                    keep_epochs=config.get("keep_epochs"), show_progress=show_progress,
-                   on_epoch=on_epoch)
+                   on_epoch=on_epoch, writer=dist.is_main)
 
     metrics = {**base_metrics, "best_epoch": fit.best_epoch, "best_val_acc": fit.best_val_acc,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
@@ -156,7 +186,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
                          checkpoint_dir=run_dir / "checkpoints", device=device,
                          seed=config["seed"], first_epoch=recipe.epochs + 1,
                          keep_epochs=config.get("keep_epochs"), workers=workers,
-                         show_progress=show_progress)
+                         show_progress=show_progress, dist=dist)
         kept = tuned["best_val_acc"] >= fit.best_val_acc
         metrics.update(head_only_val_acc=fit.best_val_acc, finetune_kept=kept,
                        finetune_val_acc=tuned["best_val_acc"], finetune_seconds=tuned["seconds"],
@@ -170,7 +200,9 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone, *,
             backbone.net.load_state_dict(before[0])
             head.load_state_dict(before[1])
             backbone.weights_id = before[2]
-        write_json(run_dir / "metrics.json", metrics)
+    if not dist.is_main:  # the other ranks helped; rank 0 writes the results
+        return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
+    write_json(run_dir / "metrics.json", metrics)
 
     model = Model(backbone, head.cpu(), images.classes, info={
         "recipe": recipe.to_dict(), "preset": config["preset"],
