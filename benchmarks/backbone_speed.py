@@ -3,7 +3,9 @@
 For each backbone (random weights: speed does not depend on them):
 - the runtime's own limit: forward passes on pre-decoded tensors (batch 16), eager PyTorch
   (channels-last) and ONNX Runtime;
-- end to end: ``extract_features`` on real photos (decoding in a worker process) with ONNX Runtime.
+- end to end: ``extract_features`` on real photos (decoding in a worker process) with ONNX Runtime;
+- head training: the default recipe (30 epochs) on 6,960 feature vectors of the backbone's size
+  (the shared set's training split; random values: the time depends only on the shapes).
 
 Usage: python benchmarks/backbone_speed.py [--images 160] [--data DIR] [--only NAME ...]
 Writes benchmarks/results/backbones.json and the package's measured_speed.json, which
@@ -25,6 +27,8 @@ import torch
 from fingerspell.data import discover
 from fingerspell.features import create_backbone, extract_features, list_backbones
 from fingerspell.features.onnx_runtime import cached_onnx_encoder
+from fingerspell.head import PRESETS, HeadConfig, MLPHead
+from fingerspell.train.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
 PACKAGE_TABLE = (Path(__file__).resolve().parents[1] / "src" / "fingerspell" / "features"
@@ -40,6 +44,19 @@ def images_per_second(run, batch: torch.Tensor, min_seconds: float = 3.0) -> flo
     return len(batch) * count / (time.perf_counter() - start)
 
 
+def head_seconds(feature_dim: int, n_train: int = 6960, n_val: int = 1740, classes: int = 29) -> float:
+    recipe = PRESETS["default"]
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train + n_val, feature_dim, generator=generator).half()
+    y = torch.randint(0, classes, (n_train + n_val,), generator=generator)
+    head = MLPHead(HeadConfig(feature_dim, classes, recipe.hidden, recipe.dropout,
+                              recipe.input_dropout, recipe.normalize))
+    with tempfile.TemporaryDirectory() as folder:
+        fit = fit_head(head, recipe, x[:n_train], y[:n_train], x[n_train:], y[n_train:],
+                       checkpoint_dir=Path(folder), seed=0, show_progress=False)
+    return fit.seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=160)
@@ -50,8 +67,8 @@ def main() -> int:
     samples = discover(args.data).samples[:: max(1, 8700 // args.images)][: args.images]
     paths = [s.path for s in samples]
     rows = []
-    print(f"{'backbone':<24}{'params M':>9}{'torch img/s':>13}{'onnx img/s':>12}{'end-to-end':>12}",
-          flush=True)
+    print(f"{'backbone':<24}{'params M':>9}{'torch img/s':>13}{'onnx img/s':>12}{'end-to-end':>12}"
+          f"{'head s':>8}", flush=True)
     for spec in list_backbones():
         if args.only and spec.name not in args.only:
             continue
@@ -66,10 +83,12 @@ def main() -> int:
         row = {"name": spec.name, "params_m": round(sum(p.numel() for p in backbone.parameters()) / 1e6, 1),
                "feature_dim": spec.feature_dim, "input": size,
                "torch_images_per_s": round(torch_ips, 1), "onnx_images_per_s": round(onnx_ips, 1),
-               "end_to_end_images_per_s": round(len(paths) / features.seconds, 1)}
+               "end_to_end_images_per_s": round(len(paths) / features.seconds, 1),
+               "head_train_s": round(head_seconds(spec.feature_dim), 1)}
         rows.append(row)
         print(f"{spec.name:<24}{row['params_m']:>9}{row['torch_images_per_s']:>13}"
-              f"{row['onnx_images_per_s']:>12}{row['end_to_end_images_per_s']:>12}", flush=True)
+              f"{row['onnx_images_per_s']:>12}{row['end_to_end_images_per_s']:>12}"
+              f"{row['head_train_s']:>8}", flush=True)
     if args.only and args.out.exists():  # re-measured rows replace their old values
         fresh = {r["name"] for r in rows}
         rows = [r for r in json.loads(args.out.read_text())["rows"] if r["name"] not in fresh] + rows

@@ -52,6 +52,23 @@ def test_predict_uses_onnx_automatically(exported: Path, shared_test: Path) -> N
     assert max(abs(a["confidence"] - b["confidence"]) for a, b in zip(auto, eager, strict=True)) < 1e-3
 
 
+def test_int8_graph_agrees_with_float(exported: Path, shared_test: Path) -> None:
+    files = [str(shared_test / f"{c}_test.jpg") for c in ("A", "B", "C", "L", "Y")]  # its classes
+    runs = {runtime: json.loads(run_cli("predict", str(exported), *files, "--json",
+                                        "--runtime", runtime).stdout)
+            for runtime in ("onnx", "int8")}
+    agree = sum(a["label"] == b["label"] for a, b in zip(runs["onnx"], runs["int8"], strict=True))
+    assert agree >= len(files) - 1  # quantisation may flip a borderline image
+
+
+def test_int8_outside_a_run_needs_calibration(trained_run: Path, tmp_path: Path) -> None:
+    import shutil
+    copy = tmp_path / "model"
+    shutil.copytree(trained_run / "model", copy)
+    result = run_cli("export", str(copy), "--int8")
+    assert result.returncode == 2 and "--calibration DIR" in result.stderr
+
+
 def test_onnx_runtime_without_graph_is_a_clear_error(trained_run: Path, tmp_path: Path) -> None:
     import shutil
     copy = tmp_path / "model"

@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for confusion_matrix.png, errors.png, report.html")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
-                   help="auto: ONNX Runtime if the model has model.onnx and it is installed")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx", "int8"], default="auto",
+                   help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
+                        "int8: the quantised graph")
 
     p = commands.add_parser("predict", help="predict the letter in images")
     p.add_argument("model_dir", metavar="MODEL_DIR")
@@ -79,14 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
-                   help="auto: ONNX Runtime if the model has model.onnx and it is installed")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx", "int8"], default="auto",
+                   help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
+                        "int8: the quantised graph")
 
     p = commands.add_parser("export", help="export a model for fast inference")
     p.add_argument("model_dir", metavar="MODEL_DIR")
     p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
     p.add_argument("--int8", action="store_true",
-                   help="also write a weight-quantised model.int8.onnx")
+                   help="also write a statically quantised model.int8.onnx (use: --runtime int8)")
+    p.add_argument("--calibration", default=None, metavar="DIR",
+                   help="images for int8 calibration (default: the run's training images)")
 
     p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -134,7 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _backbones()
     if args.command == "export":
         from .infer.export import export_model
-        for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8):
+        for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8,
+                                 calibration=args.calibration):
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
         return 0
     if args.command == "data":

@@ -23,7 +23,8 @@ from ..errors import FingerspellError
 if TYPE_CHECKING:
     from .backbones import BackboneSpec, FrozenBackbone
 
-RUNTIMES = ("auto", "torch", "onnx")
+EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction
+RUNTIMES = (*EXTRACTION_RUNTIMES, "int8")  # engines for a model bundle (int8 needs calibration)
 
 
 def onnx_export_available() -> bool:
@@ -115,8 +116,9 @@ def cached_onnx_encoder(backbone: FrozenBackbone, cache_root: Path | None) -> On
 def choose_encoder(backbone: FrozenBackbone, *, runtime: str, device: torch.device,
                    cache_root: Path | None) -> FrozenBackbone | OnnxEncoder:
     """ONNX Runtime for CPU extraction when installed (``runtime="auto"``), else PyTorch."""
-    if runtime not in RUNTIMES:
-        raise FingerspellError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    if runtime not in EXTRACTION_RUNTIMES:
+        raise FingerspellError(f"unknown runtime {runtime!r}; choose from "
+                               f"{', '.join(EXTRACTION_RUNTIMES)}")
     wants_onnx = runtime == "onnx" or (runtime == "auto" and device.type == "cpu"
                                        and onnxruntime_available() and onnx_export_available())
     if not wants_onnx:

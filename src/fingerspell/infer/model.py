@@ -27,6 +27,7 @@ from ..head.heads import HeadConfig, MLPHead
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
 BUNDLE_VERSION = 1
 
 
@@ -77,20 +78,23 @@ class Model:
         return self.encoder.runtime
 
     def use_runtime(self, runtime: str, model_dir: Path) -> Model:
-        """ONNX Runtime when ``model_dir/model.onnx`` exists and onnxruntime is installed
-        (``auto``), always (``onnx``, else an error) or never (``torch``)."""
+        """Pick the engine: ``auto`` (ONNX Runtime when the bundle has ``model.onnx`` and
+        onnxruntime is installed, else PyTorch), ``torch``, ``onnx`` or ``int8``
+        (``model.int8.onnx``); the last two fail with a clear error when unavailable."""
         if runtime not in RUNTIMES:
             raise FingerspellError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-        graph = model_dir / ONNX_FILE
-        if runtime == "onnx" and not graph.is_file():
-            raise FingerspellError(f"{model_dir}: no {ONNX_FILE}; create it with "
-                                   f"'fingerspell export {model_dir} --format onnx'")
-        if runtime == "onnx" and not onnxruntime_available():
-            raise FingerspellError("--runtime onnx needs onnxruntime (pip install 'fingerspell[onnx]')")
-        if runtime == "onnx" and self.device.type != "cpu":
-            raise FingerspellError("--runtime onnx runs on the CPU; use --device cpu")
-        if (runtime == "onnx" or (runtime == "auto" and graph.is_file() and onnxruntime_available()
-                                  and self.device.type == "cpu")):
+        graph = model_dir / (INT8_FILE if runtime == "int8" else ONNX_FILE)
+        usable = graph.is_file() and onnxruntime_available() and self.device.type == "cpu"
+        if runtime in ("onnx", "int8") and not usable:
+            if not graph.is_file():
+                flag = " --int8" if runtime == "int8" else ""
+                raise FingerspellError(f"{model_dir}: no {graph.name}; create it with "
+                                       f"'fingerspell export {model_dir} --format onnx{flag}'")
+            if not onnxruntime_available():
+                raise FingerspellError(f"--runtime {runtime} needs onnxruntime "
+                                       f"(pip install 'fingerspell[onnx]')")
+            raise FingerspellError(f"--runtime {runtime} runs on the CPU; use --device cpu")
+        if usable and runtime != "torch":
             self.encoder = OnnxEncoder(graph, self.backbone.spec, self.backbone.weights_id)
         else:
             self.encoder = self.backbone
