@@ -20,6 +20,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that runs a saved model."""
+    from .features.onnx_runtime import RUNTIMES
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
+                             "int8: the quantised graph")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
@@ -69,20 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the metrics as JSON (pictures go next to it)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for confusion_matrix.png, errors.png, report.html")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--runtime", choices=["auto", "torch", "onnx", "int8"], default="auto",
-                   help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
-                        "int8: the quantised graph")
+    _add_inference_options(p)
 
     p = commands.add_parser("predict", help="predict the letter in images")
     p.add_argument("model_dir", metavar="MODEL_DIR")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--runtime", choices=["auto", "torch", "onnx", "int8"], default="auto",
-                   help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
-                        "int8: the quantised graph")
+    _add_inference_options(p)
 
     p = commands.add_parser("export", help="export a model for fast inference")
     p.add_argument("model_dir", metavar="MODEL_DIR")

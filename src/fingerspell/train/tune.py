@@ -122,7 +122,7 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
     out = Path(out)
     best = Recipe.from_dict(study.best_trial.user_attrs["recipe"])
     write_json(out / "best_config.json", {"recipe": best.to_dict(), "val_acc": study.best_value,
-                                          "split": split.strategy, "data": str(images.root)})
+                                          "split": split.strategy, "data": str(images.root.resolve())})
     write_json(out / "trials.json", [{"number": t.number, "state": t.state.name, "value": t.value,
                                       "params": t.params} for t in study.trials])
     _plot_study(study, out / "study.png")
