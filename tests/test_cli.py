@@ -221,3 +221,15 @@ def test_make_demo_without_data_says_how_to_get_it(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "kaggle.com/datasets/grassknoted/asl-alphabet" in result.stdout
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:7", "mps"])
+def test_unusable_device_is_one_line(tiny_model: Path, tmp_path: Path, device: str) -> None:
+    import torch
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    image = write_image(tmp_path / "x.jpg")
+    result = run_cli("predict", str(tiny_model), str(image), "--device", device)
+    assert_one_line_error(result, device)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.images import load_rgb
-from ..errors import ImageError
+from ..errors import FingerspellError, ImageError
 from ..progress import bar
 from .augment import augment_view
 from .backbones import FrozenBackbone
@@ -63,14 +63,29 @@ class _DecodedImages(Dataset):
             return np.zeros((3, size, size), np.float32), index, exc.reason
 
 
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
 def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` (CUDA, else Apple MPS, else CPU), or a named device that must be usable here."""
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise FingerspellError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise FingerspellError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise FingerspellError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here")
+    if resolved.type == "mps" and not _mps_available():
+        raise FingerspellError(f"--device {device}: Apple MPS is not available here")
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise FingerspellError(f"unsupported device {device!r}; use auto, cpu, cuda or mps")
+    return resolved
 
 
 def default_workers() -> int:

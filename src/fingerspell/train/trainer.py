@@ -69,10 +69,10 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
                    finetune=finetune, finetune_epochs=finetune_epochs, config_file=config_file)
     config = (resume_config(data_dir, out, **options) if resume
               else resolve_config(data_dir, out, **options))
-    # bad data or unavailable weights fail here, before the run folder is touched
+    # bad data, devices or weights fail here, before the run folder is touched
+    device = resolve_device(config["device"])
     images = discover(config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
-    device = resolve_device(config["device"])
     dist = init_from_env(device.type)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
