@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune,hands]'
 	touch $@
 
 demo: setup
