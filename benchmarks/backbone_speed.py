@@ -27,7 +27,7 @@ import torch
 from fingerspell.data import discover
 from fingerspell.features import create_backbone, extract_features, list_backbones
 from fingerspell.features.onnx_runtime import cached_onnx_encoder
-from fingerspell.head import PRESETS, HeadConfig, MLPHead
+from fingerspell.head import PRESETS
 from fingerspell.train.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
@@ -49,8 +49,7 @@ def head_seconds(feature_dim: int, n_train: int = 6960, n_val: int = 1740, class
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(n_train + n_val, feature_dim, generator=generator).half()
     y = torch.randint(0, classes, (n_train + n_val,), generator=generator)
-    head = MLPHead(HeadConfig(feature_dim, classes, recipe.hidden, recipe.dropout,
-                              recipe.input_dropout, recipe.normalize))
+    head = recipe.make_head(feature_dim, classes)
     with tempfile.TemporaryDirectory() as folder:
         fit = fit_head(head, recipe, x[:n_train], y[:n_train], x[n_train:], y[n_train:],
                        checkpoint_dir=Path(folder), seed=0, show_progress=False)

@@ -20,7 +20,7 @@ import torch
 
 from fingerspell.data import discover, split_samples
 from fingerspell.features import FeatureCache, create_backbone, extract_features
-from fingerspell.head import PRESETS, HeadConfig, MLPHead
+from fingerspell.head import PRESETS
 from fingerspell.train.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
@@ -48,8 +48,7 @@ def session_split(samples: list, cut: int = 1000) -> tuple[list[int], list[int]]
 def run(recipe, x: torch.Tensor, y: torch.Tensor, train: list[int], val: list[int],
         seed: int) -> tuple[float, float]:
     torch.manual_seed(seed)
-    head = MLPHead(HeadConfig(x.shape[1], int(y.max()) + 1, recipe.hidden, recipe.dropout,
-                              recipe.input_dropout, recipe.normalize))
+    head = recipe.make_head(x.shape[1], int(y.max()) + 1)
     head.set_normalization(x[train])
     with tempfile.TemporaryDirectory() as folder:
         fit = fit_head(head, recipe, x[train], y[train], x[val], y[val],

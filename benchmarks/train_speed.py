@@ -29,7 +29,7 @@ import torch
 
 from fingerspell.data import discover, load_rgb, split_samples
 from fingerspell.features import FeatureCache, create_backbone, extract_features, resolve_device
-from fingerspell.head import PRESETS, HeadConfig, MLPHead
+from fingerspell.head import PRESETS
 from fingerspell.train.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
@@ -71,8 +71,7 @@ def time_default(samples, epochs: int, device: torch.device, workers: int | None
             extract_s = time.perf_counter() - start
             x = torch.from_numpy(features.vectors).to(device)
             torch.manual_seed(0)
-            head = MLPHead(HeadConfig(x.shape[1], len(classes), recipe.hidden, recipe.dropout,
-                                      recipe.input_dropout, recipe.normalize)).to(device)
+            head = recipe.make_head(x.shape[1], len(classes)).to(device)
             head.set_normalization(x[split.train])
             with tempfile.TemporaryDirectory() as checkpoints:
                 fit = fit_head(head, recipe, x[split.train], labels[split.train], x[split.val],
@@ -95,7 +94,7 @@ def time_seed(samples, n_images: int, epochs: int, batches: int, device: torch.d
     net = backbone.net.to(device)
     for parameter in net.parameters():  # as the tutorial ran it: nothing frozen
         parameter.requires_grad_(True)
-    head = MLPHead(HeadConfig(backbone.spec.feature_dim, 29, recipe.hidden, recipe.dropout)).to(device)
+    head = recipe.make_head(backbone.spec.feature_dim, 29).to(device)
     model = torch.nn.Sequential(net, head).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr)
     loss_fn = torch.nn.CrossEntropyLoss()

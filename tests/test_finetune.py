@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from fingerspell.features import create_backbone
@@ -34,6 +35,10 @@ def test_finetune_short_run_then_resume(shared_train: Path, tmp_path: Path) -> N
     stages = [h.get("stage", "head") for h in metrics["history"]]
     assert stages == ["head", "head", "finetune"] and "head_only_val_acc" in metrics
     assert (out / "checkpoints" / "finetune_last.pt").is_file()
+    per_class = metrics["val_per_class"]  # the report scores the model that was kept
+    recall = sum(r["recall"] * r["support"] for r in per_class.values())
+    assert recall / sum(r["support"] for r in per_class.values()) == pytest.approx(
+        metrics["best_val_acc"], abs=1e-3)
 
     pretrained = create_backbone("efficientnet_lite0")
     tuned = Model.load(out / "model", runtime="torch")

@@ -9,6 +9,8 @@ Example:
 
 __version__ = "0.1.0"
 
+# Eager on purpose: `train` and `evaluate` are also subpackage names, and a lazy attribute would
+# be shadowed by the subpackage once it is imported. The price: importing costs PyTorch's start-up.
 from .errors import FingerspellError, ImageError
 from .evaluate.run import evaluate
 from .infer.model import Model

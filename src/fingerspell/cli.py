@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Options of every command that runs a saved model."""
-    from .features.onnx_runtime import RUNTIMES
+    from .runtimes import RUNTIMES
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="auto: ONNX Runtime if the model has model.onnx and it is installed; "

@@ -43,7 +43,9 @@ class Features:
         return mask
 
 
-class _DecodedImages(Dataset):
+class DecodedImages(Dataset):
+    """(preprocessed image, index, "" or the reason it could not be read), for DataLoaders."""
+
     def __init__(self, paths: list[Path], preprocessing: Preprocessing, view: int = 0) -> None:
         self.paths = paths
         self.preprocessing = preprocessing
@@ -135,7 +137,7 @@ def _run_backbone(encoder: Encoder, todo_paths: list[Path], todo: list[int],
                   cache: FeatureCache | None, batch_size: int, workers: int | None,
                   device: torch.device, show_progress: bool, view: int) -> None:
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(_DecodedImages(todo_paths, encoder.spec.preprocessing, view),
+    loader = DataLoader(DecodedImages(todo_paths, encoder.spec.preprocessing, view),
                         batch_size=batch_size, num_workers=workers, shuffle=False,
                         persistent_workers=False, prefetch_factor=4 if workers else None,
                         pin_memory=device.type == "cuda")

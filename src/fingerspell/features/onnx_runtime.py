@@ -19,12 +19,11 @@ from torch import nn
 
 from .._atomic import write_atomic
 from ..errors import FingerspellError
+from ..runtimes import EXTRACTION_RUNTIMES
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec, FrozenBackbone
 
-EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction
-RUNTIMES = (*EXTRACTION_RUNTIMES, "int8")  # engines for a model bundle (int8 needs calibration)
 
 
 def onnx_export_available() -> bool:
@@ -93,22 +92,13 @@ class OnnxEncoder:
         return self.run(images)["features"]
 
 
-class _Features(nn.Module):
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)
-
-
 def cached_onnx_encoder(backbone: FrozenBackbone, cache_root: Path | None) -> OnnxEncoder:
     """The backbone as an ONNX Runtime session, exported once into the cache folder."""
     from .cache import default_cache_dir
     path = (cache_root or default_cache_dir()) / "onnx" / f"{backbone.cache_namespace}.onnx"
     if not path.is_file():
         backbone.place(torch.device("cpu"))
-        export_onnx(_Features(backbone), path, size=backbone.spec.preprocessing.size,
+        export_onnx(backbone, path, size=backbone.spec.preprocessing.size,
                     outputs=["features"])
     return OnnxEncoder(path, backbone.spec, backbone.weights_id)
 

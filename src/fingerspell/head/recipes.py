@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..errors import FingerspellError
+from .heads import HeadConfig, MLPHead
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class Recipe:
             raise FingerspellError(f"unknown recipe fields: {', '.join(sorted(unknown))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
+
+    def make_head(self, in_dim: int, n_classes: int) -> MLPHead:
+        """A fresh head of this recipe's shape for ``in_dim`` features and ``n_classes``."""
+        return MLPHead(HeadConfig(in_dim, n_classes, self.hidden, self.dropout,
+                                  self.input_dropout, self.normalize))
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

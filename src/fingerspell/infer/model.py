@@ -21,9 +21,10 @@ from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
 from ..features.cache import FeatureCache
 from ..features.extract import Encoder, Features, extract_features, resolve_device
-from ..features.onnx_runtime import RUNTIMES, OnnxEncoder, onnxruntime_available
+from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, MLPHead
+from ..runtimes import RUNTIMES
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"

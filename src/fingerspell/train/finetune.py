@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, VGGConvBase, state_dict_digest
-from ..features.extract import _DecodedImages, default_workers
+from ..features.extract import DecodedImages, default_workers
 from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
@@ -74,7 +74,7 @@ class _Network(nn.Module):
 def _loader(paths: list[Path], backbone: FrozenBackbone, view: int, batch_size: int,
             shuffle: bool, seed: int, workers: int | None, dist: Dist | None = None) -> DataLoader:
     workers = default_workers() if workers is None else workers
-    dataset = _DecodedImages(paths, backbone.spec.preprocessing, view)
+    dataset = DecodedImages(paths, backbone.spec.preprocessing, view)
     if dist is not None and dist.active:  # each rank takes its share of every epoch
         sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank,
                                      shuffle=shuffle, seed=seed)
@@ -90,7 +90,8 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
              checkpoint_dir: Path, device: torch.device, seed: int, first_epoch: int,
              keep_epochs: int | None, workers: int | None, show_progress: bool,
              dist: Dist | None = None) -> dict[str, Any]:
-    """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc"}``.
+    """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc", "val_probs",
+    "seconds"}`` (``val_probs``: the best epoch's validation probabilities, in ``val`` order).
 
     Resumes from ``checkpoint_dir/finetune_last.pt`` when present. Epoch numbers continue
     after stage one's (``first_epoch`` is the first fine-tuning epoch). Under torchrun
@@ -156,7 +157,8 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
                 correct += int((logits.argmax(1) == targets).sum())
                 seen += len(targets)
                 progress.update(len(reasons) * dist.world)
-            val_loss, val_acc = _validate(network, val, backbone, recipe, device, autocast, workers)
+            val_loss, val_acc, val_probs = _validate(network, val, backbone, recipe, device,
+                                                     autocast, workers)
             row = {"epoch": epoch, "stage": "finetune",
                    "train_loss": round(total_loss / max(1, seen), 5),
                    "train_acc": round(correct / max(1, seen), 5), "val_loss": round(val_loss, 5),
@@ -166,7 +168,8 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
             weights = {"epoch": epoch,
                        "backbone": {k: v.detach().cpu().clone()
                                     for k, v in backbone.net.state_dict().items()},
-                       "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}}
+                       "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
+                       "val_probs": val_probs}
             improved = val_acc > best_acc
             if improved:
                 best_epoch, best_acc, best_weights = epoch, val_acc, weights
@@ -187,16 +190,19 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
     backbone.weights_id = state_dict_digest(backbone.net.state_dict())
     head.eval()
     return {"history": history, "best_epoch": best_epoch, "best_val_acc": best_acc,
+            "val_probs": best_weights["val_probs"] if best_weights is not None else None,
             "seconds": round(time.perf_counter() - started, 2)}
 
 
 @torch.no_grad()
 def _validate(network: _Network, val: tuple[list[Path], np.ndarray], backbone: FrozenBackbone,
               recipe: Recipe, device: torch.device, autocast: torch.autocast,
-              workers: int | None) -> tuple[float, float]:
+              workers: int | None) -> tuple[float, float, torch.Tensor]:
+    """Loss, accuracy and class probabilities (rows in ``val`` order) on the validation images."""
     paths, labels = val
+    probs = torch.zeros(len(paths), network.head.config.n_classes)
     if not paths:
-        return math.nan, math.nan
+        return math.nan, math.nan, probs
     network.eval()
     total_loss, correct, seen = 0.0, 0, 0
     for images, index, reasons in _loader(paths, backbone, 0, 64, False, 0, workers):
@@ -209,4 +215,5 @@ def _validate(network: _Network, val: tuple[list[Path], np.ndarray], backbone: F
         total_loss += float(nn.functional.cross_entropy(logits, targets, reduction="sum"))
         correct += int((logits.argmax(1) == targets).sum())
         seen += len(targets)
-    return total_loss / max(1, seen), correct / max(1, seen)
+        probs[index[good]] = logits.softmax(-1).cpu()
+    return total_loss / max(1, seen), correct / max(1, seen), probs

@@ -19,7 +19,6 @@ from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.cache import FeatureCache
 from ..features.extract import Features, extract_features, resolve_device
 from ..features.onnx_runtime import choose_encoder
-from ..head.heads import HeadConfig, MLPHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
@@ -115,12 +114,13 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         share = extract_features(encoder, files[dist.rank::dist.world], cache=cache,
                                  workers=workers, device=device, show_progress=show_progress,
                                  view=view)
-        counts = torch.tensor([share.computed, share.seconds], dtype=torch.float64)
-        torch.distributed.all_reduce(counts, op=torch.distributed.ReduceOp.MAX)
+        computed = torch.tensor([share.computed], dtype=torch.int64)
+        seconds = torch.tensor([share.seconds], dtype=torch.float64)
+        torch.distributed.all_reduce(computed)  # images extracted by all ranks together
+        torch.distributed.all_reduce(seconds, op=torch.distributed.ReduceOp.MAX)
         result = extract_features(encoder, files, cache=cache, workers=workers, device=device,
                                   show_progress=False, view=view)
-        result.computed = int(counts[0]) * dist.world  # shards are equal to within one image
-        result.seconds = float(counts[1]) + result.seconds
+        result.computed, result.seconds = int(computed), float(seconds) + result.seconds
         return result
 
     features = extract(paths)
@@ -149,8 +149,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         x_train, y_train = torch.cat([x_train, x_view]), torch.cat([y_train, y_view])
     cache.close()
     torch.manual_seed(config["seed"])
-    head = MLPHead(HeadConfig(backbone.spec.feature_dim, len(images.classes), recipe.hidden,
-                              recipe.dropout, recipe.input_dropout, recipe.normalize))
+    head = recipe.make_head(backbone.spec.feature_dim, len(images.classes))
     head.set_normalization(x_train)
     head.to(device)
 
@@ -176,7 +175,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
                "history": fit.history}
     head = fit.head
-    val_vectors = x_val
+    val_probs = predict_logits(head, x_val).softmax(-1).cpu() if val_idx else None
     if recipe.finetune_blocks:
         before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
                   {k: v.detach().clone() for k, v in head.state_dict().items()}, backbone.weights_id)
@@ -191,18 +190,15 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         metrics.update(head_only_val_acc=fit.best_val_acc, finetune_kept=kept,
                        finetune_val_acc=tuned["best_val_acc"], finetune_seconds=tuned["seconds"],
                        history=fit.history + tuned["history"])
-        if kept:
+        if kept:  # fine-tuning already scored the validation images with its best weights
             metrics.update(best_epoch=tuned["best_epoch"], best_val_acc=tuned["best_val_acc"])
-            tuned_features = extract_features(backbone, [paths[i] for i in val_idx], cache=None,
-                                              workers=workers, device=device, show_progress=False)
-            val_vectors = torch.from_numpy(tuned_features.vectors)
+            val_probs = tuned["val_probs"]
         else:  # fine-tuning did not beat the head alone on validation: keep stage one's model
             backbone.net.load_state_dict(before[0])
             head.load_state_dict(before[1])
             backbone.weights_id = before[2]
     if not dist.is_main:  # the other ranks helped; rank 0 writes the results
         return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
-    write_json(run_dir / "metrics.json", metrics)
 
     model = Model(backbone, head.cpu(), images.classes, info={
         "recipe": recipe.to_dict(), "preset": config["preset"],
@@ -211,10 +207,10 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
     model.save(run_dir / "model")
 
     curves = plot_curves(metrics["history"], run_dir / "curves.png")
-    if val_idx:
-        probs = predict_logits(head, val_vectors.cpu()).softmax(-1).numpy()
+    if val_probs is not None:
         report, _ = summarize_predictions(
-            run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx], probs,
+            run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx],
+            val_probs.numpy(),
             title=f"Validation ({split.strategy} split)",
             summary={"backbone": recipe.backbone, "preset": config["preset"],
                      "best epoch": metrics["best_epoch"], "training images": len(train_idx),

@@ -22,7 +22,6 @@ from ..features.backbones import create_backbone
 from ..features.cache import FeatureCache
 from ..features.extract import extract_features, resolve_device
 from ..features.onnx_runtime import choose_encoder
-from ..head.heads import HeadConfig, MLPHead
 from ..head.recipes import PRESETS, Recipe
 from .loop import fit_head
 
@@ -91,8 +90,7 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
         recipe = suggest_recipe(trial, backbones)
         x = features[recipe.backbone]
         torch.manual_seed(seed)
-        head = MLPHead(HeadConfig(x.shape[1], len(images.classes), recipe.hidden, recipe.dropout,
-                                  recipe.input_dropout, recipe.normalize)).to(target)
+        head = recipe.make_head(x.shape[1], len(images.classes)).to(target)
         head.set_normalization(x[train_idx])
 
         def report(history: list[dict[str, Any]]) -> None:
