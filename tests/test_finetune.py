@@ -25,6 +25,16 @@ def test_unfreeze_last_blocks_only() -> None:
     assert len(backbone_blocks(create_backbone("vgg16", weights="none").net)) == 5
 
 
+def test_too_many_blocks_fails_before_the_run_folder(tmp_path: Path) -> None:
+    from .conftest import write_image
+    for label in ("A", "B"):
+        write_image(tmp_path / "data" / label / f"{label}1.jpg")
+    result = run_cli("train", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                     "--finetune", "99")
+    assert result.returncode == 2 and "has 17 blocks" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
 def test_finetune_short_run_then_resume(shared_train: Path, tmp_path: Path) -> None:
     data = link_subset(shared_train, tmp_path / "data", ["A", "B", "C"], per_class=12, step=20)
     out = tmp_path / "run"

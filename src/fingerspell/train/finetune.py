@@ -47,12 +47,18 @@ def backbone_blocks(net: nn.Module) -> list[list[str]]:
     raise FingerspellError(f"fine-tuning does not know the blocks of {type(net).__name__}")
 
 
-def unfreeze_last_blocks(backbone: FrozenBackbone, n_blocks: int) -> list[nn.Parameter]:
+def last_blocks(backbone: FrozenBackbone, n_blocks: int) -> list[list[str]]:
+    """The parameter names of the last ``n_blocks`` blocks; a one-line error if there are fewer."""
     blocks = backbone_blocks(backbone.net)
     if not 1 <= n_blocks <= len(blocks):
         raise FingerspellError(f"--finetune {n_blocks}: backbone {backbone.spec.name} has "
                                f"{len(blocks)} blocks")
-    names = {name for block in blocks[-n_blocks:] for name in block}
+    return blocks[-n_blocks:]
+
+
+def unfreeze_last_blocks(backbone: FrozenBackbone, n_blocks: int) -> list[nn.Parameter]:
+    blocks = last_blocks(backbone, n_blocks)
+    names = {name for block in blocks for name in block}
     parameters = []
     for name, parameter in backbone.net.named_parameters():
         parameter.requires_grad_(name in names)

@@ -23,7 +23,7 @@ from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
 from .distributed import Dist, init_from_env
-from .finetune import finetune
+from .finetune import finetune, last_blocks
 from .loop import fit_head, predict_logits
 
 
@@ -72,6 +72,8 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
     device = resolve_device(config["device"])
     images = discover(config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
+    if config["recipe"]["finetune_blocks"]:
+        last_blocks(backbone, config["recipe"]["finetune_blocks"])  # a wrong N fails now
     dist = init_from_env(device.type)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
