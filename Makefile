@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data/asl_alphabet/train
 TEST_DATA ?= ../shared/data/asl_alphabet/test
 RUN    ?= runs/demo
+# offline machines: MediaPipe's hand model from ../shared (online ones download it once)
+HAND_MODEL ?= ../shared/models/hand_landmarker.task
+HAND_OPT := $(if $(wildcard $(HAND_MODEL)),--hand-model $(HAND_MODEL),)
 
 .PHONY: setup demo test lint bench clean
 
@@ -13,7 +16,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune,hands]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune]'
 	touch $@
 
 demo: setup
@@ -24,9 +27,9 @@ demo: setup
 	@if [ -f "$(RUN)/model/config.json" ]; then \
 	  echo "== $(RUN) has a model: reusing it (rm -r $(RUN) to train again)"; \
 	elif [ -f "$(RUN)/config.json" ]; then \
-	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --resume; \
+	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --resume $(HAND_OPT); \
 	else \
-	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)"; fi
+	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" $(HAND_OPT); fi
 	@if [ -d "$(TEST_DATA)" ]; then \
 	  $(BIN)/fingerspell evaluate "$(RUN)/model" "$(TEST_DATA)" --json "$(RUN)/test_eval/metrics.json" && \
 	  $(BIN)/fingerspell predict "$(RUN)/model" "$(TEST_DATA)" --top-k 3; fi

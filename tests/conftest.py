@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_TRAIN = SHARED / "data" / "asl_alphabet" / "train"
 SHARED_TEST = SHARED / "data" / "asl_alphabet" / "test"
+SHARED_SIGNERS = SHARED / "data" / "multi_signer"
+HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
 FINGERSPELL = Path(sys.executable).with_name("fingerspell")
 
 
@@ -23,7 +25,23 @@ def _feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One feature cache for the whole session, never the user's own."""
     folder = tmp_path_factory.mktemp("feature-cache")
     os.environ["FINGERSPELL_CACHE"] = str(folder)
+    if HAND_MODEL.is_file():  # offline: the hand model comes from ../shared, not a download
+        os.environ["FINGERSPELL_HAND_MODEL"] = str(HAND_MODEL)
     return folder
+
+
+@pytest.fixture(scope="session")
+def hand_model() -> Path:
+    if not HAND_MODEL.is_file():
+        pytest.skip(f"MediaPipe hand model not available: {HAND_MODEL} is absent")
+    return HAND_MODEL
+
+
+@pytest.fixture(scope="session")
+def shared_signers() -> Path:
+    if not SHARED_SIGNERS.is_dir():
+        pytest.skip(f"multi-signer photos not available: {SHARED_SIGNERS} is absent")
+    return SHARED_SIGNERS
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +80,8 @@ def small_data(shared_train: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def trained_run(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real training run through the CLI, shared by the tests that inspect its outputs."""
     out = tmp_path_factory.mktemp("runs") / "small"
-    result = run_cli("train", str(small_data), "--out", str(out), "--epochs", "8")
+    result = run_cli("train", str(small_data), "--out", str(out), "--epochs", "8", "--features",
+                     "image")
     assert result.returncode == 0, result.stderr
     return out
 
@@ -79,7 +98,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels.astype(np.uint8)).save(path)
     out = data.parent / "run"
-    result = run_cli("train", str(data), "--out", str(out), "--epochs", "3")
+    result = run_cli("train", str(data), "--out", str(out), "--epochs", "3", "--features", "image")
     assert result.returncode == 0, result.stderr
     return out / "model"
 

@@ -21,12 +21,13 @@ def test_two_processes_match_one(shared_train: Path, tmp_path: Path) -> None:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                 "--master-port", "29517", "-m", "fingerspell", "-q"]
     ddp = subprocess.run([*torchrun, "train", str(data), "--out", str(tmp_path / "ddp"),
-                          "--epochs", "4", "--finetune", "1", "--finetune-epochs", "1"],
+                          "--epochs", "4", "--finetune", "1", "--finetune-epochs", "1",
+                          "--features", "image"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert ddp.stdout.count("trained ") == 1 and "(2 processes)" in ddp.stdout  # rank 0 reports
     single = run_cli("train", str(data), "--out", str(tmp_path / "single"), "--epochs", "4",
-                     "--finetune", "1", "--finetune-epochs", "1")
+                     "--finetune", "1", "--finetune-epochs", "1", "--features", "image")
     assert single.returncode == 0, single.stderr
 
     ddp_metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
@@ -43,3 +44,26 @@ def test_two_processes_match_one(shared_train: Path, tmp_path: Path) -> None:
         assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     leftovers = [p.name for p in (tmp_path / "ddp").rglob("*.tmp")]
     assert not leftovers
+
+
+def test_two_processes_share_hand_detection(shared_train: Path, hand_model: Path,
+                                            tmp_path: Path) -> None:
+    """Fusion features under torchrun: ranks detect hands and crop features for their share
+    into the shared caches, and every rank trains on all of it."""
+    data = link_subset(shared_train, tmp_path / "data", ["A", "L", "Y"], per_class=10, step=25)
+    env = {**os.environ, "FINGERSPELL_CACHE": str(tmp_path / "ddp-cache"),
+           "PYTHONWARNINGS": "ignore"}
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                          "--master-port", "29518", "-m", "fingerspell", "-q", "train", str(data),
+                          "--out", str(tmp_path / "ddp"), "--epochs", "3", "--features", "fusion"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["features"] == "fusion"
+    # all 30 photos, counted once, by the two ranks together
+    assert metrics["features_computed"] >= 30 and metrics["hand_found"] > 0.7
+    single = run_cli("train", str(data), "--out", str(tmp_path / "single"), "--epochs", "3",
+                     "--features", "fusion")
+    assert single.returncode == 0, single.stderr
+    single_metrics = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    assert single_metrics["hand_found"] == metrics["hand_found"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from fingerspell.data import discover, split_samples
+from fingerspell.data import discover, discover_many, source_balanced_weights, split_samples
 from fingerspell.data.layout import Sample
 from fingerspell.errors import FingerspellError
 
@@ -108,3 +109,60 @@ def test_random_split_interleaves() -> None:
     val_frames = sorted(samples[i].frame for i in split.val)
     gaps = [b - a for a, b in itertools.pairwise(val_frames) if b - a != 5]
     assert len(gaps) > 10  # scattered: the leak that frame blocks prevent
+
+
+def _signer_folder(root: Path, classes: list[str], signers: int, per: int = 2,
+                   suffix: str = ".jpg") -> Path:
+    for label in classes:
+        for person in range(1, signers + 1):
+            for n in range(1, per + 1):
+                write_image(root / label / f"{person}_{label}_{n}{suffix}")
+    return root
+
+
+def test_signer_names_are_parsed(tmp_path: Path) -> None:
+    data = _signer_folder(tmp_path / "s", ["A"], signers=2, suffix=".JPG")
+    write_image(tmp_path / "s" / "A" / "A17.jpg")  # a Kaggle-style name: no signer
+    samples = discover(data, min_classes=1).samples
+    assert {s.signer for s in samples} == {"1", "2", None}
+    assert next(s for s in samples if s.path.name == "A17.jpg").frame == 17
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_signer_split_never_shares_a_person(tmp_path: Path, seed: int) -> None:
+    samples = discover(_signer_folder(tmp_path / "s", ["A", "B", "C"], signers=10)).samples
+    split = split_samples(samples, seed=seed)  # auto: the names say who signed
+    assert split.strategy == "signer"
+    train = {samples[i].signer for i in split.train}
+    val = {samples[i].signer for i in split.val}
+    assert len(val) == 2 and not train & val and train | val == {str(p) for p in range(1, 11)}
+    assert split_samples(samples, seed=seed, strategy="frame").strategy == "frame"
+
+
+def test_merged_folders(tmp_path: Path) -> None:
+    kaggle = tmp_path / "kaggle"
+    for label in ("A", "B", "nothing"):
+        for i in range(1, 21):
+            write_image(kaggle / label / f"{label}{i}.jpg")
+    people = _signer_folder(tmp_path / "people", ["a", "B", "D"], signers=5)
+    merged = discover_many([kaggle, people])
+    assert merged.classes == ["A", "B", "nothing", "D"]  # "a" joins "A", spelled as first seen
+    assert merged.sources == [kaggle, people]
+    assert {s.label for s in merged.samples if s.source == 1} == {"A", "B", "D"}
+    split = split_samples(merged.samples, seed=0)
+    assert split.strategy == "frame+signer"
+    val_people = {merged.samples[i].signer for i in split.val if merged.samples[i].source == 1}
+    train_people = {merged.samples[i].signer for i in split.train if merged.samples[i].source == 1}
+    assert val_people and not val_people & train_people
+    labels = np.asarray([merged.classes.index(s.label) for s in merged.samples])
+    sources = np.asarray([s.source for s in merged.samples])
+    weights = source_balanced_weights(labels, sources)
+    for label in range(len(merged.classes)):  # class totals kept, sources equal within a class
+        rows = labels == label
+        assert weights[rows].sum() == pytest.approx(rows.sum())
+        totals = [weights[rows & (sources == s)].sum() for s in np.unique(sources[rows])]
+        assert np.allclose(totals, totals[0])
+    with pytest.raises(FingerspellError, match="given twice"):
+        discover_many([kaggle, kaggle])
+    with pytest.raises(FingerspellError, match="does not exist"):
+        discover_many([kaggle, tmp_path / "missing"])

@@ -30,6 +30,9 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.split import SPLIT_STRATEGIES
+    from .features.hands import HAND_PICKS
+    from .features.modes import FEATURE_MODES
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
     parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
@@ -38,11 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature cache folder (default: $FINGERSPELL_CACHE or ~/.cache/fingerspell)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("train", help="train a recognizer on a folder of labelled photos")
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p = commands.add_parser("train", help="train a recognizer on folders of labelled photos")
+    p.add_argument("data_dirs", nargs="+", metavar="DATA_DIR",
+                   help="one or more data folders; classes are merged by name")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     p.add_argument("--preset", choices=["default", "seed"], default=None,
                    help="'default' (measured best) or 'seed' (the tutorial's VGG16 recipe)")
+    p.add_argument("--features", choices=FEATURE_MODES, default=None,
+                   help="what the head sees: fusion (default: hand crop + landmarks), crop, "
+                        "landmarks, image (the whole photo; the seed preset's)")
+    p.add_argument("--hand-model", default=None, metavar="FILE",
+                   help="MediaPipe hand_landmarker.task (default: $FINGERSPELL_HAND_MODEL, the "
+                        "cache, else downloaded)")
+    p.add_argument("--hand", dest="hand_pick", choices=HAND_PICKS, default=None,
+                   help="which hand signs when several are in view (largest)")
+    p.add_argument("--hand-confidence", type=float, default=None,
+                   help="MediaPipe palm detection threshold (0.5)")
     p.add_argument("--backbone", default=None, help="backbone name (see 'fingerspell backbones')")
     p.add_argument("--weights", default=None, metavar="FILE",
                    help="local backbone checkpoint instead of the packaged/downloaded weights; "
@@ -54,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None, help="seed for the split and training (0)")
     p.add_argument("--val-fraction", type=float, default=None, help="held-out share (0.2)")
-    p.add_argument("--split-by", choices=["frame", "random"], default=None,
-                   help="'frame' (default, honest: blocks of the frame index) or 'random' (leaky)")
+    p.add_argument("--split-by", choices=SPLIT_STRATEGIES, default=None,
+                   help="auto (default): whole signers held out where file names say who "
+                        "signed (<signer>_<CLASS>_<n>.jpg), else blocks of the frame index; "
+                        "signer, frame, or random (leaky)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default=None,
                    help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
@@ -86,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _add_inference_options(p)
+
+    p = commands.add_parser("inspect", help="draw why a model chose a letter (PNG)")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", default=None, metavar="PNG",
+                   help="picture to write (default: <IMAGE name>.inspect.png here)")
+    p.add_argument("--top-k", type=_positive_int, default=5)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
     p = commands.add_parser("export", help="export a model for fast inference")
     p.add_argument("model_dir", metavar="MODEL_DIR")
@@ -139,6 +163,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _tune(args, show_progress)
     if args.command == "backbones":
         return _backbones()
+    if args.command == "inspect":
+        return _inspect(args)
     if args.command == "export":
         from .infer.export import export_model
         for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8,
@@ -156,15 +182,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, show_progress: bool) -> int:
     from .train import resolve_config, train
     options: dict[str, Any] = dict(
-        preset=args.preset, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, weights=args.weights, val_fraction=args.val_fraction,
+        preset=args.preset, features=args.features, hand_model=args.hand_model,
+        hand_pick=args.hand_pick, hand_confidence=args.hand_confidence, backbone=args.backbone,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        weights=args.weights, val_fraction=args.val_fraction,
         split_by=args.split_by, device=args.device, runtime=args.runtime,
         keep_epochs=args.keep_epochs, finetune=args.finetune,
         finetune_epochs=args.finetune_epochs, config_file=args.config_file)
     if args.dry_run:
-        print(json.dumps(resolve_config(args.data_dir, args.out, **options), indent=2))
+        print(json.dumps(resolve_config(args.data_dirs, args.out, **options), indent=2))
         return 0
-    result = train(args.data_dir, args.out, resume=args.resume, force=args.force,
+    result = train(args.data_dirs, args.out, resume=args.resume, force=args.force,
                    cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress,
                    **options)
     if not result.is_main:
@@ -173,12 +201,14 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     recipe = result.config["recipe"]
     lines = [
         "",
-        f"trained    {recipe['backbone']} + head {recipe['hidden'] or 'linear'} "
-        f"({result.config['preset']} preset), {len(m['history'])} epochs",
-        f"data       {m['data']}: {len(m['classes'])} classes, {m['n_train']} train / "
-        f"{m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
+        f"trained    {m['features']} features ({recipe['backbone']}) + head "
+        f"{list(recipe['hidden']) or 'linear'} ({result.config['preset']} preset), "
+        f"{len(m['history'])} epochs",
+        f"data       {' + '.join(m['data'])}: {len(m['classes'])} classes, {m['n_train']} "
+        f"train / {m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
         f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
-        f"{m['feature_seconds']:.1f} s ({m['runtime']})",
+        f"{m['feature_seconds']:.1f} s ({m['runtime']})"
+        + (f"; hand found in {m['hand_found']:.1%}" if m.get("hand_found") is not None else ""),
         f"head       {m['head_seconds']:.1f} s on {m['device']}"
         + (f" ({m['world_size']} processes)" if m["world_size"] > 1 else "")
         + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
@@ -253,10 +283,27 @@ def _predict(args: argparse.Namespace) -> int:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:
         for p in predictions:
-            print(f"{p.path}\t{p.label}\t{p.confidence:.3f}")
+            hand = ""
+            if p.hand is not None and p.hand.n_hands > 1:
+                hand = f" ({p.hand.n_hands} hands in view: the {p.hand.handedness.lower()} one)"
+            route = "" if p.route in ("image", "hand") else f"\t[{p.route}]"
+            print(f"{p.path}\t{p.label}\t{p.confidence:.3f}{route}{hand}")
     for path, reason in failed.items():
         print(f"fingerspell: error: {path}: {reason}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .infer import Model
+    from .infer.inspect import inspect_image
+    model = Model.load(args.model_dir, device=args.device, runtime="torch")
+    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}.inspect.png")
+    result = inspect_image(model, args.image, out, top_k=args.top_k)
+    p = result.prediction
+    print(f"{args.image}\t{p.label}\t{p.confidence:.3f}\t{p.route}")
+    print("top " + ", ".join(f"{label} {prob:.2f}" for label, prob in p.top_k))
+    print(f"picture {result.picture}" + ("" if result.grad_cam else " (no Grad-CAM for this model)"))
+    return 0
 
 
 def _backbones() -> int:

@@ -2,6 +2,8 @@
 
 from .images import load_rgb
 from .layout import ImageSet, Sample, discover
+from .merge import discover_many, source_balanced_weights
 from .split import Split, split_samples
 
-__all__ = ["ImageSet", "Sample", "Split", "discover", "load_rgb", "split_samples"]
+__all__ = ["ImageSet", "Sample", "Split", "discover", "discover_many", "load_rgb",
+           "source_balanced_weights", "split_samples"]

@@ -21,11 +21,18 @@ _FLAT_NAME = re.compile(r"^(?P<label>[^_]+)_")
 
 @dataclass(frozen=True)
 class Sample:
-    """One labelled image; ``frame`` is the number at the end of its name (Kaggle's frame index)."""
+    """One labelled image.
+
+    ``frame`` is the number at the end of its name (Kaggle's frame index), ``signer`` the person
+    named by ``<signer>_<CLASS>_<n>`` file names (None when names do not say), ``source`` the
+    index of the data folder it came from when several are merged.
+    """
 
     path: Path
     label: str
     frame: int | None = None
+    signer: str | None = None
+    source: int = 0
 
 
 @dataclass
@@ -36,6 +43,11 @@ class ImageSet:
     layout: str
     classes: list[str]
     samples: list[Sample] = field(default_factory=list)
+    sources: list[Path] = field(default_factory=list)  # the data folders (one unless merged)
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            self.sources = [self.root]
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(self.classes, 0)
@@ -47,6 +59,19 @@ class ImageSet:
 def frame_index(path: Path) -> int | None:
     match = _TRAILING_NUMBER.search(path.stem)
     return int(match.group(1)) if match else None
+
+
+_SIGNER_NAME = re.compile(r"^(?P<signer>[^_]+)_(?P<label>[^_]+)_\d+$")
+
+
+def signer_of(path: Path, label: str) -> str | None:
+    """``7`` for ``7_A_2.jpg`` of class A: the person, when file names say who signed."""
+    match = _SIGNER_NAME.match(path.stem)
+    return match.group("signer") if match and match.group("label").lower() == label.lower() else None
+
+
+def _sample(path: Path, label: str) -> Sample:
+    return Sample(path, label, frame_index(path), signer_of(path, label))
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -93,7 +118,7 @@ def discover(root: str | Path, *, min_classes: int = 2) -> ImageSet:
             if not images:
                 raise FingerspellError(f"{class_dir}: class folder has no images")
             classes.append(class_dir.name)
-            samples.extend(Sample(p, class_dir.name, frame_index(p)) for p in images)
+            samples.extend(_sample(p, class_dir.name) for p in images)
         image_set = ImageSet(root, "folders", classes, samples)
     elif top_images and not class_dirs:
         samples = []
@@ -102,7 +127,7 @@ def discover(root: str | Path, *, min_classes: int = 2) -> ImageSet:
             if not match:
                 raise FingerspellError(f"{path}: unknown layout: a flat folder needs names like "
                                        f"<CLASS>_test.jpg")
-            samples.append(Sample(path, match.group("label"), frame_index(path)))
+            samples.append(_sample(path, match.group("label")))
         classes = sorted({s.label for s in samples})
         image_set = ImageSet(root, "flat", classes, samples)
     elif top_images and class_dirs:

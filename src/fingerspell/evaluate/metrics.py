@@ -45,11 +45,38 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray,
             "per_class": per_class, "confusion": matrix.tolist()}
 
 
+def per_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray,
+                       groups: list[str | None]) -> dict[str, dict[str, Any]]:
+    """Accuracy per group (e.g. per signer); rows without a group are left out.
+
+    Example:
+        >>> per_group_accuracy(np.array([0, 1, 1]), np.array([0, 1, 0]), ["7", "7", "9"])
+        {'7': {'accuracy': 1.0, 'n': 2}, '9': {'accuracy': 0.0, 'n': 1}}
+    """
+    out = {}
+    names = sorted({g for g in groups if g is not None},
+                   key=lambda g: (not g.isdigit(), int(g) if g.isdigit() else 0, g))
+    for name in names:
+        rows = np.asarray([g == name for g in groups])
+        out[name] = {"accuracy": round(float((y_true[rows] == y_pred[rows]).mean()), 4),
+                     "n": int(rows.sum())}
+    return out
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """The per-class table as aligned text for the terminal."""
-    lines = [f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+    """The per-class table (and per-signer accuracy, if any) as aligned text for the terminal."""
+    hands = any("hand_found" in row for row in report["per_class"].values())
+    lines = [f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"
+             + (f"{'hand found':>12}" if hands else "")]
     for name, row in report["per_class"].items():
+        found = row.get("hand_found")
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}"
-                     f"{row['f1']:>10.3f}{row['support']:>9d}")
+                     f"{row['f1']:>10.3f}{row['support']:>9d}"
+                     + ((f"{found:>12.1%}" if found is not None else f"{'-':>12}") if hands else ""))
     lines.append(f"{'accuracy':<10}{report['accuracy']:>30.4f}{report['n']:>9d}")
+    if report.get("per_signer"):
+        lines.append("")
+        lines.append(f"{'signer':<10}{'accuracy':>10}{'images':>9}")
+        for name, row in report["per_signer"].items():
+            lines.append(f"{name:<10}{row['accuracy']:>10.3f}{row['n']:>9d}")
     return "\n".join(lines)

@@ -10,7 +10,8 @@ from .._atomic import write_text
 
 
 def write_report(path: Path, title: str, summary: dict[str, Any], images: list[Path],
-                 per_class: dict[str, dict[str, Any]] | None = None) -> Path:
+                 per_class: dict[str, dict[str, Any]] | None = None,
+                 per_signer: dict[str, dict[str, Any]] | None = None) -> Path:
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in summary.items())
     pictures = "".join(f'<figure><img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}">'
@@ -18,12 +19,25 @@ def write_report(path: Path, title: str, summary: dict[str, Any], images: list[P
                        for p in images if p.exists())
     table = ""
     if per_class:
+        hands = any("hand_found" in r for r in per_class.values())
+
+        def found(r: dict[str, Any]) -> str:
+            if not hands:
+                return ""
+            return f"<td>{r['hand_found']:.1%}</td>" if r.get("hand_found") is not None else "<td>-</td>"
+
         body = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{r['precision']:.3f}</td><td>{r['recall']:.3f}"
-            f"</td><td>{r['f1']:.3f}</td><td>{r['support']}</td></tr>"
+            f"</td><td>{r['f1']:.3f}</td><td>{r['support']}</td>{found(r)}</tr>"
             for name, r in per_class.items())
         table = ("<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th>"
-                 f"<th>F1</th><th>support</th></tr>{body}</table>")
+                 f"<th>F1</th><th>support</th>{'<th>hand found</th>' if hands else ''}</tr>"
+                 f"{body}</table>")
+    if per_signer:
+        body = "".join(f"<tr><td>{html.escape(name)}</td><td>{r['accuracy']:.1%}</td>"
+                       f"<td>{r['n']}</td></tr>" for name, r in per_signer.items())
+        table += ("<h2>Per signer</h2><table><tr><th>signer</th><th>accuracy</th>"
+                  f"<th>images</th></tr>{body}</table>")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -11,9 +11,9 @@ import numpy as np
 from .._atomic import write_json
 from ..data.layout import discover
 from ..errors import FingerspellError
-from ..features.cache import FeatureCache
+from ..features.hands import Hand
 from ..infer.model import Model
-from .metrics import classification_report
+from .metrics import classification_report, per_group_accuracy
 from .plots import plot_confusion, plot_errors
 from .report import write_report
 
@@ -33,13 +33,26 @@ class EvalResult:
 
 def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y_true: np.ndarray,
                           probs: np.ndarray, *, title: str, summary: dict[str, Any],
-                          more_pictures: tuple[Path, ...] = ()) -> tuple[dict[str, Any], list[Path]]:
+                          more_pictures: tuple[Path, ...] = (),
+                          hands: list[Hand | None] | None = None,
+                          signers: list[str | None] | None = None
+                          ) -> tuple[dict[str, Any], list[Path]]:
     """Metrics plus confusion_matrix.png, errors.png and report.html in ``out_dir``.
 
     ``more_pictures`` (PNG files in ``out_dir``, e.g. training curves) lead the HTML page.
+    With ``hands`` (hand-based models) each class gets its hand detection rate; with
+    ``signers`` (file names that say who signed) accuracy is reported per person.
     """
     y_pred = probs.argmax(1) if len(probs) else np.zeros(0, dtype=int)
     report = classification_report(y_true, y_pred, classes)
+    if hands is not None:
+        found = np.asarray([h is not None for h in hands], dtype=bool)
+        for name, row in report["per_class"].items():
+            rows = y_true == classes.index(name)
+            row["hand_found"] = round(float(found[rows].mean()), 4) if rows.any() else None
+        report["hand_found"] = round(float(found.mean()), 4) if len(found) else None
+    if signers is not None and any(s is not None for s in signers):
+        report["per_signer"] = per_group_accuracy(y_true, y_pred, signers)
     wrong = np.nonzero(y_pred != y_true)[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
@@ -54,9 +67,12 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
     report["mistakes"] = [{"path": paths[i], "true": classes[y_true[i]],
                            "predicted": classes[y_pred[i]], "confidence": round(float(probs[i].max()), 4)}
                           for i in wrong[np.argsort(-probs[wrong].max(1))]] if len(wrong) else []
+    if report.get("hand_found") is not None:
+        summary = {**summary, "hand found": f"{report['hand_found']:.1%}"}
     page = write_report(out_dir / "report.html", title,
                         {"accuracy": f"{report['accuracy']:.2%}", "images": report["n"], **summary},
-                        [*more_pictures, *pictures], report["per_class"])
+                        [*more_pictures, *pictures], report["per_class"],
+                        report.get("per_signer"))
     return report, [*pictures, page]
 
 
@@ -81,13 +97,13 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     missing = [c for c in model.classes if c.lower() not in present]
 
     paths = [s.path for s in images.samples]
-    cache = FeatureCache(cache_dir, model.backbone.cache_namespace)
-    features = model.features(paths, cache=cache, show_progress=show_progress)
-    cache.close()
+    features = model.features(paths, use_cache=True, cache_root=cache_dir,
+                              show_progress=show_progress)
     keep = [i for i in range(len(paths)) if i not in features.failed]
     if not keep:
         raise FingerspellError(f"{images.root}: none of the {len(paths)} images could be read")
-    probs = model.proba_from_features(features.vectors[keep])
+    probs, _ = model.decide(features, paths, use_cache=True, cache_root=cache_dir)
+    probs = probs[keep]
     y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
 
     if out_dir is None:
@@ -97,7 +113,10 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     report, files = summarize_predictions(
         out_dir, model.classes, [str(paths[i]) for i in keep], y_true, probs,
         title=f"Evaluation on {images.root.name}",
+        hands=[features.hands[i] for i in keep] if features.hands is not None else None,
+        signers=[images.samples[i].signer for i in keep],
         summary={"data": str(images.root), "layout": images.layout,
+                 "features": model.features_mode,
                  "classes missing from data": ", ".join(missing) or "none",
                  "skipped images": len(skipped)})
     report["missing_classes"] = missing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from ..progress import bar
 from .augment import augment_view
 from .backbones import FrozenBackbone
 from .cache import FeatureCache, file_key
+from .crops import hand_crop, hand_outline, replace_background
+from .hands import Hand
 from .onnx_runtime import OnnxEncoder
 from .preprocessing import Preprocessing
 
@@ -43,13 +46,33 @@ class Features:
         return mask
 
 
+@dataclass(frozen=True)
+class HandCrops:
+    """Extract from the square around each image's hand (the whole image where it has none)."""
+
+    hands: list[Hand | None]
+    margin: float
+
+    def key(self, index: int) -> str:
+        hand = self.hands[index]
+        if hand is None:
+            return ""  # the whole image: shares the image mode's cache entry
+        box = ",".join(f"{v:.3f}" for v in hand.box)
+        return f"#crop{self.margin:g}:{box}:{hand.handedness[0]}"
+
+    def subset(self, rows: list[int]) -> HandCrops:
+        return HandCrops([self.hands[i] for i in rows], self.margin)
+
+
 class DecodedImages(Dataset):
     """(preprocessed image, index, "" or the reason it could not be read), for DataLoaders."""
 
-    def __init__(self, paths: list[Path], preprocessing: Preprocessing, view: int = 0) -> None:
+    def __init__(self, paths: list[Path], preprocessing: Preprocessing, view: int = 0,
+                 crops: HandCrops | None = None) -> None:
         self.paths = paths
         self.preprocessing = preprocessing
         self.view = view
+        self.crops = crops
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -57,7 +80,17 @@ class DecodedImages(Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, int, str]:
         size = self.preprocessing.size
         try:
-            image = load_rgb(self.paths[index], min_decode_side=size)
+            # a hand is a part of the photo: decode big JPEGs less reduced for crops
+            image = load_rgb(self.paths[index], min_decode_side=size * (4 if self.crops else 1))
+            hand = self.crops.hands[index] if self.crops else None
+            if hand is not None:
+                assert self.crops is not None
+                full_size = image.size
+                image = hand_crop(image, hand, self.crops.margin)
+                if self.view:  # another room behind the same hand
+                    rng = np.random.default_rng([self.view, zlib.crc32(self.paths[index].name.encode())])
+                    image = replace_background(
+                        image, hand_outline(hand, full_size, self.crops.margin), rng)
             if self.view:
                 image = augment_view(image, self.view, self.paths[index].name)
             return self.preprocessing(image), index, ""
@@ -98,12 +131,13 @@ def default_workers() -> int:
 def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCache | None,
                      batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
                      device: str | torch.device = "cpu", show_progress: bool = True,
-                     view: int = 0) -> Features:
+                     view: int = 0, crops: HandCrops | None = None) -> Features:
     """Return the backbone's features for ``paths``, reading and filling ``cache``.
 
     ``view`` 0 is the image itself; ``view`` k >= 1 is its k-th augmented copy (see
-    ``augment_view``), cached under its own key. Unreadable images do not stop the run: their
-    reason is returned in ``Features.failed``.
+    ``augment_view``), cached under its own key. With ``crops`` the backbone sees the square
+    around each image's hand. Unreadable images do not stop the run: their reason is returned
+    in ``Features.failed``.
     """
     started = time.perf_counter()
     dim = backbone.spec.feature_dim
@@ -112,7 +146,8 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
     keys: list[str | None] = []
     for index, path in enumerate(paths):
         try:
-            keys.append(file_key(path) + (f"#view{view}" if view else ""))
+            keys.append(file_key(path) + (crops.key(index) if crops else "")
+                        + (f"#view{view}" if view else ""))
         except OSError as exc:
             keys.append(None)
             failed[index] = f"cannot read file ({exc.strerror or exc})"
@@ -128,22 +163,24 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
     if todo:
         _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed, cache,
                       batch_size, workers, resolve_device(device) if isinstance(device, str)
-                      else device, show_progress, view)
+                      else device, show_progress, view, crops.subset(todo) if crops else None)
     return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
 
 
 def _run_backbone(encoder: Encoder, todo_paths: list[Path], todo: list[int],
                   keys: list[str | None], vectors: np.ndarray, failed: dict[int, str],
                   cache: FeatureCache | None, batch_size: int, workers: int | None,
-                  device: torch.device, show_progress: bool, view: int) -> None:
+                  device: torch.device, show_progress: bool, view: int,
+                  crops: HandCrops | None) -> None:
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(DecodedImages(todo_paths, encoder.spec.preprocessing, view),
+    loader = DataLoader(DecodedImages(todo_paths, encoder.spec.preprocessing, view, crops),
                         batch_size=batch_size, num_workers=workers, shuffle=False,
                         persistent_workers=False, prefetch_factor=4 if workers else None,
                         pin_memory=device.type == "cuda")
     if isinstance(encoder, FrozenBackbone):
         encoder.place(device)  # an OnnxEncoder always runs on the CPU
-    label = f"features {encoder.spec.name}" + (f" (augmented view {view})" if view else "")
+    label = (f"features {encoder.spec.name}" + (" (hand crops)" if crops else "")
+             + (f" (augmented view {view})" if view else ""))
     progress = bar(desc=label, total=len(todo_paths), unit="img", enabled=show_progress)
     with progress:
         for images, local_index, reasons in loader:

@@ -1,18 +1,25 @@
-"""Hand detection and 21 3-D landmarks with MediaPipe Tasks, and a signer-independent encoding.
+"""Find the signing hand and its 21 3-D landmarks with MediaPipe Tasks' HandLandmarker.
 
-Groundwork for issue 4 (``--features landmarks|crop|fusion``): detection and the landmark
-representation are here and tested; training on them is not wired in yet.
+Detection is the weak link of every hand-based mode, so a miss is retried: with a border
+around the image (MediaPipe's palm detector misses hands that fill the frame, as in tight
+webcam crops), after contrast normalisation, after a gamma lift (dark frames), and both.
+``benchmarks/hand_detection.py`` measures what each step adds, and that none of them invents
+hands in empty frames.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import sys
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .._atomic import write_atomic
 from ..errors import FingerspellError
@@ -20,9 +27,7 @@ from ..errors import FingerspellError
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
                   "hand_landmarker/float16/latest/hand_landmarker.task")
 HAND_MODEL_ENV = "FINGERSPELL_HAND_MODEL"
-
-WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = 0, 5, 9, 17
-FINGERTIPS = (4, 8, 12, 16, 20)
+HAND_PICKS = ("largest", "right", "left", "confident")
 
 
 def resolve_hand_model(explicit: str | Path | None = None, cache_root: Path | None = None) -> Path:
@@ -46,13 +51,71 @@ def resolve_hand_model(explicit: str | Path | None = None, cache_root: Path | No
     return cached
 
 
+def check_hand_model(path: Path) -> Path:
+    """Fail now, with one line, if ``path`` is not a usable hand-landmarker bundle."""
+    HandDetector(path).close()
+    return path
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class HandSettings:
+    """How the signing hand is found.
+
+    Attributes:
+        min_confidence: MediaPipe's palm detection threshold.
+        pick: which hand signs when several are in view: ``largest`` (box area), ``right`` or
+            ``left`` (as the signer sees it; falls back to the largest), ``confident``.
+        retries: what a miss is retried with, in order (see RETRIES); () for a single pass.
+        margin: the crop around the hand box extends by this share of the box on each side.
+    """
+
+    min_confidence: float = 0.5
+    pick: str = "largest"
+    retries: tuple[str, ...] = ("pad", "contrast", "gamma", "pad_gamma")
+    margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.pick not in HAND_PICKS:
+            raise FingerspellError(f"unknown hand choice {self.pick!r}; choose from "
+                                   f"{', '.join(HAND_PICKS)}")
+        unknown = [name for name in self.retries if name not in RETRIES]
+        if unknown:
+            raise FingerspellError(f"unknown hand retry {unknown[0]!r}; choose from "
+                                   f"{', '.join(RETRIES)}")
+        if not 0 < self.min_confidence < 1:
+            raise FingerspellError(f"hand confidence must be between 0 and 1, got "
+                                   f"{self.min_confidence}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HandSettings:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def key(self) -> str:
+        """Identifies the detection result (``margin`` only shapes crops, not detection)."""
+        return f"c{self.min_confidence:g}-{'+'.join(self.retries) or 'once'}-{self.pick}"
+
+
 @dataclass(frozen=True)
 class Hand:
-    """One detected hand: image-normalised landmarks (x, y in [0, 1], z relative depth)."""
+    """The signing hand: image-normalised landmarks (x, y in [0, 1], z relative depth).
+
+    ``handedness`` is the signer's own hand ("Left"/"Right", as MediaPipe reports it),
+    ``n_hands`` how many hands were in view, ``attempt`` which detection pass found it
+    (0 the image as it is, k the k-th of HandSettings.retries).
+    """
 
     landmarks: np.ndarray  # (21, 3)
-    handedness: str  # "Left" or "Right" as MediaPipe reports it
+    handedness: str
     score: float
+    n_hands: int = 1
+    attempt: int = 0
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -60,82 +123,153 @@ class Hand:
         x, y = self.landmarks[:, 0], self.landmarks[:, 1]
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
+    @property
+    def area(self) -> float:
+        left, top, right, bottom = self.box
+        return (right - left) * (bottom - top)
+
+    def crop_box(self, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
+        """A square pixel box around the hand with ``margin`` on each side (may leave the image)."""
+        left, top, right, bottom = self.box
+        cx, cy = (left + right) / 2 * width, (top + bottom) / 2 * height
+        side = max((right - left) * width, (bottom - top) * height, 8.0) * (1 + 2 * margin)
+        half = side / 2
+        return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+
+    # a flat float vector, so detections are cached like features
+    VECTOR_DIM = 5 + 63
+
+    def to_vector(self) -> np.ndarray:
+        head = [1.0, float(self.handedness == "Left"), self.score, self.n_hands, self.attempt]
+        return np.concatenate([head, self.landmarks.ravel()]).astype(np.float32)
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> Hand | None:
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector[0] < 0.5:
+            return None
+        return cls(vector[5:].reshape(21, 3).copy(), "Left" if vector[1] > 0.5 else "Right",
+                   float(vector[2]), round(float(vector[3])), round(float(vector[4])))
+
+    @staticmethod
+    def missing_vector() -> np.ndarray:
+        return np.zeros(Hand.VECTOR_DIM, np.float32)
+
+
+def pick_hand(hands: list[Hand], pick: str) -> Hand | None:
+    """The signing hand among ``hands`` by the rule ``pick`` (see HandSettings)."""
+    if not hands:
+        return None
+    if pick in ("right", "left"):
+        wanted = [h for h in hands if h.handedness.lower() == pick]
+        hands = wanted or hands
+    if pick == "confident":
+        return max(hands, key=lambda h: h.score)
+    return max(hands, key=lambda h: h.area)
+
+
+def _gamma(image: Image.Image, gamma: float = 0.5) -> Image.Image:
+    return image.point([round(255 * (i / 255) ** gamma) for i in range(256)] * 3)
+
+
+def _pad(image: Image.Image, share: float = 0.3) -> Image.Image:
+    """A border of the image's mean colour, so a hand that fills the frame looks like a hand."""
+    border = round(max(image.size) * share)
+    fill = tuple(int(c) for c in np.asarray(image).reshape(-1, 3).mean(0))
+    return ImageOps.expand(image, border=border, fill=fill)
+
+
+RETRIES = {
+    "pad": _pad,
+    "contrast": lambda image: ImageOps.autocontrast(image, cutoff=1),
+    "gamma": _gamma,
+    "pad_gamma": lambda image: _pad(_gamma(image)),
+}
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """MediaPipe's C++ core logs set-up chatter straight to file descriptor 2: hide it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
 
 class HandDetector:
-    """MediaPipe's HandLandmarker in image mode.
+    """MediaPipe's HandLandmarker in image mode, with the retries and hand choice of ``settings``.
 
     Example:
         >>> with HandDetector("hand_landmarker.task") as detector:   # doctest: +SKIP
-        ...     hands = detector.detect(Image.open("A1.jpg"))
+        ...     hand = detector.find(Image.open("A1.jpg"))
     """
 
-    def __init__(self, model: str | Path, *, max_hands: int = 2, min_confidence: float = 0.5) -> None:
+    def __init__(self, model: str | Path, settings: HandSettings | None = None,
+                 *, max_hands: int = 2) -> None:
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError:
             raise FingerspellError("hand landmarks need MediaPipe: "
                                    "pip install 'fingerspell[hands]'") from None
+        self.settings = settings or HandSettings()
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)), num_hands=max_hands,
-            min_hand_detection_confidence=min_confidence, running_mode=vision.RunningMode.IMAGE)
+            min_hand_detection_confidence=self.settings.min_confidence,
+            running_mode=vision.RunningMode.IMAGE)
         try:
-            self._landmarker = vision.HandLandmarker.create_from_options(options)
+            with _native_stderr_silenced():
+                self._landmarker = vision.HandLandmarker.create_from_options(options)
+                self.detect(Image.new("RGB", (64, 64)))  # the first run logs more set-up
         except (RuntimeError, ValueError) as exc:
             raise FingerspellError(f"{model}: not a MediaPipe hand-landmarker bundle "
                                    f"({' '.join(str(exc).split())[:150]})") from None
 
-    def detect(self, image: Image.Image) -> list[Hand]:
+    def detect(self, image: Image.Image, attempt: int = 0) -> list[Hand]:
+        """Every hand MediaPipe finds in ``image`` as it is."""
         import mediapipe as mp
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels))
+        with _native_stderr_silenced():  # it warns about memory alignment on new image sizes
+            result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                      data=pixels))
+        n_hands = len(result.hand_landmarks)
         hands = []
         for points, labels in zip(result.hand_landmarks, result.handedness, strict=True):
             array = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
-            hands.append(Hand(array, labels[0].category_name, float(labels[0].score)))
+            hands.append(Hand(array, labels[0].category_name, float(labels[0].score), n_hands,
+                              attempt))
         return hands
 
+    def find(self, image: Image.Image) -> Hand | None:
+        """The signing hand, retrying a miss as ``settings`` says; None when there is none."""
+        image = image.convert("RGB")
+        passes = [("as is", lambda im: im)] + [(n, RETRIES[n]) for n in self.settings.retries]
+        for attempt, (_, transform) in enumerate(passes):
+            candidate = transform(image)
+            hand = pick_hand(self.detect(candidate, attempt), self.settings.pick)
+            if hand is None:
+                continue
+            if candidate.size != image.size:  # a padded pass: back to the image's coordinates
+                border_x = (candidate.width - image.width) / 2
+                border_y = (candidate.height - image.height) / 2
+                points = hand.landmarks.copy()
+                points[:, 0] = (points[:, 0] * candidate.width - border_x) / image.width
+                points[:, 1] = (points[:, 1] * candidate.height - border_y) / image.height
+                hand = Hand(points, hand.handedness, hand.score, hand.n_hands, attempt)
+            return hand
+        return None
+
     def close(self) -> None:
-        self._landmarker.close()
+        with _native_stderr_silenced():
+            self._landmarker.close()
 
     def __enter__(self) -> HandDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def normalize_landmarks(points: np.ndarray, handedness: str = "Right") -> np.ndarray:
-    """Landmarks in a frame of the hand itself: invariant to position, scale, in-plane rotation
-    and handedness.
-
-    The wrist goes to the origin, left hands are mirrored onto right ones, the hand is rotated
-    in the image plane so that the wrist -> middle-finger knuckle direction points up, and
-    everything is divided by the palm size (wrist to middle knuckle). Returns (21, 3).
-
-    Example:
-        >>> pts = np.random.default_rng(0).random((21, 3))
-        >>> np.allclose(normalize_landmarks(pts), normalize_landmarks(pts * 3 + 1))
-        True
-    """
-    points = np.asarray(points, dtype=np.float64).copy()
-    if points.shape != (21, 3):
-        raise ValueError(f"expected 21 landmarks of (x, y, z), got shape {points.shape}")
-    points -= points[WRIST]
-    if handedness.lower().startswith("left"):
-        points[:, 0] = -points[:, 0]
-    up = points[MIDDLE_MCP, :2]
-    angle = -np.arctan2(up[0], -up[1])  # image y grows downwards: "up" is (0, -1)
-    cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.array([[cos, -sin], [sin, cos]])
-    points[:, :2] = points[:, :2] @ rotation.T
-    palm = np.linalg.norm(points[MIDDLE_MCP])
-    return (points / max(palm, 1e-6)).astype(np.float32)
-
-
-def landmark_features(points: np.ndarray, handedness: str = "Right") -> np.ndarray:
-    """The normalised coordinates plus all pairwise distances between wrist and fingertips
-    (proportion-free cues for confusable letters such as M/N/S/T)."""
-    normalized = normalize_landmarks(points, handedness)
-    keys = normalized[[WRIST, *FINGERTIPS]]
-    distances = np.linalg.norm(keys[:, None] - keys[None], axis=-1)[np.triu_indices(len(keys), 1)]
-    return np.concatenate([normalized.ravel(), distances]).astype(np.float32)

@@ -14,6 +14,7 @@ class Recipe:
     """Everything that decides how a head is trained on cached features."""
 
     backbone: str = "efficientnet_lite0"
+    features: str = "image"  # image | landmarks | crop | fusion (see features/modes.py)
     hidden: tuple[int, ...] = ()
     dropout: tuple[float, ...] = ()
     input_dropout: float = 0.0
@@ -28,6 +29,7 @@ class Recipe:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     augment_views: int = 0  # extra augmented copies of each training image (cached features)
+    balance_sources: bool = True  # several data folders: each weighs the same within a class
     finetune_blocks: int = 0  # stage two: unfreeze the backbone's last N blocks (0 = off)
     finetune_epochs: int = 3
     finetune_lr: float = 3e-4  # for the head; the backbone gets finetune_backbone_lr_scale of it
@@ -68,6 +70,28 @@ PRESETS: dict[str, Recipe] = {
                       batch_size=64, epochs=30, schedule="cosine", warmup_epochs=1.0,
                       label_smoothing=0.1),
 }
+
+
+# The default preset's changes for each feature mode, measured by benchmarks/feature_modes.py
+# (README, "Which features"): landmarks need standardisation, a hidden layer and jittered
+# copies of each hand (session split 80 -> 87%); fusion gains from one augmented view with the
+# background replaced (unseen signers 91 -> 94%), crop does not (51 vs 53% / 81 vs 80%).
+MODE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "image": {},
+    "crop": {},
+    "landmarks": {"normalize": True, "hidden": (256,), "dropout": (0.3,), "input_dropout": 0.0,
+                  "epochs": 60, "augment_views": 4},
+    "fusion": {"augment_views": 1},
+}
+
+
+def recipe_for_features(mode: str, preset: str = "default") -> Recipe:
+    """The preset's recipe for feature ``mode``: the default preset is tuned per mode, other
+    presets (``seed``) keep their head and only change what it sees."""
+    base = get_preset(preset)
+    if mode not in MODE_OVERRIDES:
+        raise FingerspellError(f"unknown features {mode!r}; choose from {', '.join(MODE_OVERRIDES)}")
+    return replace(base, features=mode, **(MODE_OVERRIDES[mode] if preset == "default" else {}))
 
 
 def get_preset(name: str) -> Recipe:

@@ -19,15 +19,21 @@ FORMATS = ("onnx",)
 
 
 class _FullGraph(nn.Module):
-    """images -> (features, probs): features feed the cache, probs are the prediction."""
+    """images -> (features, probs): features feed the cache, probs are the prediction.
+
+    Hand-based models export the backbone alone (images -> features): their head also sees
+    landmarks, which come from MediaPipe rather than from the graph.
+    """
 
     def __init__(self, model: Model) -> None:
         super().__init__()
         self.backbone = model.backbone
-        self.head = model.head
+        self.head = model.head if model.features_mode == "image" else None
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.backbone(images)
+        if self.head is None:
+            return (features,)
         return features, self.head(features).softmax(-1)
 
 
@@ -48,13 +54,15 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     calibration_images = _calibration_images(model_dir, calibration) if int8 else []
     graph = _FullGraph(model).eval()
     size = model.preprocessing.size
-    path = export_onnx(graph, model_dir / ONNX_FILE, size=size, outputs=["features", "probs"])
+    outputs = ["features", "probs"] if graph.head is not None else ["features"]
+    path = export_onnx(graph, model_dir / ONNX_FILE, size=size, outputs=outputs)
     written = [path]
     if check:
         images = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(0))
         with torch.inference_mode():
-            expected = graph(images)[1].numpy()
-        got = OnnxEncoder(path, model.backbone.spec, model.backbone.weights_id).run(images)["probs"]
+            expected = graph(images)[-1].numpy()
+        got = OnnxEncoder(path, model.backbone.spec, model.backbone.weights_id).run(images)[
+            outputs[-1]]
         if float(np.abs(got - expected).max()) > 1e-4:
             path.unlink()
             raise FingerspellError(f"{path}: ONNX output differs from PyTorch by "
@@ -77,10 +85,11 @@ def _calibration_images(model_dir: Path, calibration: str | Path | None,
         if not (run_dir / "split.json").is_file() or not (run_dir / "config.json").is_file():
             raise FingerspellError(f"{model_dir}: --int8 needs --calibration DIR, a folder of "
                                    f"typical images (or a model inside its training run folder)")
-        from ..data.layout import discover
+        from ..data.merge import discover_many
         config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         held_out = set(json.loads((run_dir / "split.json").read_text(encoding="utf-8"))["val"])
-        found = [s.path for s in discover(config["data"]).samples if str(s.path) not in held_out]
+        found = [s.path for s in discover_many(config["data"]).samples
+                 if str(s.path) not in held_out]
     if not found:
         raise FingerspellError(f"{calibration or model_dir}: no calibration images found")
     return found[:: max(1, len(found) // count)][:count]

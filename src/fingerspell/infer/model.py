@@ -1,13 +1,21 @@
 """The model bundle: a frozen backbone plus a trained head, saved as one self-contained folder.
 
-``MODEL_DIR/config.json`` (classes, backbone, preprocessing, head shape, package version) and
-``MODEL_DIR/model.safetensors`` (backbone and head weights) are all a prediction needs: no
-network access, no training data.
+``MODEL_DIR/config.json`` (classes, features, backbone, preprocessing, head shape, package
+version), ``MODEL_DIR/model.safetensors`` (backbone and head weights) and, for hand-based
+features, ``MODEL_DIR/hand_landmarker.task`` are all a prediction needs: no network access, no
+training data.
+
+Where no hand is found, ``crop``/``fusion`` models see the whole image (their head learned
+that case, ``nothing`` photos included); ``landmarks`` models answer ``nothing`` when they know
+that class, else use their whole-image fallback head. Each prediction says which route it
+took. (Forcing ``nothing`` for fusion too measured slightly worse: detection misses real hands
+in dark frames, which the whole image still recognises.)
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +27,9 @@ from .. import __version__
 from .._atomic import replace_dir, write_json
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
-from ..features.cache import FeatureCache
-from ..features.extract import Encoder, Features, extract_features, resolve_device
+from ..features.extract import Encoder, resolve_device
+from ..features.hands import Hand, HandSettings, file_digest
+from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, MLPHead
@@ -29,7 +38,14 @@ from ..runtimes import RUNTIMES
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
-BUNDLE_VERSION = 1
+HAND_MODEL_FILE = "hand_landmarker.task"
+BUNDLE_VERSION = 2
+
+# How a prediction was reached (Prediction.route)
+ROUTE_IMAGE = "image"
+ROUTE_HAND = "hand"
+ROUTE_NO_HAND_NOTHING = "no hand: nothing"
+ROUTE_NO_HAND_WHOLE_IMAGE = "no hand: whole image"
 
 
 @dataclass(frozen=True)
@@ -38,10 +54,20 @@ class Prediction:
     label: str
     confidence: float
     top_k: list[tuple[str, float]]
+    route: str = ROUTE_IMAGE
+    hand: Hand | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "label": self.label, "confidence": self.confidence,
-                "top_k": [[label, p] for label, p in self.top_k]}
+        out: dict[str, Any] = {"path": self.path, "label": self.label,
+                               "confidence": self.confidence, "route": self.route,
+                               "top_k": [[label, p] for label, p in self.top_k]}
+        if self.hand is not None:
+            out["hand"] = {"box": [round(v, 4) for v in self.hand.box],
+                           "handedness": self.hand.handedness,
+                           "hands_in_view": self.hand.n_hands,
+                           "score": round(self.hand.score, 4),
+                           "landmarks": np.round(self.hand.landmarks, 4).tolist()}
+        return out
 
 
 class Model:
@@ -54,13 +80,21 @@ class Model:
     """
 
     def __init__(self, backbone: FrozenBackbone, head: MLPHead, classes: list[str],
-                 info: dict[str, Any] | None = None) -> None:
+                 info: dict[str, Any] | None = None, *, features: str = "image",
+                 hand_settings: HandSettings | None = None, hand_model: Path | None = None,
+                 fallback_head: MLPHead | None = None) -> None:
         self.backbone = backbone
         self.head = head.eval()
         self.classes = list(classes)
         self.info = info or {}
         self.device = torch.device("cpu")
         self.encoder: Encoder = backbone
+        self.features_mode = features
+        self.hand_settings = hand_settings or HandSettings()
+        self.hand_model = hand_model
+        self.fallback_head = fallback_head.eval() if fallback_head is not None else None
+        if features in HAND_MODES and hand_model is None:
+            raise ValueError(f"{features} features need a hand model")
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -70,6 +104,8 @@ class Model:
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.backbone.place(self.device)
         self.head.to(self.device)
+        if self.fallback_head is not None:
+            self.fallback_head.to(self.device)
         if self.device.type != "cpu":
             self.encoder = self.backbone
         return self
@@ -107,10 +143,14 @@ class Model:
             "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
             "fingerspell_version": __version__,
             "classes": self.classes,
+            "features": {"mode": self.features_mode, "hand": self.hand_settings.to_dict(),
+                         "hand_model_sha256": file_digest(self.hand_model)
+                         if self.hand_model else None},
             "backbone": {"name": self.backbone.spec.name, "weights_id": self.backbone.weights_id,
                          "feature_dim": self.backbone.spec.feature_dim},
             "preprocessing": self.preprocessing.to_dict(),
             "head": self.head.config.to_dict(),
+            "fallback_head": self.fallback_head.config.to_dict() if self.fallback_head else None,
             **self.info,
         }
 
@@ -122,10 +162,16 @@ class Model:
                    for k, v in self.backbone.net.state_dict().items()}
         tensors.update({f"head.{k}": v.detach().cpu().contiguous()
                         for k, v in self.head.state_dict().items()})
+        if self.fallback_head is not None:
+            tensors.update({f"fallback_head.{k}": v.detach().cpu().contiguous()
+                            for k, v in self.fallback_head.state_dict().items()})
+        config = self.config()
 
         def build(folder: Path) -> None:
             save_file(tensors, str(folder / "model.safetensors"))
-            write_json(folder / "config.json", self.config())
+            if self.hand_model is not None:
+                shutil.copyfile(self.hand_model, folder / HAND_MODEL_FILE)
+            write_json(folder / "config.json", config)
 
         return replace_dir(build, model_dir)
 
@@ -153,7 +199,7 @@ class Model:
             raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
             raise FingerspellError(f"{config_path}: not a fingerspell model config")
-        if config.get("format_version", 0) > BUNDLE_VERSION:
+        if not 1 <= config.get("format_version", 0) <= BUNDLE_VERSION:
             raise FingerspellError(f"{model_dir}: model format {config['format_version']} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
         from safetensors import SafetensorError
@@ -165,9 +211,18 @@ class Model:
         spec = get_spec(config["backbone"]["name"])
         net = spec.build()
         head = MLPHead(HeadConfig.from_dict(config["head"]))
+        fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
+                    if config.get("fallback_head") else None)
+        features = config.get("features") or {"mode": "image", "hand": {}}
+        hand_model = model_dir / HAND_MODEL_FILE
+        if features["mode"] in HAND_MODES and not hand_model.is_file():
+            raise FingerspellError(f"{model_dir}: {features['mode']} model without its "
+                                   f"{HAND_MODEL_FILE}")
         try:
             net.load_state_dict(_strip(tensors, "backbone."))
             head.load_state_dict(_strip(tensors, "head."))
+            if fallback is not None:
+                fallback.load_state_dict(_strip(tensors, "fallback_head."))
         except RuntimeError as exc:
             raise FingerspellError(f"{weights_path}: weights do not match config.json "
                                    f"({' '.join(str(exc).split())[:200]})") from None
@@ -178,25 +233,66 @@ class Model:
         backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
         info = {k: v for k, v in config.items() if k not in {
             "format", "format_version", "fingerspell_version", "classes", "backbone",
-            "preprocessing", "head"}}
-        return cls(backbone, head, config["classes"], info).to(device).use_runtime(runtime,
-                                                                                     model_dir)
+            "preprocessing", "head", "fallback_head", "features"}}
+        model = cls(backbone, head, config["classes"], info, features=features["mode"],
+                    hand_settings=HandSettings.from_dict(features["hand"]),
+                    hand_model=hand_model if features["mode"] in HAND_MODES else None,
+                    fallback_head=fallback)
+        return model.to(device).use_runtime(runtime, model_dir)
 
     # ----- inference ---------------------------------------------------------------------------
-    def features(self, paths: list[Path], *, cache: FeatureCache | None = None,
-                 show_progress: bool = False, workers: int | None = None) -> Features:
-        return extract_features(self.encoder, paths, cache=cache, device=self.device,
-                                show_progress=show_progress,
-                                workers=workers if workers is not None else
-                                (0 if len(paths) < 64 else None))
+    def pipeline(self, *, mode: str | None = None, use_cache: bool = False,
+                 cache_root: Path | None = None, show_progress: bool = False,
+                 workers: int | None = None) -> FeaturePipeline:
+        """The feature pipeline this model was trained with (``mode`` overrides, e.g. "image"
+        for the fallback head); ``use_cache`` reads and fills the feature caches."""
+        return FeaturePipeline(mode or self.features_mode, self.encoder,
+                               hand_model=self.hand_model, hand_settings=self.hand_settings,
+                               cache_root=cache_root, workers=workers, device=self.device,
+                               show_progress=show_progress, use_cache=use_cache)
+
+    def features(self, paths: list[Path], *, use_cache: bool = False,
+                 cache_root: Path | None = None, show_progress: bool = False) -> ModeFeatures:
+        workers = 0 if len(paths) < 64 else None
+        return self.pipeline(use_cache=use_cache, cache_root=cache_root,
+                             show_progress=show_progress, workers=workers).compute(paths)
 
     @torch.inference_mode()
-    def proba_from_features(self, vectors: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def head_proba(self, vectors: np.ndarray, head: MLPHead | None = None,
+                   batch_size: int = 1024) -> np.ndarray:
+        head = head or self.head
         out = []
         for start in range(0, len(vectors), batch_size):
             batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])).to(self.device)
-            out.append(self.head(batch).softmax(-1).float().cpu().numpy())
+            out.append(head(batch).softmax(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def decide(self, features: ModeFeatures, paths: list[Path], *, use_cache: bool = False,
+               cache_root: Path | None = None) -> tuple[np.ndarray, list[str]]:
+        """Class probabilities and the route taken for every row of ``features`` (rows of
+        unreadable images are returned too; skip them with ``features.failed``)."""
+        probs = self.head_proba(features.vectors)
+        if self.features_mode not in HAND_MODES:
+            return probs, [ROUTE_IMAGE] * len(probs)
+        found = features.found
+        routes = [ROUTE_HAND if f else ROUTE_NO_HAND_WHOLE_IMAGE for f in found]
+        missing = [i for i in np.nonzero(~found)[0].tolist() if i not in features.failed]
+        nothing = next((i for i, c in enumerate(self.classes) if c.lower() == "nothing"), None)
+        if self.features_mode != "landmarks" or not missing:
+            return probs, routes
+        if nothing is not None:
+            probs[missing] = 0.0
+            probs[missing, nothing] = 1.0
+            for i in missing:
+                routes[i] = ROUTE_NO_HAND_NOTHING
+        else:
+            if self.fallback_head is None:
+                raise FingerspellError("this landmarks model has no whole-image fallback head")
+            whole = self.pipeline(mode="image", use_cache=use_cache,
+                                  cache_root=cache_root).compute(
+                [paths[i] for i in missing])
+            probs[missing] = self.head_proba(whole.vectors, self.fallback_head)
+        return probs, routes
 
     def predict(self, paths: list[str | Path], top_k: int = 5) -> tuple[list[Prediction],
                                                                         dict[str, str]]:
@@ -206,14 +302,16 @@ class Model:
         """
         paths = [Path(p) for p in paths]
         features = self.features(paths)
-        probs = self.proba_from_features(features.vectors)
+        probs, routes = self.decide(features, paths)
         predictions = []
         for index, path in enumerate(paths):
             if index in features.failed:
                 continue
             order = np.argsort(-probs[index])[:max(1, top_k)]
             top = [(self.classes[i], round(float(probs[index, i]), 6)) for i in order]
-            predictions.append(Prediction(str(path), top[0][0], top[0][1], top))
+            hand = features.hands[index] if features.hands is not None else None
+            predictions.append(Prediction(str(path), top[0][0], top[0][1], top, routes[index],
+                                          hand))
         failed = {str(paths[i]): reason for i, reason in features.failed.items()}
         return predictions, failed
 

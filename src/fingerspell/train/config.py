@@ -12,28 +12,47 @@ from .._atomic import write_json
 from ..data.split import SPLIT_STRATEGIES
 from ..errors import FingerspellError
 from ..features.backbones import get_spec
-from ..head.recipes import Recipe, get_preset
+from ..features.hands import HandSettings
+from ..features.modes import FEATURE_MODES
+from ..head.recipes import Recipe, get_preset, recipe_for_features
 
 CONFIG_FILE = "config.json"
-def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
+
+
+def data_dirs(data: str | Path | list[str | Path]) -> list[str]:
+    """The data folders as resolved path strings (one or several)."""
+    return [str(Path(d).resolve()) for d in ([data] if isinstance(data, str | Path) else data)]
+
+
+def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path, *,
+                   preset: str | None = None, features: str | None = None,
                    backbone: str | None = None, epochs: int | None = None,
                    batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                    weights: str | None = None, val_fraction: float | None = None,
                    split_by: str | None = None, device: str | None = None,
                    runtime: str | None = None, keep_epochs: int | None = None,
                    finetune: int | None = None, finetune_epochs: int | None = None,
-                   config_file: str | Path | None = None) -> dict[str, Any]:
+                   config_file: str | Path | None = None, hand_model: str | Path | None = None,
+                   hand_pick: str | None = None, hand_confidence: float | None = None
+                   ) -> dict[str, Any]:
     """The full configuration of a training run as plain JSON-able data (``--dry-run`` prints it).
 
-    ``None`` means the default: preset "default", seed 0, 20% validation split by frame blocks,
-    device "auto", every epoch checkpoint kept.
+    ``None`` means the default: preset "default" with ``fusion`` features (the seed preset:
+    ``image``), seed 0, 20% validation split "auto" (by signer where file names say who signed,
+    else by frame blocks), device "auto", every epoch checkpoint kept.
     """
     preset = preset or "default"
     seed = 0 if seed is None else seed
     val_fraction = 0.2 if val_fraction is None else val_fraction
-    split_by = split_by or "frame"
+    split_by = split_by or "auto"
     device = device or "auto"
-    recipe = get_preset(preset)
+    if features is not None and features not in FEATURE_MODES:
+        raise FingerspellError(f"unknown --features {features!r}; choose from "
+                               f"{', '.join(FEATURE_MODES)}")
+    # fine-tuning trains the backbone on whole images: it implies image features
+    default_mode = "fusion" if preset == "default" and not finetune else "image"
+    mode = features or (default_mode if preset == "default" else get_preset(preset).features)
+    recipe = recipe_for_features(mode, preset)
     if config_file:
         recipe = Recipe.from_dict({**recipe.to_dict(), **_read_recipe_file(Path(config_file))})
     recipe = recipe.with_overrides(backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -47,9 +66,14 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
                                f"{', '.join(SPLIT_STRATEGIES)}")
     if not 0 < val_fraction < 1:
         raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+    if recipe.finetune_blocks and recipe.features != "image":
+        raise FingerspellError(f"--finetune works with --features image only (got "
+                               f"{recipe.features})")
+    hand = HandSettings(**{k: v for k, v in (("pick", hand_pick),
+                                             ("min_confidence", hand_confidence)) if v is not None})
     return {
         "fingerspell_version": __version__,
-        "data": str(Path(data_dir).resolve()),
+        "data": data_dirs(data_dir),
         "out": str(Path(out).resolve()),
         "preset": preset,
         "recipe": recipe.to_dict(),
@@ -60,6 +84,8 @@ def resolve_config(data_dir: str | Path, out: str | Path, *, preset: str | None 
         "device": device,
         "runtime": runtime or "auto",
         "keep_epochs": keep_epochs,
+        "hand": hand.to_dict(),
+        "hand_model": None if hand_model is None else str(Path(hand_model).resolve()),
     }
 
 
@@ -88,12 +114,15 @@ def start_run_dir(config: dict[str, Any], *, force: bool) -> None:
 
 
 # Options that only change how a run executes, not what it learns: a resume may change them.
-RUNTIME_OPTIONS = ("epochs", "finetune_epochs", "device", "runtime", "keep_epochs")
+RUNTIME_OPTIONS = ("epochs", "finetune_epochs", "device", "runtime", "keep_epochs", "hand_model")
 _IN_RECIPE = {"backbone": "backbone", "batch_size": "batch_size", "lr": "lr", "epochs": "epochs",
-              "finetune": "finetune_blocks", "finetune_epochs": "finetune_epochs"}
+              "finetune": "finetune_blocks", "finetune_epochs": "finetune_epochs",
+              "features": "features"}
+_IN_HAND = {"hand_pick": "pick", "hand_confidence": "min_confidence"}
 
 
-def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dict[str, Any]:
+def resume_config(data_dir: str | Path | list[str | Path], out: str | Path,
+                  **explicit: Any) -> dict[str, Any]:
     """The saved configuration of ``out``; explicit options must agree with it (or be runtime ones)."""
     out = Path(out)
     saved_path = out / CONFIG_FILE
@@ -102,12 +131,17 @@ def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dic
                                f"without --resume")
     saved = json.loads(saved_path.read_text(encoding="utf-8"))
     differences = []
-    if str(Path(data_dir).resolve()) != saved["data"]:
+    if data_dirs(data_dir) != saved["data"]:
         differences.append("data")
     for key, value in explicit.items():
         if value is None or key in RUNTIME_OPTIONS or key == "config_file":
             continue
-        before = saved["recipe"].get(_IN_RECIPE[key]) if key in _IN_RECIPE else saved.get(key)
+        if key in _IN_HAND:
+            before = saved["hand"].get(_IN_HAND[key])
+        elif key in _IN_RECIPE:
+            before = saved["recipe"].get(_IN_RECIPE[key])
+        else:
+            before = saved.get(key)
         if before != (str(value) if key == "weights" else value):
             differences.append(key)
     if differences:
@@ -120,5 +154,7 @@ def resume_config(data_dir: str | Path, out: str | Path, **explicit: Any) -> dic
     for key in ("device", "runtime", "keep_epochs"):
         if explicit.get(key) is not None:
             saved[key] = explicit[key]
+    if explicit.get("hand_model") is not None:  # the same model may live elsewhere now
+        saved["hand_model"] = str(Path(explicit["hand_model"]).resolve())
     write_json(saved_path, saved)
     return saved

@@ -63,13 +63,15 @@ def predict_logits(head: MLPHead, features: torch.Tensor, batch_size: int = 2048
 def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
              x_val: torch.Tensor, y_val: torch.Tensor, *, checkpoint_dir: Path, seed: int,
              keep_epochs: int | None = None, show_progress: bool = True,
-             on_epoch: Any = None, writer: bool = True) -> FitResult:
+             on_epoch: Any = None, writer: bool = True,
+             sample_weight: torch.Tensor | None = None) -> FitResult:
     """Train ``head`` for ``recipe.epochs``, resuming from ``checkpoint_dir/last.pt`` if present.
 
     Every epoch writes ``epoch_NNN.pt`` (head weights) and ``last.pt`` (everything needed to
     resume); ``best.pt`` follows the best validation accuracy. ``on_epoch(history)`` is called
     after each epoch (the trainer writes metrics.json there). With ``writer=False`` (ranks
-    other than 0 under torchrun) nothing is written.
+    other than 0 under torchrun) nothing is written. ``sample_weight`` (one per training row)
+    weights the loss.
     """
     started = time.perf_counter()
     device = x_train.device
@@ -78,7 +80,8 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
     optimizer = make_optimizer(head, recipe)
     schedule = make_schedule(optimizer, recipe, steps_per_epoch)
-    train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
+                                        reduction="none")
     history: list[dict[str, Any]] = []
     best_epoch, best_acc = 0, -1.0
     best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
@@ -110,7 +113,12 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
             for start in range(0, len(order), recipe.batch_size):
                 index = order[start:start + recipe.batch_size]
                 logits = head(x_train[index])
-                loss = train_loss_fn(logits, y_train[index])
+                losses = train_loss_fn(logits, y_train[index])
+                if sample_weight is None:
+                    loss = losses.mean()
+                else:  # weighted mean: merged data folders count equally within a class
+                    weight = sample_weight[index]
+                    loss = (losses * weight).sum() / weight.sum()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

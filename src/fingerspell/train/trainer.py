@@ -10,21 +10,23 @@ import numpy as np
 import torch
 
 from .._atomic import write_json, write_text
-from ..data.layout import ImageSet, discover
+from ..data.layout import ImageSet
+from ..data.merge import discover_many, source_balanced_weights
 from ..data.split import split_samples
 from ..errors import FingerspellError
 from ..evaluate.plots import plot_curves
 from ..evaluate.run import summarize_predictions
 from ..features.backbones import FrozenBackbone, create_backbone
-from ..features.cache import FeatureCache
-from ..features.extract import Features, extract_features, resolve_device
+from ..features.extract import resolve_device
+from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
+from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures
 from ..features.onnx_runtime import choose_encoder
-from ..head.recipes import Recipe
+from ..head.recipes import Recipe, recipe_for_features
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
 from .distributed import Dist, init_from_env
 from .finetune import finetune, last_blocks
-from .loop import fit_head, predict_logits
+from .loop import fit_head
 
 
 @dataclass
@@ -41,17 +43,20 @@ class TrainResult:
         return float(self.metrics["best_val_acc"])
 
 
-def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
-          backbone: str | None = None, epochs: int | None = None, batch_size: int | None = None,
+def train(data_dir: str | Path | list[str | Path], out: str | Path, *,
+          preset: str | None = None, features: str | None = None, backbone: str | None = None,
+          epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, weights: str | None = None,
           val_fraction: float | None = None, split_by: str | None = None,
           device: str | None = None, runtime: str | None = None,
           keep_epochs: int | None = None, finetune: int | None = None,
           finetune_epochs: int | None = None, config_file: str | Path | None = None,
-          resume: bool = False, force: bool = False,
+          hand_model: str | Path | None = None, hand_pick: str | None = None,
+          hand_confidence: float | None = None, resume: bool = False, force: bool = False,
           cache_dir: Path | None = None, workers: int | None = None,
           show_progress: bool = True) -> TrainResult:
-    """Train a letter recognizer on the labelled images in ``data_dir``; write it to ``out``.
+    """Train a letter recognizer on the labelled images in ``data_dir`` (one folder or a list,
+    merged by class name); write it to ``out``.
 
     ``out`` receives ``model/`` (the bundle), ``checkpoints/``, ``metrics.json``, ``curves.png``,
     ``confusion_matrix.png``, ``errors.png``, ``report.html`` and, if any image was unreadable,
@@ -62,16 +67,20 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
         >>> round(result.val_accuracy, 2)                         # doctest: +SKIP
         0.8
     """
-    options = dict(preset=preset, backbone=backbone, epochs=epochs, batch_size=batch_size, lr=lr,
-                   seed=seed, weights=weights, val_fraction=val_fraction, split_by=split_by,
-                   device=device, runtime=runtime, keep_epochs=keep_epochs,
-                   finetune=finetune, finetune_epochs=finetune_epochs, config_file=config_file)
+    options = dict(preset=preset, features=features, backbone=backbone, epochs=epochs,
+                   batch_size=batch_size, lr=lr, seed=seed, weights=weights,
+                   val_fraction=val_fraction, split_by=split_by, device=device, runtime=runtime,
+                   keep_epochs=keep_epochs, finetune=finetune, finetune_epochs=finetune_epochs,
+                   config_file=config_file, hand_model=hand_model, hand_pick=hand_pick,
+                   hand_confidence=hand_confidence)
     config = (resume_config(data_dir, out, **options) if resume
               else resolve_config(data_dir, out, **options))
     # bad data, devices or weights fail here, before the run folder is touched
     device = resolve_device(config["device"])
-    images = discover(config["data"])
+    images = discover_many(config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
+    hand_model = (check_hand_model(resolve_hand_model(config["hand_model"], cache_dir))
+                  if config["recipe"]["features"] in HAND_MODES else None)
     if config["recipe"]["finetune_blocks"]:
         last_blocks(backbone, config["recipe"]["finetune_blocks"])  # a wrong N fails now
     dist = init_from_env(device.type)
@@ -81,18 +90,19 @@ def train(data_dir: str | Path, out: str | Path, *, preset: str | None = None,
         start_run_dir(config, force=force)
     dist.barrier()
     try:
-        return _run(config, images, backbone, device, dist, cache_dir=cache_dir, workers=workers,
-                    show_progress=show_progress and dist.is_main)
+        return _run(config, images, backbone, hand_model, device, dist, cache_dir=cache_dir,
+                    workers=workers, show_progress=show_progress and dist.is_main)
     finally:
         if dist.active:
             torch.distributed.destroy_process_group()
 
 
 def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
-         device: torch.device, dist: Dist, *, cache_dir: Path | None, workers: int | None,
-         show_progress: bool) -> TrainResult:
+         hand_model: Path | None, device: torch.device, dist: Dist, *, cache_dir: Path | None,
+         workers: int | None, show_progress: bool) -> TrainResult:
     run_dir = Path(config["out"])
     recipe = Recipe.from_dict(config["recipe"])
+    mode = recipe.features
     split = split_samples(images.samples, val_fraction=config["val_fraction"],
                           seed=config["seed"], strategy=config["split_by"])
     paths = [s.path for s in images.samples]
@@ -101,27 +111,30 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
             "strategy": split.strategy, "seed": config["seed"],
             "val": [str(paths[i]) for i in split.val]})
 
-    for turn in (True, False):  # rank 0 creates the cache and ONNX graph before the others
+    for turn in (True, False):  # rank 0 creates the caches and ONNX graph before the others
         if dist.is_main == turn:
-            cache = FeatureCache(cache_dir, backbone.cache_namespace)
             encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto",
                                      device=device, cache_root=cache_dir)
         dist.barrier()
 
-    def extract(files: list[Path], view: int = 0) -> Features:
+    def pipeline(feature_mode: str) -> FeaturePipeline:
+        return FeaturePipeline(feature_mode, encoder, hand_model=hand_model,
+                               hand_settings=HandSettings.from_dict(config["hand"]),
+                               cache_root=cache_dir, workers=workers, device=device,
+                               show_progress=show_progress)
+
+    def extract(files: list[Path], view: int = 0, feature_mode: str = mode) -> ModeFeatures:
         if not dist.active:
-            return extract_features(encoder, files, cache=cache, workers=workers, device=device,
-                                    show_progress=show_progress, view=view)
-        # each rank fills the shared cache with its share, then every rank reads all of it
-        share = extract_features(encoder, files[dist.rank::dist.world], cache=cache,
-                                 workers=workers, device=device, show_progress=show_progress,
-                                 view=view)
+            return pipeline(feature_mode).compute(files, view)
+        # each rank fills the shared caches with its share, then every rank reads all of it
+        share = pipeline(feature_mode).compute(files[dist.rank::dist.world], view)
         computed = torch.tensor([share.computed], dtype=torch.int64)
         seconds = torch.tensor([share.seconds], dtype=torch.float64)
         torch.distributed.all_reduce(computed)  # images extracted by all ranks together
         torch.distributed.all_reduce(seconds, op=torch.distributed.ReduceOp.MAX)
-        result = extract_features(encoder, files, cache=cache, workers=workers, device=device,
-                                  show_progress=False, view=view)
+        quiet = pipeline(feature_mode)
+        quiet.show_progress = False
+        result = quiet.compute(files, view)
         result.computed, result.seconds = int(computed), float(seconds) + result.seconds
         return result
 
@@ -130,35 +143,51 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
     if skipped and dist.is_main:
         write_text(run_dir / "skipped.txt",
                    "".join(f"{path}\t{reason}\n" for path, reason in skipped.items()))
+    # a landmarks head learns from hands only; the no-hand rule answers for the rest
+    usable = features.found if mode == "landmarks" else np.ones(len(paths), dtype=bool)
     train_idx = [i for i in split.train if i not in features.failed]
     val_idx = [i for i in split.val if i not in features.failed]
-    if not train_idx:
-        raise FingerspellError(f"{images.root}: no readable training images "
-                               f"(see {run_dir / 'skipped.txt'})")
+    head_train = [i for i in train_idx if usable[i]]
+    head_val = [i for i in val_idx if usable[i]]
+    if not head_train:
+        raise FingerspellError(f"{images.root}: no readable training images"
+                               + (" with a hand found" if mode == "landmarks" else "")
+                               + f" (see {run_dir / 'skipped.txt'})")
 
     label_of = {name: i for i, name in enumerate(images.classes)}
     labels = np.asarray([label_of[s.label] for s in images.samples])
+    sources = np.asarray([s.source for s in images.samples])
 
     def tensors(vectors: np.ndarray, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(vectors).to(device), torch.from_numpy(labels[rows]).to(device)
+        return (torch.from_numpy(np.asarray(vectors, np.float32)).to(device),
+                torch.from_numpy(labels[rows]).to(device))
 
-    x_train, y_train = tensors(features.vectors[train_idx], train_idx)
-    x_val, y_val = tensors(features.vectors[val_idx], val_idx)
+    x_train, y_train = tensors(features.vectors[head_train], head_train)
+    x_val, y_val = tensors(features.vectors[head_val], head_val)
+    rows = list(head_train)
     for view in range(1, recipe.augment_views + 1):
-        augmented = extract([paths[i] for i in train_idx], view)
-        keep = [j for j in range(len(train_idx)) if j not in augmented.failed]
-        x_view, y_view = tensors(augmented.vectors[keep], [train_idx[j] for j in keep])
+        augmented = extract([paths[i] for i in head_train], view)
+        keep = [j for j in range(len(head_train)) if j not in augmented.failed]
+        x_view, y_view = tensors(augmented.vectors[keep], [head_train[j] for j in keep])
         x_train, y_train = torch.cat([x_train, x_view]), torch.cat([y_train, y_view])
-    cache.close()
+        rows += [head_train[j] for j in keep]
+    weights = None
+    if recipe.balance_sources and len(images.sources) > 1:
+        weights = torch.from_numpy(source_balanced_weights(labels[rows], sources[rows])
+                                   ).float().to(device)
     torch.manual_seed(config["seed"])
-    head = recipe.make_head(backbone.spec.feature_dim, len(images.classes))
+    head = recipe.make_head(x_train.shape[1], len(images.classes))
     head.set_normalization(x_train)
     head.to(device)
 
+    found = features.found
     base_metrics = {
-        "data": str(images.root), "layout": images.layout, "classes": images.classes,
+        "data": [str(p) for p in images.sources], "layout": images.layout,
+        "classes": images.classes, "features": mode,
         "split": split.strategy, "n_train": len(train_idx),
         "n_train_rows": len(x_train), "n_val": len(val_idx),
+        "hand_found": round(float(found[train_idx + val_idx].mean()), 4)
+        if mode in HAND_MODES else None,
         "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
         "features_computed": features.computed, "features_cached": len(paths) - features.computed,
         "device": str(device), "runtime": encoder.runtime, "world_size": dist.world,
@@ -171,13 +200,26 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
     fit = fit_head(head, recipe, x_train, y_train, x_val, y_val,
                    checkpoint_dir=run_dir / "checkpoints", seed=config["seed"],
                    keep_epochs=config.get("keep_epochs"), show_progress=show_progress,
-                   on_epoch=on_epoch, writer=dist.is_main)
+                   on_epoch=on_epoch, writer=dist.is_main, sample_weight=weights)
+    fallback = None
+    if mode == "landmarks" and "nothing" not in {c.lower() for c in images.classes}:
+        # no `nothing` class to answer for photos without a hand: learn a whole-image head
+        image_recipe = recipe_for_features("image")
+        whole = extract(paths, feature_mode="image")
+        fb_train = [i for i in train_idx if i not in whole.failed]
+        fb_val = [i for i in val_idx if i not in whole.failed]
+        fallback = image_recipe.make_head(backbone.spec.feature_dim, len(images.classes))
+        fallback = fit_head(fallback, image_recipe, *tensors(whole.vectors[fb_train], fb_train),
+                            *tensors(whole.vectors[fb_val], fb_val),
+                            checkpoint_dir=run_dir / "checkpoints" / "fallback",
+                            seed=config["seed"], show_progress=show_progress,
+                            writer=dist.is_main).head.cpu()
 
     metrics = {**base_metrics, "best_epoch": fit.best_epoch, "best_val_acc": fit.best_val_acc,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
                "history": fit.history}
     head = fit.head
-    val_probs = predict_logits(head, x_val).softmax(-1).cpu() if val_idx else None
+    val_probs = None
     if recipe.finetune_blocks:
         before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
                   {k: v.detach().clone() for k, v in head.state_dict().items()}, backbone.weights_id)
@@ -203,9 +245,22 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
 
     model = Model(backbone, head.cpu(), images.classes, info={
-        "recipe": recipe.to_dict(), "preset": config["preset"],
-        "validation": {"accuracy": metrics["best_val_acc"], "split": split.strategy,
-                       "n": len(val_idx), "data": str(images.root)}})
+        "recipe": recipe.to_dict(), "preset": config["preset"]},
+        features=mode, hand_settings=HandSettings.from_dict(config["hand"]),
+        hand_model=hand_model, fallback_head=fallback)
+    model.to(torch.device("cpu"))
+    if val_idx and val_probs is None:
+        # the final rule end to end: head, plus `nothing` or the fallback where no hand is found
+        val_features = ModeFeatures(features.vectors[val_idx], {},
+                                    [features.hands[i] for i in val_idx]
+                                    if features.hands is not None else None)
+        probs, _ = model.decide(val_features, [paths[i] for i in val_idx], use_cache=True,
+                                cache_root=cache_dir)
+        val_probs = torch.from_numpy(probs)
+        metrics["head_val_acc"] = metrics["best_val_acc"]
+        metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
+    model.info["validation"] = {"accuracy": metrics["best_val_acc"], "split": split.strategy,
+                                "n": len(val_idx), "data": [str(p) for p in images.sources]}
     model.save(run_dir / "model")
 
     curves = plot_curves(metrics["history"], run_dir / "curves.png")
@@ -214,7 +269,9 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
             run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx],
             val_probs.numpy(),
             title=f"Validation ({split.strategy} split)",
-            summary={"backbone": recipe.backbone, "preset": config["preset"],
+            hands=[features.hands[i] for i in val_idx] if features.hands is not None else None,
+            signers=[images.samples[i].signer for i in val_idx],
+            summary={"features": mode, "backbone": recipe.backbone, "preset": config["preset"],
                      "best epoch": metrics["best_epoch"], "training images": len(train_idx),
                      "skipped images": len(skipped)},
             more_pictures=(curves,))

@@ -1,0 +1,120 @@
+"""Hand detection over many images: once per image (cached), in parallel processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.images import load_rgb
+from ..errors import ImageError
+from ..progress import bar
+from .cache import FeatureCache, file_key
+from .hands import Hand, HandDetector, HandSettings, file_digest
+
+_CHUNK = 16
+
+
+@dataclass
+class Detections:
+    """The signing hand (or None) for each path; unreadable images are listed in ``failed``."""
+
+    hands: list[Hand | None]
+    failed: dict[int, str] = field(default_factory=dict)
+    computed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def found(self) -> np.ndarray:
+        return np.asarray([hand is not None for hand in self.hands], dtype=bool)
+
+
+def hand_cache_namespace(model: Path, settings: HandSettings) -> str:
+    return f"hands-{file_digest(model)[:16]}-{settings.key()}"
+
+
+_detector: HandDetector | None = None
+
+
+def _start_worker(model: str, settings: HandSettings) -> None:
+    global _detector
+    _detector = HandDetector(model, settings)
+
+
+def _detect_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, np.ndarray | None, str]]:
+    assert _detector is not None
+    out = []
+    for index, path in chunk:
+        try:
+            hand = _detector.find(load_rgb(path))
+        except ImageError as exc:
+            out.append((index, None, exc.reason))
+            continue
+        out.append((index, hand.to_vector() if hand else Hand.missing_vector(), ""))
+    return out
+
+
+def default_detection_workers(n_images: int) -> int:
+    """Detection is CPU-bound and the main process only waits: one process per core, none for
+    a handful of images (starting a process costs more than a few detections)."""
+    return 0 if n_images < 32 else max(1, min(8, os.cpu_count() or 1))
+
+
+def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
+                 cache: FeatureCache | None, workers: int | None = None,
+                 show_progress: bool = True) -> Detections:
+    """The signing hand in each image of ``paths``, read from and written to ``cache``."""
+    started = time.perf_counter()
+    vectors: list[np.ndarray | None] = [None] * len(paths)
+    failed: dict[int, str] = {}
+    keys: dict[int, str] = {}
+    for index, path in enumerate(paths):
+        try:
+            keys[index] = file_key(path)
+        except OSError as exc:
+            failed[index] = f"cannot read file ({exc.strerror or exc})"
+    cached = cache.get_many(keys.values()) if cache else {}
+    todo = []
+    for index, key in keys.items():
+        if key in cached and cached[key].shape[0] == Hand.VECTOR_DIM:
+            vectors[index] = cached[key]
+        else:
+            todo.append((index, str(paths[index])))
+    workers = default_detection_workers(len(todo)) if workers is None else workers
+    chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    progress = bar(desc="hands", total=len(todo), unit="img", enabled=show_progress and bool(todo))
+    with progress:
+        if workers > 0 and len(chunks) > 1:
+            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+            with context.Pool(workers, _start_worker, (str(model), settings)) as pool:
+                _collect(pool.imap_unordered(_detect_chunk, chunks), vectors, failed, keys,
+                         cache, progress)
+        elif chunks:
+            _start_worker(str(model), settings)
+            try:
+                _collect(map(_detect_chunk, chunks), vectors, failed, keys, cache, progress)
+            finally:
+                global _detector
+                assert _detector is not None
+                _detector.close()
+                _detector = None
+    hands = [Hand.from_vector(v) if v is not None else None for v in vectors]
+    return Detections(hands, failed, computed=len(todo), seconds=time.perf_counter() - started)
+
+
+def _collect(results, vectors, failed, keys, cache, progress) -> None:
+    for chunk in results:
+        rows = []
+        for index, vector, reason in chunk:
+            if reason:
+                failed[index] = reason
+            else:
+                vectors[index] = vector
+                rows.append((keys[index], vector))
+        if cache and rows:
+            cache.put_many(rows)
+        progress.update(len(chunk))

@@ -1,0 +1,153 @@
+"""What the head sees: ``image``, ``landmarks``, ``crop`` or ``fusion`` features of each image.
+
+- ``image``: the backbone on the whole photo (learns the room as well as the hand);
+- ``landmarks``: the signer-independent encoding of MediaPipe's 21 hand landmarks;
+- ``crop``: the backbone on the square around the hand (left hands mirrored);
+- ``fusion``: crop features, landmark features and a "hand found" flag side by side.
+
+Every hand mode detects the hand once per image (cached). Where no hand is found the landmark
+part is zero and the crop is the whole image, so ``crop`` and ``fusion`` fall back to
+whole-image features by construction.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .cache import FeatureCache
+from .extract import Encoder, Features, HandCrops, extract_features
+from .hand_detection import Detections, detect_hands, hand_cache_namespace
+from .hands import Hand, HandSettings
+from .landmarks import LANDMARK_DIM, augment_landmarks, landmark_features
+
+FEATURE_MODES = ("image", "landmarks", "crop", "fusion")
+HAND_MODES = ("landmarks", "crop", "fusion")
+
+
+def feature_dim(mode: str, backbone_dim: int) -> int:
+    return {"image": backbone_dim, "crop": backbone_dim, "landmarks": LANDMARK_DIM,
+            "fusion": backbone_dim + LANDMARK_DIM + 1}[mode]
+
+
+def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None
+                    ) -> np.ndarray:
+    """(N, LANDMARK_DIM) landmark features; zero rows where there is no hand. ``view`` k >= 1
+    encodes the k-th augmented copy of each hand (seeded by the view and the file name)."""
+    out = np.zeros((len(hands), LANDMARK_DIM), np.float32)
+    for row, hand in enumerate(hands):
+        if hand is None:
+            continue
+        points = hand.landmarks
+        if view:
+            name = names[row] if names else str(row)
+            points = augment_landmarks(points, np.random.default_rng([view, zlib.crc32(name.encode())]))
+        out[row] = landmark_features(points, hand.handedness)
+    return out
+
+
+@dataclass
+class ModeFeatures:
+    """Features of one mode for a list of paths, with the hands found (None for ``image``)."""
+
+    vectors: np.ndarray
+    failed: dict[int, str] = field(default_factory=dict)
+    hands: list[Hand | None] | None = None
+    computed: int = 0
+    seconds: float = 0.0
+    hand_seconds: float = 0.0
+
+    @property
+    def found(self) -> np.ndarray:
+        if self.hands is None:
+            return np.ones(len(self.vectors), dtype=bool)
+        return np.asarray([h is not None for h in self.hands], dtype=bool)
+
+
+class FeaturePipeline:
+    """Computes one mode's features for image files, every stage read from and written to caches.
+
+    Example:
+        >>> pipeline = FeaturePipeline("fusion", encoder, hand_model=Path("hand.task"))  # doctest: +SKIP
+        >>> pipeline.compute([Path("A1.jpg")]).vectors.shape                            # doctest: +SKIP
+        (1, 1434)
+    """
+
+    def __init__(self, mode: str, encoder: Encoder, *, hand_model: Path | None = None,
+                 hand_settings: HandSettings | None = None, cache_root: Path | None = None,
+                 workers: int | None = None, device: str | torch.device = "cpu",
+                 show_progress: bool = True, use_cache: bool = True) -> None:
+        if mode not in FEATURE_MODES:
+            from ..errors import FingerspellError
+            raise FingerspellError(f"unknown features {mode!r}; choose from {', '.join(FEATURE_MODES)}")
+        self.mode = mode
+        self.encoder = encoder
+        self.hand_model = hand_model
+        self.hand_settings = hand_settings or HandSettings()
+        self.cache_root = cache_root
+        self.workers = workers
+        self.device = device
+        self.show_progress = show_progress
+        self.use_cache = use_cache
+
+    def _cache(self, namespace: str) -> FeatureCache | None:
+        return FeatureCache(self.cache_root, namespace) if self.use_cache else None
+
+    @property
+    def dim(self) -> int:
+        return feature_dim(self.mode, self.encoder.spec.feature_dim)
+
+    def detect(self, paths: list[Path]) -> Detections:
+        assert self.hand_model is not None, "hand modes need a hand model"
+        cache = self._cache(hand_cache_namespace(self.hand_model, self.hand_settings))
+        try:
+            return detect_hands(paths, model=self.hand_model, settings=self.hand_settings,
+                                cache=cache, workers=self.workers,
+                                show_progress=self.show_progress)
+        finally:
+            if cache:
+                cache.close()
+
+    def image_features(self, paths: list[Path], *, view: int = 0,
+                       crops: HandCrops | None = None) -> Features:
+        cache = self._cache(self.encoder.cache_namespace)
+        try:
+            return extract_features(self.encoder, paths, cache=cache, workers=self.workers,
+                                    device=self.device, show_progress=self.show_progress,
+                                    view=view, crops=crops)
+        finally:
+            if cache:
+                cache.close()
+
+    def compute(self, paths: list[Path], view: int = 0,
+                detections: Detections | None = None) -> ModeFeatures:
+        """Features of ``paths``; ``view`` k >= 1 is the k-th augmented copy (training only)."""
+        started = time.perf_counter()
+        if self.mode == "image":
+            features = self.image_features(paths, view=view)
+            return ModeFeatures(features.vectors, features.failed, None, features.computed,
+                                time.perf_counter() - started)
+        detections = detections or self.detect(paths)
+        hands = detections.hands
+        failed = dict(detections.failed)
+        names = [p.name for p in paths]
+        landmarks = landmark_matrix(hands, view, names)
+        computed = detections.computed
+        if self.mode == "landmarks":
+            vectors = landmarks
+        else:
+            crops = self.image_features(paths, view=view,
+                                        crops=HandCrops(hands, self.hand_settings.margin))
+            failed.update(crops.failed)
+            computed += crops.computed
+            vectors = crops.vectors.astype(np.float32)
+            if self.mode == "fusion":
+                found = np.asarray([[h is not None] for h in hands], np.float32)
+                vectors = np.concatenate([vectors, landmarks, found], axis=1)
+        return ModeFeatures(vectors, failed, hands, computed, time.perf_counter() - started,
+                            detections.seconds)
