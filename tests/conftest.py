@@ -103,6 +103,25 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "model"
 
 
+MODES = ("image", "landmarks", "crop", "fusion")
+
+
+@pytest.fixture(scope="session")
+def mode_runs(small_data: Path, hand_model: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One CLI training run per mode on 5 letters (fusion without --features: the default)."""
+    root = tmp_path_factory.mktemp("modes")
+    runs = {}
+    for mode in MODES:
+        extra = [] if mode == "fusion" else ["--features", mode]
+        result = run_cli("train", str(small_data), "--out", str(root / mode), "--epochs", "12",
+                         *extra)
+        assert result.returncode == 0, result.stderr
+        assert f"trained    {mode} features" in result.stdout
+        runs[mode] = root / mode
+    return runs
+
+
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the installed ``fingerspell`` command as a user would."""
     return subprocess.run([str(FINGERSPELL), "-q", *args], capture_output=True, text=True,

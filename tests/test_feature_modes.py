@@ -13,25 +13,7 @@ from PIL import Image, ImageOps
 import fingerspell
 from fingerspell.infer import Model
 
-from .conftest import link_subset, noise_image, run_cli
-
-MODES = ("image", "landmarks", "crop", "fusion")
-
-
-@pytest.fixture(scope="session")
-def mode_runs(small_data: Path, hand_model: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One CLI training run per mode on 5 letters (fusion without --features: the default)."""
-    root = tmp_path_factory.mktemp("modes")
-    runs = {}
-    for mode in MODES:
-        extra = [] if mode == "fusion" else ["--features", mode]
-        result = run_cli("train", str(small_data), "--out", str(root / mode), "--epochs", "6",
-                         *extra)
-        assert result.returncode == 0, result.stderr
-        assert f"trained    {mode} features" in result.stdout
-        runs[mode] = root / mode
-    return runs
+from .conftest import MODES, link_subset, noise_image, run_cli
 
 
 @pytest.mark.parametrize("mode", MODES)

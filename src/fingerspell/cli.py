@@ -111,6 +111,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
+    p = commands.add_parser("live", help="spell text from a camera, a video or a folder of frames")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, default=None, metavar="N", help="camera index")
+    source.add_argument("--video", default=None, metavar="FILE", help="a video file")
+    source.add_argument("--frames", default=None, metavar="DIR",
+                        help="a folder of frames, played in name order at --fps")
+    p.add_argument("--fps", type=float, default=15.0, help="frame rate of --frames (15)")
+    p.add_argument("--hold", type=float, default=0.5,
+                   help="seconds a letter must be held to count (0.5)")
+    p.add_argument("--min-confidence", type=float, default=0.5,
+                   help="frames below this confidence do not count (0.5)")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this much stream time")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines: one timed event per line, then the final text")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+
+    p = commands.add_parser("serve", help="HTTP API and live web page for a model")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=float, default=5.0,
+                   help="larger uploads get HTTP 413 (5)")
+    p.add_argument("--max-streams", type=_positive_int, default=4,
+                   help="concurrent camera streams (4)")
+    p.add_argument("--hold", type=float, default=0.5, help="seconds a letter must be held (0.5)")
+    p.add_argument("--min-confidence", type=float, default=0.5,
+                   help="stream frames below this confidence do not count (0.5)")
+    _add_inference_options(p)
+
     p = commands.add_parser("export", help="export a model for fast inference")
     p.add_argument("model_dir", metavar="MODEL_DIR")
     p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
@@ -165,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _backbones()
     if args.command == "inspect":
         return _inspect(args)
+    if args.command == "live":
+        return _live(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "export":
         from .infer.export import export_model
         for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8,
@@ -303,6 +337,57 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"{args.image}\t{p.label}\t{p.confidence:.3f}\t{p.route}")
     print("top " + ", ".join(f"{label} {prob:.2f}" for label, prob in p.top_k))
     print(f"picture {result.picture}" + ("" if result.grad_cam else " (no Grad-CAM for this model)"))
+    return 0
+
+
+def _live(args: argparse.Namespace) -> int:
+    import time
+
+    from .infer import Model
+    from .live.decoder import DecoderSettings
+    from .live.stream import LiveSession, frames_from
+    model = Model.load(args.model_dir, device=args.device)
+    settings = DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence)
+    frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
+                         max_seconds=args.seconds)
+    started, count, t = time.perf_counter(), 0, 0.0
+    with LiveSession(model, settings) as session:
+        try:
+            for t, frame in frames:
+                count += 1
+                for event in session.process(t, frame).events:
+                    if args.json:
+                        print(json.dumps(event.to_dict()), flush=True)
+                    else:
+                        what = event.letter or event.event
+                        print(f"{event.t:7.2f} s  {what:<7} {event.text}", flush=True)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends a camera stream: still print the text
+        text = session.text
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"t": round(t, 3), "event": "end", "text": text}))
+    else:
+        print(f"text: {text}")
+        print(f"{count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} frames/s)",
+              file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .infer import Model
+    from .live.decoder import DecoderSettings
+    from .serve.app import create_app
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    app = create_app(model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+                     max_streams=args.max_streams,
+                     decoder_settings=DecoderSettings(hold_seconds=args.hold,
+                                                      min_confidence=args.min_confidence))
+    print(f"fingerspell: serving {args.model_dir} ({model.features_mode} features) on "
+          f"http://{args.host}:{args.port}/ (API docs: /docs)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -102,7 +102,8 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     keep = [i for i in range(len(paths)) if i not in features.failed]
     if not keep:
         raise FingerspellError(f"{images.root}: none of the {len(paths)} images could be read")
-    probs, _ = model.decide(features, paths, use_cache=True, cache_root=cache_dir)
+    probs, _ = model.decide(features, model.whole_image_features(paths, use_cache=True,
+                                                                 cache_root=cache_dir))
     probs = probs[keep]
     y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
 

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .cache import FeatureCache
+from .crops import hand_crop
 from .extract import Encoder, Features, HandCrops, extract_features
 from .hand_detection import Detections, detect_hands, hand_cache_namespace
 from .hands import Hand, HandSettings
@@ -67,6 +69,23 @@ class ModeFeatures:
         if self.hands is None:
             return np.ones(len(self.vectors), dtype=bool)
         return np.asarray([h is not None for h in self.hands], dtype=bool)
+
+
+def image_vectors(mode: str, encoder: Encoder, images: list[Image.Image],
+                  hands: list[Hand | None], margin: float) -> np.ndarray:
+    """The same features as ``FeaturePipeline.compute`` for decoded images in memory (frames of
+    a stream, uploads): nothing is cached, nothing is read from disk."""
+    parts = []
+    if mode != "landmarks":
+        seen = [hand_crop(image, hand, margin) if mode != "image" else image
+                for image, hand in zip(images, hands, strict=True)]
+        batch = np.stack([encoder.spec.preprocessing(image.convert("RGB")) for image in seen])
+        parts.append(np.asarray(encoder.encode(torch.from_numpy(batch)), np.float32))
+    if mode in ("landmarks", "fusion"):
+        parts.append(landmark_matrix(hands))
+    if mode == "fusion":
+        parts.append(np.asarray([[h is not None] for h in hands], np.float32))
+    return np.concatenate(parts, axis=1)
 
 
 class FeaturePipeline:

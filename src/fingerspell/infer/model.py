@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .. import __version__
 from .._atomic import replace_dir, write_json
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
 from ..features.extract import Encoder, resolve_device
-from ..features.hands import Hand, HandSettings, file_digest
-from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures
+from ..features.hands import Hand, HandDetector, HandSettings, file_digest
+from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, MLPHead
@@ -62,11 +64,11 @@ class Prediction:
                                "confidence": self.confidence, "route": self.route,
                                "top_k": [[label, p] for label, p in self.top_k]}
         if self.hand is not None:
-            out["hand"] = {"box": [round(v, 4) for v in self.hand.box],
+            out["hand"] = {"box": [round(min(1.0, max(0.0, v)), 4) for v in self.hand.box],
                            "handedness": self.hand.handedness,
                            "hands_in_view": self.hand.n_hands,
                            "score": round(self.hand.score, 4),
-                           "landmarks": np.round(self.hand.landmarks, 4).tolist()}
+                           "landmarks": np.round(self.hand.landmarks.astype(float), 4).tolist()}
         return out
 
 
@@ -267,10 +269,19 @@ class Model:
             out.append(head(batch).softmax(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
-    def decide(self, features: ModeFeatures, paths: list[Path], *, use_cache: bool = False,
-               cache_root: Path | None = None) -> tuple[np.ndarray, list[str]]:
+    def whole_image_features(self, paths: list[Path], *, use_cache: bool = False,
+                             cache_root: Path | None = None) -> Callable[[list[int]], np.ndarray]:
+        """For ``decide``: whole-image features of some of ``paths`` (by row)."""
+        def compute(rows: list[int]) -> np.ndarray:
+            pipeline = self.pipeline(mode="image", use_cache=use_cache, cache_root=cache_root)
+            return pipeline.compute([paths[i] for i in rows]).vectors
+        return compute
+
+    def decide(self, features: ModeFeatures, whole_image: Callable[[list[int]], np.ndarray]
+               ) -> tuple[np.ndarray, list[str]]:
         """Class probabilities and the route taken for every row of ``features`` (rows of
-        unreadable images are returned too; skip them with ``features.failed``)."""
+        unreadable images are returned too; skip them with ``features.failed``).
+        ``whole_image(rows)`` gives whole-image features for the landmarks fallback head."""
         probs = self.head_proba(features.vectors)
         if self.features_mode not in HAND_MODES:
             return probs, [ROUTE_IMAGE] * len(probs)
@@ -288,10 +299,7 @@ class Model:
         else:
             if self.fallback_head is None:
                 raise FingerspellError("this landmarks model has no whole-image fallback head")
-            whole = self.pipeline(mode="image", use_cache=use_cache,
-                                  cache_root=cache_root).compute(
-                [paths[i] for i in missing])
-            probs[missing] = self.head_proba(whole.vectors, self.fallback_head)
+            probs[missing] = self.head_proba(whole_image(missing), self.fallback_head)
         return probs, routes
 
     def predict(self, paths: list[str | Path], top_k: int = 5) -> tuple[list[Prediction],
@@ -302,18 +310,51 @@ class Model:
         """
         paths = [Path(p) for p in paths]
         features = self.features(paths)
-        probs, routes = self.decide(features, paths)
-        predictions = []
-        for index, path in enumerate(paths):
-            if index in features.failed:
-                continue
-            order = np.argsort(-probs[index])[:max(1, top_k)]
-            top = [(self.classes[i], round(float(probs[index, i]), 6)) for i in order]
-            hand = features.hands[index] if features.hands is not None else None
-            predictions.append(Prediction(str(path), top[0][0], top[0][1], top, routes[index],
-                                          hand))
+        probs, routes = self.decide(features, self.whole_image_features(paths))
+        predictions = [self._prediction(str(path), probs[i], routes[i], features, i, top_k)
+                       for i, path in enumerate(paths) if i not in features.failed]
         failed = {str(paths[i]): reason for i, reason in features.failed.items()}
         return predictions, failed
+
+    def detector(self) -> HandDetector | None:
+        """This model's hand detector (None for image features); close it when done."""
+        if self.features_mode not in HAND_MODES:
+            return None
+        assert self.hand_model is not None
+        return HandDetector(self.hand_model, self.hand_settings)
+
+    def predict_images(self, images: list[Image.Image], *, detector: HandDetector | None = None,
+                       top_k: int = 5, names: list[str] | None = None) -> list[Prediction]:
+        """Predict decoded images in memory (stream frames, uploads); ``detector`` (from
+        ``self.detector()``) is reused across calls when given."""
+        own = detector is None and self.features_mode in HAND_MODES
+        detector = self.detector() if own else detector
+        try:
+            hands: list[Hand | None] = ([detector.find(image) for image in images]
+                                        if detector is not None else [None] * len(images))
+        finally:
+            if own and detector is not None:
+                detector.close()
+        margin = self.hand_settings.margin
+        features = ModeFeatures(image_vectors(self.features_mode, self.encoder, images, hands,
+                                              margin),
+                                hands=hands if self.features_mode in HAND_MODES else None)
+
+        def whole_image(rows: list[int]) -> np.ndarray:
+            return image_vectors("image", self.encoder, [images[i] for i in rows],
+                                 [None] * len(rows), margin)
+
+        probs, routes = self.decide(features, whole_image)
+        names = names or [f"image {i}" for i in range(len(images))]
+        return [self._prediction(names[i], probs[i], routes[i], features, i, top_k)
+                for i in range(len(images))]
+
+    def _prediction(self, name: str, probs: np.ndarray, route: str, features: ModeFeatures,
+                    index: int, top_k: int) -> Prediction:
+        order = np.argsort(-probs)[:max(1, top_k)]
+        top = [(self.classes[i], round(float(probs[i]), 6)) for i in order]
+        hand = features.hands[index] if features.hands is not None else None
+        return Prediction(name, top[0][0], top[0][1], top, route, hand)
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -83,7 +83,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
                                         reduction="none")
     history: list[dict[str, Any]] = []
-    best_epoch, best_acc = 0, -1.0
+    best_epoch, best_acc, best_loss = 0, -1.0, math.inf
     best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
     start_epoch = 1
 
@@ -97,6 +97,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
         torch.set_rng_state(state["torch_rng"])
         history = list(state["history"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+        best_loss = float(state.get("best_val_loss", math.inf))
         best_state = load_checkpoint(checkpoint_dir / BEST)["head"]
         start_epoch = int(state["epoch"]) + 1
     resumed_from = start_epoch - 1
@@ -139,9 +140,12 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
 
             head_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
             epoch_state = {"epoch": epoch, "head": head_state, "val_acc": val_acc}
-            improved = val_acc > best_acc or math.isnan(val_acc)
+            # ties in accuracy (common on small validation sets) go to the lower loss: a
+            # later, more confident epoch rather than the first one that got there
+            improved = (val_acc > best_acc or math.isnan(val_acc)
+                        or (val_acc == best_acc and val_loss < best_loss))
             if improved:
-                best_epoch, best_acc, best_state = epoch, val_acc, head_state
+                best_epoch, best_acc, best_loss, best_state = epoch, val_acc, val_loss, head_state
             if writer:
                 save_checkpoint(checkpoint_dir, epoch_name(epoch), epoch_state)
                 if improved:
@@ -150,7 +154,8 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
                     "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(), "history": history,
-                    "best_epoch": best_epoch, "best_val_acc": best_acc})
+                    "best_epoch": best_epoch, "best_val_acc": best_acc,
+                    "best_val_loss": best_loss})
                 prune_epochs(checkpoint_dir, keep_epochs)
             if on_epoch is not None:
                 on_epoch(history)

@@ -254,8 +254,8 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         val_features = ModeFeatures(features.vectors[val_idx], {},
                                     [features.hands[i] for i in val_idx]
                                     if features.hands is not None else None)
-        probs, _ = model.decide(val_features, [paths[i] for i in val_idx], use_cache=True,
-                                cache_root=cache_dir)
+        probs, _ = model.decide(val_features, model.whole_image_features(
+            [paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())

@@ -1,0 +1,162 @@
+"""Turn a noisy stream of per-frame letters into spelled text. Pure: no I/O, no clocks.
+
+The terminal (``fingerspell live``), the web page and the API all feed this one class with
+``update(t, letter, confidence, ...)`` and read its events and ``text``.
+
+Rules (all times in seconds of the stream, not of the wall clock):
+- a letter is *committed* when it has been the confident answer (``min_confidence``) of at least
+  ``stability`` of the frames for ``hold_seconds`` — hysteresis, never a single frame;
+- the same letter again needs a *release* in between: ``release_seconds`` without a hand (or
+  ``nothing``), or the hand sliding by ``movement`` palm lengths within ``movement_seconds``
+  (how signers double a letter; slow drift does not count);
+- ``space`` adds a space, ``del`` removes the last character; no hand / ``nothing`` resets the
+  hold; letters from motion (J, Z) are committed at once, once per motion.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RESET_LABELS = frozenset({"nothing"})
+SPACE_LABELS = frozenset({"space"})
+DELETE_LABELS = frozenset({"del", "delete"})
+
+
+@dataclass(frozen=True)
+class DecoderSettings:
+    hold_seconds: float = 0.5
+    min_confidence: float = 0.5
+    stability: float = 0.7
+    release_seconds: float = 0.3
+    movement: float = 0.6  # wrist travel, in palm lengths, that counts as a release ...
+    movement_seconds: float = 0.4  # ... when it happens within this time
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that changed the text: ``letter`` (with the letter), ``space`` or ``delete``."""
+
+    t: float
+    event: str
+    text: str
+    letter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if out["letter"] is None:
+            del out["letter"]
+        return out
+
+
+@dataclass
+class _Frame:
+    t: float
+    label: str | None  # None: no confident letter in this frame
+
+
+@dataclass
+class SpellingDecoder:
+    """Example:
+        >>> decoder = SpellingDecoder()
+        >>> for i in range(10):
+        ...     _ = decoder.update(i * 0.1, "A", 0.9)
+        >>> decoder.text
+        'A'
+    """
+
+    settings: DecoderSettings = field(default_factory=DecoderSettings)
+    text: str = ""
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._window: deque[_Frame] = deque()
+        self._last_committed: str | None = None
+        self._released_since: float | None = None  # start of the current hand-free stretch
+        self._wrists: deque[tuple[float, float, float]] = deque()  # (t, x, y) of late frames
+        self._moved = False
+
+    def reset(self, text: str = "") -> None:
+        """Start over (the page's Clear button)."""
+        self.text = text
+        self.events.clear()
+        self.__post_init__()
+
+    @property
+    def current(self) -> str | None:
+        """The letter being held right now, if any (for display)."""
+        return self._window[-1].label if self._window else None
+
+    def update(self, t: float, letter: str | None, confidence: float = 1.0, *,
+               wrist: tuple[float, float] | None = None, palm: float | None = None
+               ) -> list[Event]:
+        """Feed one frame: its time, the recognised letter (None: no hand) and confidence; the
+        wrist position and palm length (any unit, the same for both) let a moving hand repeat
+        a letter. Returns the events this frame caused."""
+        if letter is None or letter.lower() in RESET_LABELS:
+            self._window.clear()
+            if self._released_since is None:
+                self._released_since = t
+            elif t - self._released_since >= self.settings.release_seconds:
+                self._last_committed = None  # a real pause: the same letter may come again
+            return []
+        self._released_since = None
+        self._track_movement(t, wrist, palm)
+        label = letter if confidence >= self.settings.min_confidence else None
+        self._window.append(_Frame(t, label))
+        while self._window and self._window[0].t < t - self.settings.hold_seconds:
+            self._window.popleft()
+        held = self._held(t)
+        if held is None or (held == self._last_committed and not self._moved):
+            return []
+        return [self._commit(t, held)]
+
+    def commit_motion(self, t: float, letter: str) -> list[Event]:
+        """A letter recognised from motion (J, Z): committed at once."""
+        self._window.clear()
+        return [self._commit(t, letter)]
+
+    # ------------------------------------------------------------------------------------------
+    def _held(self, t: float) -> str | None:
+        """The letter held for the whole window, or None."""
+        frames = list(self._window)
+        # the window must span the hold time: its first frame at least hold_seconds ago
+        # (allowing one frame's spacing of slack at the start)
+        spacing = (frames[-1].t - frames[0].t) / max(1, len(frames) - 1)
+        if frames[-1].t - frames[0].t + spacing < self.settings.hold_seconds:
+            return None
+        label = frames[-1].label
+        if label is None:
+            return None
+        agreeing = sum(f.label == label for f in frames)
+        return label if agreeing >= self.settings.stability * len(frames) else None
+
+    def _track_movement(self, t: float, wrist: tuple[float, float] | None,
+                        palm: float | None) -> None:
+        if wrist is None or palm is None or palm <= 0:
+            return
+        self._wrists.append((t, *wrist))
+        while self._wrists[0][0] < t - self.settings.movement_seconds:
+            self._wrists.popleft()
+        reach = max(((x - wrist[0]) ** 2 + (y - wrist[1]) ** 2) ** 0.5 for _, x, y in self._wrists)
+        if reach >= self.settings.movement * palm:
+            self._moved = True
+
+    def _commit(self, t: float, label: str) -> Event:
+        lowered = label.lower()
+        if lowered in SPACE_LABELS:
+            self.text += " "
+            event = Event(t, "space", self.text)
+        elif lowered in DELETE_LABELS:
+            self.text = self.text[:-1]
+            event = Event(t, "delete", self.text)
+        else:
+            self.text += label
+            event = Event(t, "letter", self.text, label)
+        self._last_committed = label
+        self._wrists.clear()
+        self._moved = False
+        self._window.clear()  # the next letter needs its own full hold
+        self.events.append(event)
+        return event

@@ -1,0 +1,142 @@
+"""Frames from a camera, a video or a folder -> per-frame predictions -> spelled text."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..data.images import is_image_file, load_rgb
+from ..errors import FingerspellError, ImageError
+from ..infer.model import ROUTE_NO_HAND_NOTHING, Model, Prediction
+from .decoder import DecoderSettings, Event, SpellingDecoder
+from .motion import MotionTracker
+
+MOTION_LETTERS = ("J", "Z")
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def frames_from(*, camera: int | None = None, video: str | Path | None = None,
+                frames: str | Path | None = None, fps: float = 15.0,
+                max_seconds: float | None = None) -> Iterator[tuple[float, Image.Image]]:
+    """(seconds since start, RGB frame) from exactly one source. A folder of images plays at
+    ``fps`` in natural name order; a video keeps its own frame times; a camera is real time."""
+    if sum(x is not None for x in (camera, video, frames)) != 1:
+        raise FingerspellError("give exactly one of --camera N, --video FILE, --frames DIR")
+    if frames is not None:
+        folder = Path(frames)
+        if not folder.is_dir():
+            raise FingerspellError(f"{folder}: frames folder does not exist")
+        files = sorted((p for p in folder.iterdir() if is_image_file(p)), key=_natural_key)
+        if not files:
+            raise FingerspellError(f"{folder}: no images in this folder")
+        for index, path in enumerate(files):
+            t = index / fps
+            if max_seconds is not None and t > max_seconds:
+                return
+            try:
+                yield t, load_rgb(path)
+            except ImageError:
+                continue  # a bad frame is skipped, never fatal
+        return
+    import cv2
+    if video is not None and not Path(video).is_file():
+        raise FingerspellError(f"{video}: video file does not exist")
+    capture = cv2.VideoCapture(str(video) if video is not None else int(camera or 0))
+    if not capture.isOpened():
+        raise FingerspellError(f"{video}: not a readable video" if video is not None
+                               else f"camera {camera} cannot be opened")
+    started = time.monotonic()
+    video_fps = capture.get(cv2.CAP_PROP_FPS) or fps
+    index = 0
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                return
+            t = index / video_fps if video is not None else time.monotonic() - started
+            index += 1
+            if max_seconds is not None and t > max_seconds:
+                return
+            yield t, Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+
+
+@dataclass
+class FrameResult:
+    t: float
+    prediction: Prediction
+    events: list[Event] = field(default_factory=list)
+    text: str = ""
+    motion: str | None = None
+
+
+class LiveSession:
+    """One stream's state: the model's hand detector, the J/Z motion tracker and the decoder.
+
+    Example:
+        >>> with LiveSession(Model.load("runs/demo/model")) as session:      # doctest: +SKIP
+        ...     for t, frame in frames_from(video="hello.mp4"):
+        ...         result = session.process(t, frame)
+        ...     print(session.text)
+    """
+
+    def __init__(self, model: Model, settings: DecoderSettings | None = None,
+                 *, motion: bool = True) -> None:
+        self.model = model
+        self.detector = model.detector()
+        self.decoder = SpellingDecoder(settings or DecoderSettings())
+        # J and Z from motion need landmarks and a model that knows those letters
+        known = {c.upper() for c in model.classes}
+        self.motion = (MotionTracker() if motion and self.detector is not None
+                       and known.issuperset(MOTION_LETTERS) else None)
+
+    @property
+    def text(self) -> str:
+        return self.decoder.text
+
+    def process(self, t: float, frame: Image.Image) -> FrameResult:
+        prediction = self.model.predict_images([frame], detector=self.detector)[0]
+        return self.feed(t, prediction)
+
+    def feed(self, t: float, prediction: Prediction) -> FrameResult:
+        """The decoder's part alone (tests and benchmarks time it separately)."""
+        hand = prediction.hand
+        events: list[Event] = []
+        motion = None
+        if self.motion is not None:
+            motion = self.motion.update(t, hand.landmarks if hand is not None else None)
+            if motion:
+                events += self.decoder.commit_motion(t, motion)
+        if not motion:
+            if prediction.route == ROUTE_NO_HAND_NOTHING or (hand is None and self.detector):
+                letter = None
+            else:
+                letter = prediction.label
+            wrist = palm = None
+            if hand is not None:
+                points = hand.landmarks[:, :2]
+                wrist = (float(points[0, 0]), float(points[0, 1]))
+                palm = float(np.linalg.norm(points[9] - points[0]))
+            events += self.decoder.update(t, letter, prediction.confidence, wrist=wrist,
+                                          palm=palm)
+        return FrameResult(t, prediction, events, self.decoder.text, motion)
+
+    def close(self) -> None:
+        if self.detector is not None:
+            self.detector.close()
+
+    def __enter__(self) -> LiveSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""HTTP API and web page (FastAPI + uvicorn): ``fingerspell serve MODEL_DIR``."""

@@ -1,0 +1,190 @@
+"""The spelling decoder (hysteresis, repeats, space/delete) and J/Z from synthetic trajectories."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from fingerspell.live import DecoderSettings, MotionTracker, SpellingDecoder
+from fingerspell.live.motion import FINGERS, extended_fingers
+
+
+def feed(decoder: SpellingDecoder, script: list[tuple[str | None, float]], fps: float = 20,
+         confidence: float = 0.9, start: float = 0.0, **kwargs) -> float:
+    """Feed (letter, seconds) segments at ``fps``; return the time after the last frame."""
+    t = start
+    for letter, seconds in script:
+        for _ in range(round(seconds * fps)):
+            decoder.update(t, letter, confidence, **kwargs)
+            t += 1 / fps
+    return t
+
+
+def test_held_letters_spell_a_word() -> None:
+    decoder = SpellingDecoder()
+    feed(decoder, [("C", 0.8), ("A", 0.8), ("B", 0.8)])
+    assert decoder.text == "CAB"
+    assert [e.letter for e in decoder.events] == ["C", "A", "B"]
+    assert all(e.event == "letter" for e in decoder.events)
+    assert [e.text for e in decoder.events] == ["C", "CA", "CAB"]
+
+
+def test_a_single_frame_or_a_flicker_commits_nothing() -> None:
+    decoder = SpellingDecoder()
+    feed(decoder, [("A", 0.2), ("B", 0.05), ("A", 0.2)])  # never held 0.5 s without flicker
+    assert decoder.text == ""
+    noisy = SpellingDecoder()
+    letters = ["A" if i % 5 else "S" for i in range(16)]  # 80% A for 0.8 s
+    for i, letter in enumerate(letters):
+        noisy.update(i / 20, letter, 0.9)
+    assert noisy.text == "A"  # stable enough; the S flicker is not a letter
+
+
+def test_low_confidence_is_not_a_letter() -> None:
+    decoder = SpellingDecoder(DecoderSettings(min_confidence=0.6))
+    feed(decoder, [("A", 1.0)], confidence=0.4)
+    assert decoder.text == ""
+
+
+def test_a_repeated_letter_needs_a_release() -> None:
+    decoder = SpellingDecoder()
+    feed(decoder, [("L", 2.0)])
+    assert decoder.text == "L"  # held for 2 s: still one L
+    feed(decoder, [(None, 0.1), ("L", 0.8)], start=2.0)
+    assert decoder.text == "L"  # a 0.1 s drop-out is not a pause
+    feed(decoder, [(None, 0.5), ("L", 0.8)], start=3.0)
+    assert decoder.text == "LL"
+    feed(decoder, [("nothing", 0.5), ("L", 0.8)], start=5.0)
+    assert decoder.text == "LLL"
+
+
+def test_moving_the_hand_repeats_a_letter() -> None:
+    decoder = SpellingDecoder()
+    t = feed(decoder, [("O", 0.8)], wrist=(0.5, 0.5), palm=0.1)
+    t = feed(decoder, [("O", 0.8)], start=t, wrist=(0.52, 0.5), palm=0.1)  # a tremor
+    assert decoder.text == "O"
+    feed(decoder, [("O", 0.8)], start=t, wrist=(0.6, 0.5), palm=0.1)  # a deliberate slide
+    assert decoder.text == "OO"
+
+
+def test_slow_drift_does_not_repeat_a_letter() -> None:
+    decoder = SpellingDecoder()
+    for i in range(80):  # 4 s, the wrist wanders 2 palm lengths
+        decoder.update(i / 20, "O", 0.9, wrist=(0.5 + 0.2 * i / 80, 0.5), palm=0.1)
+    assert decoder.text == "O"
+
+
+def test_space_delete_and_reset() -> None:
+    decoder = SpellingDecoder()
+    feed(decoder, [("H", 0.7), ("I", 0.7), ("space", 0.7), ("A", 0.7), ("del", 0.7)])
+    assert decoder.text == "HI "
+    assert [e.event for e in decoder.events] == ["letter", "letter", "space", "letter", "delete"]
+    assert decoder.events[-1].to_dict() == {"t": decoder.events[-1].t, "event": "delete",
+                                            "text": "HI "}
+    decoder.reset()
+    assert decoder.text == "" and decoder.events == [] and decoder.current is None
+    t = feed(decoder, [("del", 0.7)])  # deleting from nothing is harmless
+    assert decoder.text == ""
+    decoder.commit_motion(t, "J")
+    assert decoder.text == "J" and decoder.events[-1].letter == "J"
+
+
+# ----- J and Z from fingertip trajectories ---------------------------------------------------
+def pose(extended: set[str], wrist: tuple[float, float] = (0.5, 0.7), palm: float = 0.1
+         ) -> np.ndarray:
+    """21 landmarks of an upright hand with the given fingers straight, the others curled."""
+    points = np.zeros((21, 3))
+    wx, wy = wrist
+    points[0] = (wx, wy, 0)
+    for offset, (name, (tip, pip)) in zip((-0.4, -0.15, 0.0, 0.15, 0.3), FINGERS.items(),
+                                          strict=True):
+        x = wx + offset * palm
+        mcp, dip = pip - 1, tip - 1
+        points[mcp] = (x, wy - palm, 0)
+        points[pip] = (x, wy - 1.5 * palm, 0)
+        if name in extended:
+            points[dip] = (x, wy - 1.9 * palm, 0)
+            points[tip] = (x, wy - 2.3 * palm, 0)
+        else:  # folded back towards the palm
+            points[dip] = (x, wy - 1.2 * palm, 0)
+            points[tip] = (x, wy - 0.9 * palm, 0)
+    return points
+
+
+def run_path(extended: set[str], path: list[tuple[float, float]], tip: int, fps: float = 30,
+             tracker: MotionTracker | None = None) -> list[str]:
+    """Move the hand so that landmark ``tip`` follows ``path`` (one point per frame)."""
+    tracker = tracker or MotionTracker()
+    base = pose(extended)
+    found = []
+    for i, (x, y) in enumerate(path):
+        points = base.copy()
+        points[:, 0] += x - base[tip, 0]
+        points[:, 1] += y - base[tip, 1]
+        letter = tracker.update(i / fps, points)
+        if letter:
+            found.append(letter)
+    return found
+
+
+def polyline(corners: list[tuple[float, float]], frames_per_stroke: int = 8
+             ) -> list[tuple[float, float]]:
+    out = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
+        out += [(x0 + (x1 - x0) * k / frames_per_stroke, y0 + (y1 - y0) * k / frames_per_stroke)
+                for k in range(frames_per_stroke)]
+    return [*out, corners[-1]]
+
+
+def hook(frames: int = 24, radius: float = 0.08) -> list[tuple[float, float]]:
+    """Down, then curving round to the left and up: a J (image y grows downwards)."""
+    down = [(0.5, 0.3 + 0.1 * k / 10) for k in range(10)]
+    arc = [(0.5 - radius + radius * math.cos(a), 0.4 + radius * math.sin(a))
+           for a in np.linspace(0, math.pi, frames - 10)]
+    return down + arc
+
+
+def test_synthetic_poses_have_the_right_fingers() -> None:
+    assert extended_fingers(pose({"pinky"})) == {"pinky"}
+    assert extended_fingers(pose({"index"})) == {"index"}
+    assert extended_fingers(pose({"index", "middle"})) == {"index", "middle"}
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_z_is_recognised_either_way_round(mirrored: bool) -> None:
+    corners = [(0.4, 0.3), (0.6, 0.3), (0.4, 0.5), (0.6, 0.5)]
+    if mirrored:
+        corners = [(1 - x, y) for x, y in corners]
+    assert run_path({"index"}, polyline(corners), tip=8) == ["Z"]
+
+
+def test_j_is_a_hooking_little_finger() -> None:
+    assert run_path({"pinky"}, hook(), tip=20) == ["J"]
+
+
+@pytest.mark.parametrize("case", ["still", "straight", "z with the wrong hand",
+                                  "hook with the wrong hand", "n shape", "slow z"])
+def test_no_false_motion_letters(case: str) -> None:
+    z = [(0.4, 0.3), (0.6, 0.3), (0.4, 0.5), (0.6, 0.5)]
+    paths = {
+        "still": ({"index"}, [(0.5, 0.5)] * 40, 8),
+        "straight": ({"index"}, polyline([(0.3, 0.4), (0.7, 0.4)], 30), 8),
+        "z with the wrong hand": ({"index", "middle", "ring", "pinky"}, polyline(z), 8),
+        "hook with the wrong hand": ({"index"}, hook(), 20),
+        "n shape": ({"index"}, polyline([(0.4, 0.5), (0.5, 0.3), (0.6, 0.5)], 10), 8),
+        # a Z spread over 2.4 s never fits in the 1-second window
+        "slow z": ({"index"}, polyline(z, 24), 8),
+    }
+    extended, path, tip = paths[case]
+    assert run_path(extended, path, tip) == []
+
+
+def test_one_motion_gives_one_letter_and_no_hand_clears() -> None:
+    tracker = MotionTracker()
+    corners = [(0.4, 0.3), (0.6, 0.3), (0.4, 0.5), (0.6, 0.5)]
+    path = polyline(corners)
+    assert run_path({"index"}, path + [path[-1]] * 20, tip=8, tracker=tracker) == ["Z"]
+    assert tracker.update(10.0, None) is None

@@ -1,0 +1,173 @@
+"""The HTTP API and the live web page, served for real by uvicorn on 127.0.0.1 and driven by
+HTTP clients, a WebSocket client and headless Chromium with a fake camera."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import FINGERSPELL, REPO
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([str(FINGERSPELL), "serve", str(model_dir), "--port", str(port),
+                                *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise AssertionError("server did not start in 90 s")
+
+
+@pytest.fixture(scope="module")
+def server(mode_runs: dict[str, Path]) -> Iterator[str]:
+    process, base = start_server(mode_runs["fusion"] / "model", "--max-streams", "1",
+                                 "--max-upload-mb", "1")
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_health_model_and_docs(server: str) -> None:
+    assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
+    info = httpx.get(f"{server}/v1/model").json()
+    assert info["classes"] == ["A", "B", "C", "L", "Y"] and info["features"] == "fusion"
+    assert info["backbone"] == "efficientnet_lite0" and info["limits"]["max_streams"] == 1
+    assert "swagger" in httpx.get(f"{server}/docs").text.lower()
+    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert {"/v1/predict", "/v1/model", "/healthz"} <= set(paths)
+    page = httpx.get(f"{server}/")
+    assert page.status_code == 200 and 'id="text"' in page.text
+    assert httpx.get(f"{server}/static/app.js").status_code == 200
+
+
+def test_predict_multipart_and_raw_bytes(server: str, shared_train: Path) -> None:
+    photo = shared_train / "L" / "L1200.jpg"
+    with photo.open("rb") as handle:
+        multipart = httpx.post(f"{server}/v1/predict?top_k=3", files={"file": handle})
+    raw = httpx.post(f"{server}/v1/predict", content=photo.read_bytes(),
+                     headers={"content-type": "image/jpeg"})
+    assert multipart.status_code == raw.status_code == 200
+    a, b = multipart.json(), raw.json()
+    assert a["label"] == b["label"] and len(a["top_k"]) == 3 and len(b["top_k"]) == 5
+    assert a["route"] == "hand" and len(a["hand"]["landmarks"]) == 21
+    assert all(0 <= v <= 1 for v in a["hand"]["box"])
+
+
+@pytest.mark.parametrize("case", ["text", "empty", "truncated", "tiny", "too large"])
+def test_predict_errors(server: str, shared_train: Path, tmp_path: Path, case: str) -> None:
+    jpeg = (shared_train / "A" / "A1200.jpg").read_bytes()
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8)).save(tiny)
+    body = {"text": b"hello, not an image", "empty": b"", "truncated": jpeg[:200],
+            "tiny": tiny.read_bytes(),
+            "too large": np.random.default_rng(0).bytes(2 * 1024 * 1024)}[case]
+    response = httpx.post(f"{server}/v1/predict", content=body)
+    assert response.status_code == (413 if case == "too large" else 415)
+    assert response.json()["detail"]
+    assert httpx.get(f"{server}/healthz").status_code == 200  # still serving
+
+
+def test_stream_spells_and_survives_bad_frames(server: str, shared_train: Path) -> None:
+    from websockets.sync.client import connect
+    frame = (shared_train / "B" / "B305.jpg").read_bytes()  # a training frame: held steady
+    with connect(server.replace("http", "ws") + "/v1/stream") as ws:
+        ws.send(b"garbage")
+        reply = json.loads(ws.recv(timeout=30))
+        assert reply["error"].startswith("bad frame")
+        ws.send("not a command")
+        assert "unknown message" in json.loads(ws.recv(timeout=30))["error"]
+        text = ""
+        deadline = time.monotonic() + 60
+        while "B" not in text and time.monotonic() < deadline:
+            ws.send(frame)
+            reply = json.loads(ws.recv(timeout=30))
+            text = reply["text"]
+            time.sleep(0.05)
+        assert text == "B" and reply["label"] == "B" and reply["hand"]["landmarks"]
+        # a second stream while this one is open: max-streams is 1
+        with connect(server.replace("http", "ws") + "/v1/stream") as second:
+            refused = json.loads(second.recv(timeout=30))
+            assert "too many streams" in refused["error"]
+        ws.send(json.dumps({"command": "clear"}))
+        assert json.loads(ws.recv(timeout=30)) == {"text": "", "events": [], "cleared": True}
+
+
+def write_y4m(path: Path, frames: list[Image.Image], fps: int = 10) -> Path:
+    """A raw YUV 4:2:0 clip, the format Chromium's fake camera plays (and loops).
+
+    Video YUV is "studio swing" (Y in 16-235, chroma in 16-240): Chromium expands it back, so
+    the page sees the photos' own contrast (full-range values would come out harsher)."""
+    width, height = frames[0].size
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            ycc = np.asarray(frame.convert("YCbCr"), dtype=np.float64)
+            luma = np.round(16 + ycc[:, :, 0] * 219 / 255).astype(np.uint8)
+            chroma = np.round(128 + (ycc[::2, ::2, 1:] - 128) * 224 / 255).astype(np.uint8)
+            out.write(b"FRAME\n" + luma.tobytes() + chroma[:, :, 0].tobytes()
+                      + chroma[:, :, 1].tobytes())
+    return path
+
+
+def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,
+                                                tmp_path: Path) -> None:
+    """C, A, B held in turn in front of Chromium's fake camera: the page shows CAB."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+    frames = []
+    for letter in "CAB":
+        photo = Image.open(shared_train / letter / f"{letter}305.jpg").convert("RGB")
+        canvas = Image.new("RGB", (640, 480), (90, 90, 90))
+        canvas.paste(photo.resize((480, 480)), (80, 0))
+        frames += [canvas] * 15  # 1.5 s each at 10 frames/s
+    frames += [Image.new("RGB", (640, 480), (90, 90, 90))] * 10  # no hand: a pause
+    clip = write_y4m(tmp_path / "cab.y4m", frames)
+    reports = REPO / "reports"
+    reports.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 640})
+            page.goto(f"{server}/")
+            page.wait_for_function("document.getElementById('text').textContent.includes('CAB')",
+                                   timeout=60_000)
+            assert page.locator("#letter").inner_text() in {"A", "B", "C", "L", "Y", "–"}
+            page.screenshot(path=str(reports / "live-page.png"))
+            page.click("#clear")
+            page.wait_for_function("!document.getElementById('text').textContent.includes('CAB')",
+                                   timeout=10_000)
+        finally:
+            browser.close()
+    assert (reports / "live-page.png").stat().st_size > 10_000
