@@ -9,7 +9,7 @@ RUN    ?= runs/demo
 HAND_MODEL ?= ../shared/models/hand_landmarker.task
 HAND_OPT := $(if $(wildcard $(HAND_MODEL)),--hand-model $(HAND_MODEL),)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -34,7 +34,15 @@ demo: setup
 	  $(BIN)/fingerspell evaluate "$(RUN)/model" "$(TEST_DATA)" --json "$(RUN)/test_eval/metrics.json" && \
 	  $(BIN)/fingerspell predict "$(RUN)/model" "$(TEST_DATA)" --top-k 3; fi
 
-test: setup
+# Debian's Chromium for the web page's browser test (apt needs root; without it the test skips)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	    elif command -v sudo >/dev/null 2>&1; then sudo -n apt-get update -qq && \
+	      sudo -n apt-get install -y -qq chromium >/dev/null; fi; } || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -9,10 +9,8 @@ hands in empty frames.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import sys
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .._atomic import write_atomic
+from .._native import native_stderr_silenced
 from ..errors import FingerspellError
 
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
@@ -187,21 +186,6 @@ RETRIES = {
 }
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """MediaPipe's C++ core logs set-up chatter straight to file descriptor 2: hide it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class HandDetector:
     """MediaPipe's HandLandmarker in image mode, with the retries and hand choice of ``settings``.
 
@@ -223,7 +207,7 @@ class HandDetector:
             min_hand_detection_confidence=self.settings.min_confidence,
             running_mode=vision.RunningMode.IMAGE)
         try:
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 self._landmarker = vision.HandLandmarker.create_from_options(options)
                 self.detect(Image.new("RGB", (64, 64)))  # the first run logs more set-up
         except (RuntimeError, ValueError) as exc:
@@ -234,7 +218,7 @@ class HandDetector:
         """Every hand MediaPipe finds in ``image`` as it is."""
         import mediapipe as mp
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        with _native_stderr_silenced():  # it warns about memory alignment on new image sizes
+        with native_stderr_silenced():  # it warns about memory alignment on new image sizes
             result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
                                                       data=pixels))
         n_hands = len(result.hand_landmarks)
@@ -265,7 +249,7 @@ class HandDetector:
         return None
 
     def close(self) -> None:
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             self._landmarker.close()
 
     def __enter__(self) -> HandDetector:

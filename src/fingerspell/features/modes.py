@@ -163,7 +163,7 @@ class FeaturePipeline:
             crops = self.image_features(paths, view=view,
                                         crops=HandCrops(hands, self.hand_settings.margin))
             failed.update(crops.failed)
-            computed += crops.computed
+            computed = max(computed, crops.computed)  # images that needed any work
             vectors = crops.vectors.astype(np.float32)
             if self.mode == "fusion":
                 found = np.asarray([[h is not None] for h in hands], np.float32)

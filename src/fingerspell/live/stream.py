@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .._native import native_stderr_silenced
 from ..data.images import is_image_file, load_rgb
 from ..errors import FingerspellError, ImageError
 from ..infer.model import ROUTE_NO_HAND_NOTHING, Model, Prediction
@@ -50,8 +51,10 @@ def frames_from(*, camera: int | None = None, video: str | Path | None = None,
     import cv2
     if video is not None and not Path(video).is_file():
         raise FingerspellError(f"{video}: video file does not exist")
-    capture = cv2.VideoCapture(str(video) if video is not None else int(camera or 0))
-    if not capture.isOpened():
+    with native_stderr_silenced():  # FFmpeg and V4L2 explain failures on stderr themselves
+        capture = cv2.VideoCapture(str(video) if video is not None else int(camera or 0))
+        opened = capture.isOpened()
+    if not opened:
         raise FingerspellError(f"{video}: not a readable video" if video is not None
                                else f"camera {camera} cannot be opened")
     started = time.monotonic()

@@ -1,0 +1,137 @@
+"""Frames per second of live recognition on ONE CPU core at 640x480, per stage.
+
+Usage: python benchmarks/live_speed.py [--frames 150] [--out benchmarks/results/live_speed.json]
+
+Webcam-like frames (a shared photo of a hand pasted into a 640x480 scene, JPEG-encoded as a
+camera or browser sends them) go through the same code as ``fingerspell live`` and the web
+page, one frame at a time: decode (JPEG -> RGB), hands (MediaPipe with the retry ladder),
+features (landmark encoding, plus the backbone on the hand crop for fusion), head, decoder. The
+process is pinned to one core and every library to one thread. Models are trained here on a
+few shared photos (speed does not depend on how well they are trained); fusion is timed with the
+backbone in PyTorch and in ONNX Runtime (``fingerspell export``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+KAGGLE = SHARED / "data" / "asl_alphabet" / "train"
+HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
+STAGES = ("decode", "hands", "features", "head", "decoder")
+
+
+def one_core() -> None:
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import torch
+    torch.set_num_threads(1)
+
+
+def webcam_frames(count: int) -> list[bytes]:
+    from PIL import Image
+    frames = []
+    letters = ["A", "B", "C", "L", "Y", "nothing"]
+    for i in range(count):
+        letter = letters[(i // 15) % len(letters)]
+        photo = Image.open(KAGGLE / letter / f"{letter}{1000 + 5 * (i % 15)}.jpg").convert("RGB")
+        scene = Image.new("RGB", (640, 480), (120, 110, 100))
+        scene.paste(photo.resize((360, 360)), (140, 60))
+        buffer = io.BytesIO()
+        scene.save(buffer, "JPEG", quality=85)
+        frames.append(buffer.getvalue())
+    return frames
+
+
+def train_models(folder: Path) -> dict[str, Path]:
+    import fingerspell
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from conftest import link_subset
+    data = link_subset(KAGGLE, folder / "data", ["A", "B", "C", "L", "Y", "nothing"],
+                       per_class=20, step=10)
+    models = {}
+    for mode in ("landmarks", "fusion"):
+        result = fingerspell.train(data, folder / mode, features=mode, epochs=3,
+                                   hand_model=HAND_MODEL, show_progress=False)
+        models[mode] = result.model_dir
+    from fingerspell.infer.export import export_model
+    onnx_dir = folder / "fusion-onnx"
+    import shutil
+    shutil.copytree(models["fusion"], onnx_dir)
+    export_model(onnx_dir)
+    models["fusion (ONNX Runtime)"] = onnx_dir
+    return models
+
+
+def time_model(model_dir: Path, frames: list[bytes], runtime: str) -> dict[str, float]:
+    from PIL import Image
+
+    from fingerspell.features.modes import image_vectors
+    from fingerspell.infer import Model
+    from fingerspell.live.stream import LiveSession
+    model = Model.load(model_dir, runtime=runtime)
+    seconds = dict.fromkeys(STAGES, 0.0)
+    with LiveSession(model) as session:
+        for index, data in enumerate(frames):
+            t0 = time.perf_counter()
+            image = Image.open(io.BytesIO(data)).convert("RGB")
+            t1 = time.perf_counter()
+            hand = session.detector.find(image)
+            t2 = time.perf_counter()
+            vectors = image_vectors(model.features_mode, model.encoder, [image], [hand],
+                                    model.hand_settings.margin)
+            t3 = time.perf_counter()
+            probs = model.head_proba(vectors)[0]
+            t4 = time.perf_counter()
+            from fingerspell.infer.model import ROUTE_HAND, ROUTE_NO_HAND_WHOLE_IMAGE, Prediction
+            label = model.classes[int(np.argmax(probs))]
+            session.feed(index / 30, Prediction("frame", label, float(probs.max()), [],
+                                                ROUTE_HAND if hand else ROUTE_NO_HAND_WHOLE_IMAGE,
+                                                hand))
+            t5 = time.perf_counter()
+            if index >= 5:  # the first frames warm caches up
+                for stage, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4),
+                                                  (t4, t5)), strict=True):
+                    seconds[stage] += b - a
+    n = len(frames) - 5
+    per_frame = {stage: round(1000 * s / n, 2) for stage, s in seconds.items()}
+    total = sum(seconds.values()) / n
+    return {"ms_per_frame": per_frame, "total_ms": round(1000 * total, 2),
+            "frames_per_second": round(1 / total, 1), "runtime": model.runtime}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_speed.json"))
+    args = parser.parse_args()
+    if not (KAGGLE.is_dir() and HAND_MODEL.is_file()):
+        sys.exit(f"needs the shared photos and hand model under {SHARED}")
+    with tempfile.TemporaryDirectory() as folder:
+        models = train_models(Path(folder))
+        one_core()
+        frames = webcam_frames(args.frames)
+        rows = []
+        print(f"{'model':<24}" + "".join(f"{s:>10}" for s in STAGES) + f"{'total ms':>10}"
+              f"{'frames/s':>10}", flush=True)
+        for name, model_dir in models.items():
+            runtime = "onnx" if "ONNX" in name else "torch"
+            row = {"model": name, **time_model(model_dir, frames, runtime)}
+            rows.append(row)
+            print(f"{name:<24}" + "".join(f"{row['ms_per_frame'][s]:>10.1f}" for s in STAGES)
+                  + f"{row['total_ms']:>10.1f}{row['frames_per_second']:>10.1f}", flush=True)
+    result = {"frames": args.frames, "size": "640x480", "cores": 1, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""``fingerspell live`` on a folder of frames and on a video file, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .conftest import run_cli
+
+
+def held_letters(shared_train: Path, word: str, frames_each: int = 12) -> list[Image.Image]:
+    frames = []
+    for letter in word:
+        photo = Image.open(shared_train / letter / f"{letter}305.jpg").convert("RGB")
+        frames += [photo] * frames_each  # held still for 0.8 s at 15 frames/s
+        frames += [Image.new("RGB", photo.size, (40, 40, 40))] * 6  # hand down: a pause
+    return frames
+
+
+def test_live_spells_a_folder_of_frames(mode_runs: dict[str, Path], shared_train: Path,
+                                        tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(held_letters(shared_train, "CALL")):
+        frame.save(folder / f"frame{index}.jpg")  # natural order: frame10 after frame9
+    (folder / "frame999.jpg").write_bytes(b"broken")  # a bad frame is skipped
+    model = str(mode_runs["fusion"] / "model")
+    result = run_cli("live", model, "--frames", str(folder), "--fps", "15")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "text: CALL"
+    result = run_cli("live", model, "--frames", str(folder), "--fps", "15", "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e.get("letter") for e in events[:-1]] == ["C", "A", "L", "L"]
+    assert events[-1]["event"] == "end" and events[-1]["text"] == "CALL"
+    assert all(a["t"] < b["t"] for a, b in zip(events, events[1:], strict=False))
+
+
+def test_live_reads_a_video(mode_runs: dict[str, Path], shared_train: Path,
+                            tmp_path: Path) -> None:
+    import cv2
+    video = tmp_path / "clip.avi"
+    frames = held_letters(shared_train, "BY")
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, frames[0].size)
+    for frame in frames:
+        writer.write(cv2.cvtColor(np.asarray(frame), cv2.COLOR_RGB2BGR))
+    writer.release()
+    result = run_cli("live", str(mode_runs["fusion"] / "model"), "--video", str(video))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "text: BY"
+
+
+def test_live_errors(mode_runs: dict[str, Path], tmp_path: Path) -> None:
+    model = str(mode_runs["fusion"] / "model")
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    for args, message in ((["--video", str(tmp_path / "missing.mp4")], "does not exist"),
+                          (["--video", str(not_video)], "not a readable video"),
+                          (["--camera", "57"], "camera 57 cannot be opened"),
+                          (["--frames", str(tmp_path)], "no images in this folder")):
+        result = run_cli("live", model, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
