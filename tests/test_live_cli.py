@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_live_spells_a_folder_of_frames(mode_runs: dict[str, Path], shared_train
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e.get("letter") for e in events[:-1]] == ["C", "A", "L", "L"]
     assert events[-1]["event"] == "end" and events[-1]["text"] == "CALL"
-    assert all(a["t"] < b["t"] for a, b in zip(events, events[1:], strict=False))
+    assert all(a["t"] < b["t"] for a, b in itertools.pairwise(events))
 
 
 def test_live_reads_a_video(mode_runs: dict[str, Path], shared_train: Path,
