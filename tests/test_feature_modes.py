@@ -135,6 +135,8 @@ def test_merged_folders_and_signer_split(small_data: Path, shared_signers: Path,
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["classes"] == ["A", "B", "C", "L", "Y", "D"]
     assert metrics["split"] == "frame+signer"
+    assert [len(s["classes"]) for s in metrics["sources"]] == [5, 3]
+    assert metrics["sources"][1]["classes"] == ["A", "B", "D"] and "from " in result.stdout
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     held_out = {Path(p).name.split("_")[0] for p in split["val"] if "_" in Path(p).name}
     assert held_out

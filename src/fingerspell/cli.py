@@ -253,6 +253,10 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"model      {result.model_dir}",
         f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
     ]
+    if len(m["sources"]) > 1:  # merged folders: who brought which letters
+        for source in m["sources"]:
+            lines.insert(3, f"  from     {source['data']}: {source['images']} images, "
+                            f"{len(source['classes'])} classes ({', '.join(source['classes'])})")
     if result.skipped:
         lines.append(f"skipped    {len(result.skipped)} unreadable images listed in "
                      f"{result.run_dir / 'skipped.txt'}")

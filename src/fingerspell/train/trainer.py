@@ -181,8 +181,12 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
     head.to(device)
 
     found = features.found
+    covered = {(s.source, s.label) for s in images.samples}
     base_metrics = {
         "data": [str(p) for p in images.sources], "layout": images.layout,
+        "sources": [{"data": str(root), "images": int((sources == k).sum()),
+                     "classes": [c for c in images.classes if (k, c) in covered]}
+                    for k, root in enumerate(images.sources)],
         "classes": images.classes, "features": mode,
         "split": split.strategy, "n_train": len(train_idx),
         "n_train_rows": len(x_train), "n_val": len(val_idx),
