@@ -117,11 +117,11 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                                      device=device, cache_root=cache_dir)
         dist.barrier()
 
-    def pipeline(feature_mode: str) -> FeaturePipeline:
+    def pipeline(feature_mode: str, progress: bool = show_progress) -> FeaturePipeline:
         return FeaturePipeline(feature_mode, encoder, hand_model=hand_model,
                                hand_settings=HandSettings.from_dict(config["hand"]),
                                cache_root=cache_dir, workers=workers, device=device,
-                               show_progress=show_progress)
+                               show_progress=progress)
 
     def extract(files: list[Path], view: int = 0, feature_mode: str = mode) -> ModeFeatures:
         if not dist.active:
@@ -132,9 +132,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         seconds = torch.tensor([share.seconds], dtype=torch.float64)
         torch.distributed.all_reduce(computed)  # images extracted by all ranks together
         torch.distributed.all_reduce(seconds, op=torch.distributed.ReduceOp.MAX)
-        quiet = pipeline(feature_mode)
-        quiet.show_progress = False
-        result = quiet.compute(files, view)
+        result = pipeline(feature_mode, progress=False).compute(files, view)
         result.computed, result.seconds = int(computed), float(seconds) + result.seconds
         return result
 
