@@ -8,7 +8,8 @@ Usage: python benchmarks/feature_modes.py [--out benchmarks/results/feature_mode
 - "signer": the shared multi-signer photos (10 letters, 21 people), 5 folds by signer: tested
   on people the model has never seen; "+kaggle" adds all Kaggle frames to training.
 
-Each mode uses the recipe that ``fingerspell train --features MODE`` uses. Where no hand is
+Each mode uses the recipe that ``fingerspell train --features MODE`` uses (fusion: a crop head
+and a landmark head, probabilities averaged where a hand is found). Where no hand is
 found, ``landmarks`` answers ``nothing`` (wrong on the multi-signer photos, which have no such
 class and where this script trains no fallback head); ``crop`` and ``fusion`` see the whole
 image, as ``predict`` does.
@@ -28,9 +29,11 @@ import torch
 from fingerspell.data import discover, source_balanced_weights, split_samples
 from fingerspell.features import create_backbone
 from fingerspell.features.hands import HandSettings
+from fingerspell.features.landmarks import LANDMARK_DIM
 from fingerspell.features.modes import FEATURE_MODES, FeaturePipeline
 from fingerspell.features.onnx_runtime import choose_encoder
-from fingerspell.head.recipes import recipe_for_features
+from fingerspell.head.heads import LateFusionHead
+from fingerspell.head.recipes import Recipe, recipe_for_features
 from fingerspell.train.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -39,13 +42,10 @@ SIGNERS = SHARED / "data" / "multi_signer"
 HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
 
 
-def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, train: list[int],
-                  test: list[int], nothing: int | None, views: list[np.ndarray] | None = None,
-                  seed: int = 0, recipe_overrides: dict | None = None,
-                  sources: np.ndarray | None = None) -> float:
-    recipe = recipe_for_features(mode).with_overrides(**(recipe_overrides or {}))
-    rows = [i for i in train if found[i] or mode != "landmarks"]
-    x_train = [x[rows]] + ([v[rows] for v in views[:recipe.augment_views]] if views else [])
+def train_head(recipe: Recipe, x: np.ndarray, y: np.ndarray, rows: list[int],
+               views: list[np.ndarray], sources: np.ndarray | None, seed: int) -> torch.nn.Module:
+    """One head as the trainer trains it: the photos plus ``recipe.augment_views`` views."""
+    x_train = [x[rows]] + [v[rows] for v in views[:recipe.augment_views]]
     y_train = np.concatenate([y[rows]] * len(x_train))
     weights = None
     if sources is not None:  # as `train DIR1 DIR2` does: each folder weighs the same per class
@@ -55,13 +55,31 @@ def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, tr
     torch.manual_seed(seed)
     head = recipe.make_head(x.shape[1], int(y.max()) + 1)
     head.set_normalization(x_train)
-    x_test = torch.from_numpy(x[test])
     with tempfile.TemporaryDirectory() as folder:
-        fit = fit_head(head, recipe, x_train, torch.from_numpy(y_train), x_test[:0],
-                       torch.from_numpy(y[test][:0]), checkpoint_dir=Path(folder), seed=seed,
+        fit = fit_head(head, recipe, x_train, torch.from_numpy(y_train), x_train[:0],
+                       torch.from_numpy(y_train[:0]), checkpoint_dir=Path(folder), seed=seed,
                        show_progress=False, sample_weight=weights)
+    return fit.head.eval()
+
+
+def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, train: list[int],
+                  test: list[int], nothing: int | None, views: list[np.ndarray],
+                  landmark_views: list[np.ndarray], seed: int = 0,
+                  sources: np.ndarray | None = None) -> float:
+    hand_rows = [i for i in train if found[i]]
+    if mode == "fusion":  # late fusion, as the trainer builds it
+        crop_dim = x.shape[1] - LANDMARK_DIM - 1
+        crop = train_head(recipe_for_features("fusion"), x[:, :crop_dim], y, train,
+                          [v[:, :crop_dim] for v in views], sources, seed)
+        marks = train_head(recipe_for_features("landmarks"),
+                           x[:, crop_dim:crop_dim + LANDMARK_DIM], y, hand_rows, landmark_views,
+                           sources, seed)
+        head = LateFusionHead(crop, marks)
+    else:
+        head = train_head(recipe_for_features(mode), x, y,
+                          hand_rows if mode == "landmarks" else train, views, sources, seed)
     with torch.inference_mode():
-        predicted = fit.head.eval()(x_test).argmax(1).numpy()
+        predicted = head(torch.from_numpy(x[test])).argmax(1).numpy()
     if mode == "landmarks":  # the rule of Model.decide; no fallback head here: counted wrong
         predicted = np.where(found[test], predicted, -1 if nothing is None else nothing)
     return float((predicted == y[test]).mean())
@@ -108,29 +126,36 @@ def main() -> None:
         views = recipe_for_features(mode).augment_views
         x_k, found_k, views_k = features(mode, k_paths, pipeline_args, views)
         x_s, found_s, views_s = features(mode, s_paths, pipeline_args, views)
+        marks_k = marks_s = []
+        if mode == "fusion":  # the landmark half's jittered copies
+            n_marks = recipe_for_features("landmarks").augment_views
+            marks_k = features("landmarks", k_paths, pipeline_args, n_marks)[2]
+            marks_s = features("landmarks", s_paths, pipeline_args, n_marks)[2]
         result = {"features": mode,
                   "hand_found": round(float(found_k[y_k != nothing].mean()), 4)}
         accuracy = {"session": [], "frame": [], "signer": [], "+kaggle": []}
         for seed in range(args.seeds):
             accuracy["session"].append(fit_and_score(mode, x_k, y_k, found_k, session_train,
-                                                     session_test, nothing, views_k, seed))
+                                                     session_test, nothing, views_k, marks_k,
+                                                     seed))
             accuracy["frame"].append(fit_and_score(mode, x_k, y_k, found_k, frame.train,
-                                                   frame.val, nothing, views_k, seed))
+                                                   frame.val, nothing, views_k, marks_k, seed))
             alone, merged = [], []
             for fold in folds:
                 test = [i for i, p in enumerate(signer_of) if p in fold]
                 train = [i for i, p in enumerate(signer_of) if p not in fold]
                 alone.append(fit_and_score(mode, x_s, y_s, found_s, train, test, None, views_s,
-                                           seed) * len(test))
+                                           marks_s, seed) * len(test))
                 # Kaggle frames added to training: rows after the multi-signer ones
                 x_m = np.concatenate([x_s, x_k])
                 y_m = np.concatenate([y_s, y_k])
                 f_m = np.concatenate([found_s, found_k])
                 v_m = [np.concatenate([a, b]) for a, b in zip(views_s, views_k, strict=True)]
+                m_m = [np.concatenate([a, b]) for a, b in zip(marks_s, marks_k, strict=True)]
                 train_m = train + list(range(len(x_s), len(x_m)))
                 s_m = np.asarray([0] * len(x_s) + [1] * len(x_k))
                 merged.append(fit_and_score(mode, x_m, y_m, f_m, train_m, test, nothing, v_m,
-                                            seed, sources=s_m) * len(test))
+                                            m_m, seed, sources=s_m) * len(test))
             accuracy["signer"].append(sum(alone) / len(x_s))
             accuracy["+kaggle"].append(sum(merged) / len(x_s))
         result.update({k: round(float(np.mean(v)), 4) for k, v in accuracy.items()})

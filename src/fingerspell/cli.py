@@ -236,8 +236,9 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     lines = [
         "",
         f"trained    {m['features']} features ({recipe['backbone']}) + head "
-        f"{list(recipe['hidden']) or 'linear'} ({result.config['preset']} preset), "
-        f"{len(m['history'])} epochs",
+        f"{list(recipe['hidden']) or 'linear'}"
+        + (" on the crop, averaged with a landmark MLP" if m["features"] == "fusion" else "")
+        + f" ({result.config['preset']} preset), {len(m['history'])} epochs",
         f"data       {' + '.join(m['data'])}: {len(m['classes'])} classes, {m['n_train']} "
         f"train / {m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
         f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
@@ -254,7 +255,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
     ]
     if len(m["sources"]) > 1:  # merged folders: who brought which letters
-        for source in m["sources"]:
+        for source in reversed(m["sources"]):
             lines.insert(3, f"  from     {source['data']}: {source['images']} images, "
                             f"{len(source['classes'])} classes ({', '.join(source['classes'])})")
     if result.skipped:

@@ -34,7 +34,7 @@ from ..features.hands import Hand, HandDetector, HandSettings, file_digest
 from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
-from ..head.heads import HeadConfig, MLPHead
+from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
 from ..runtimes import RUNTIMES
 
 BUNDLE_FORMAT = "fingerspell-model"
@@ -81,7 +81,7 @@ class Model:
         'A'
     """
 
-    def __init__(self, backbone: FrozenBackbone, head: MLPHead, classes: list[str],
+    def __init__(self, backbone: FrozenBackbone, head: MLPHead | LateFusionHead, classes: list[str],
                  info: dict[str, Any] | None = None, *, features: str = "image",
                  hand_settings: HandSettings | None = None, hand_model: Path | None = None,
                  fallback_head: MLPHead | None = None) -> None:
@@ -151,7 +151,8 @@ class Model:
             "backbone": {"name": self.backbone.spec.name, "weights_id": self.backbone.weights_id,
                          "feature_dim": self.backbone.spec.feature_dim},
             "preprocessing": self.preprocessing.to_dict(),
-            "head": self.head.config.to_dict(),
+            "head": self.head.config if isinstance(self.head, LateFusionHead)
+            else self.head.config.to_dict(),
             "fallback_head": self.fallback_head.config.to_dict() if self.fallback_head else None,
             **self.info,
         }
@@ -212,7 +213,7 @@ class Model:
             raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
         spec = get_spec(config["backbone"]["name"])
         net = spec.build()
-        head = MLPHead(HeadConfig.from_dict(config["head"]))
+        head = head_from_config(config["head"])
         fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
                     if config.get("fallback_head") else None)
         features = config.get("features") or {"mode": "image", "hand": {}}
@@ -260,7 +261,7 @@ class Model:
                              show_progress=show_progress, workers=workers).compute(paths)
 
     @torch.inference_mode()
-    def head_proba(self, vectors: np.ndarray, head: MLPHead | None = None,
+    def head_proba(self, vectors: np.ndarray, head: MLPHead | LateFusionHead | None = None,
                    batch_size: int = 1024) -> np.ndarray:
         head = head or self.head
         out = []

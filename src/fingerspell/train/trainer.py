@@ -19,8 +19,10 @@ from ..evaluate.run import summarize_predictions
 from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.extract import resolve_device
 from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
+from ..features.landmarks import LANDMARK_DIM
 from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures
 from ..features.onnx_runtime import choose_encoder
+from ..head.heads import LateFusionHead
 from ..head.recipes import Recipe, recipe_for_features
 from ..infer.model import Model
 from .config import resolve_config, resume_config, start_run_dir
@@ -173,6 +175,9 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
     if recipe.balance_sources and len(images.sources) > 1:
         weights = torch.from_numpy(source_balanced_weights(labels[rows], sources[rows])
                                    ).float().to(device)
+    if mode == "fusion":  # the crop head of the late fusion: crop features only
+        crop_dim = backbone.spec.feature_dim
+        x_train, x_val = x_train[:, :crop_dim], x_val[:, :crop_dim]
     torch.manual_seed(config["seed"])
     head = recipe.make_head(x_train.shape[1], len(images.classes))
     head.set_normalization(x_train)
@@ -221,6 +226,36 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
                "history": fit.history}
     head = fit.head
+    if mode == "fusion":
+        # the landmark half: the landmarks mode's own recipe on the photos with a hand
+        marks = recipe_for_features("landmarks")
+        with_hand = [i for i in train_idx if found[i]]
+        val_hand = [i for i in val_idx if found[i]]
+        part = slice(backbone.spec.feature_dim, backbone.spec.feature_dim + LANDMARK_DIM)
+        x_marks, y_marks = tensors(features.vectors[with_hand, part], with_hand)
+        mark_rows = list(with_hand)
+        for view in range(1, marks.augment_views + 1):  # jittered hands: cheap, no image work
+            jittered = extract([paths[i] for i in with_hand], view, feature_mode="landmarks")
+            x_view, y_view = tensors(jittered.vectors, with_hand)
+            x_marks, y_marks = torch.cat([x_marks, x_view]), torch.cat([y_marks, y_view])
+            mark_rows += with_hand
+        mark_weights = None
+        if marks.balance_sources and len(images.sources) > 1:
+            mark_weights = torch.from_numpy(source_balanced_weights(
+                labels[mark_rows], sources[mark_rows])).float().to(device)
+        torch.manual_seed(config["seed"])
+        landmark_head = marks.make_head(LANDMARK_DIM, len(images.classes))
+        landmark_head.set_normalization(x_marks)
+        landmark_fit = fit_head(landmark_head.to(device), marks, x_marks, y_marks,
+                                *tensors(features.vectors[val_hand, part], val_hand),
+                                checkpoint_dir=run_dir / "checkpoints" / "landmarks",
+                                seed=config["seed"], show_progress=show_progress,
+                                writer=dist.is_main, sample_weight=mark_weights)
+        head = LateFusionHead(head, landmark_fit.head)
+        metrics.update(crop_head_val_acc=fit.best_val_acc,
+                       landmark_head_val_acc=landmark_fit.best_val_acc,
+                       landmark_history=landmark_fit.history,
+                       head_seconds=round(fit.seconds + landmark_fit.seconds, 2))
     val_probs = None
     if recipe.finetune_blocks:
         before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
