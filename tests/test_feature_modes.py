@@ -107,16 +107,21 @@ def test_no_hand_routes(mode_runs: dict[str, Path], small_data: Path, shared_tra
 
 
 def test_cache_reuse_and_python_api(small_data: Path, hand_model: Path, tmp_path: Path) -> None:
-    """Detection and crop features are computed once: a second run reads everything."""
+    """Detection and crop features are computed once: a second run reads everything, and gets
+    exactly what a fresh computation gave (a crop's cache key is its hand's box)."""
+    cache = tmp_path / "cache"
     first = fingerspell.train(small_data, tmp_path / "a", features="fusion", epochs=2,
-                              show_progress=False)
+                              cache_dir=cache, show_progress=False)
     second = fingerspell.train(small_data, tmp_path / "b", features="fusion", epochs=2,
-                               show_progress=False)
-    assert first.metrics["features_computed"] >= 0
-    assert second.metrics["features_computed"] == 0
-    assert second.metrics["features_cached"] == len(list(small_data.rglob("*.jpg")))
+                               cache_dir=cache, show_progress=False)
+    n = len(list(small_data.rglob("*.jpg")))
+    assert first.metrics["features_computed"] == n
+    assert second.metrics["features_computed"] == 0 and second.metrics["features_cached"] == n
+    assert first.metrics["best_val_acc"] == second.metrics["best_val_acc"]
+    losses = [[h["val_loss"] for h in r.metrics["history"]] for r in (first, second)]
+    assert losses[0] == losses[1]
     report = fingerspell.evaluate(second.model_dir, small_data, show_progress=False,
-                                  out_dir=tmp_path / "eval").report
+                                  out_dir=tmp_path / "eval", cache_dir=cache).report
     assert report["hand_found"] > 0.8 and report["accuracy"] > 0.9
 
 

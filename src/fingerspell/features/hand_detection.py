@@ -113,7 +113,9 @@ def _collect(results, vectors, failed, keys, cache, progress) -> None:
             if reason:
                 failed[index] = reason
             else:
-                vectors[index] = vector
+                # as the cache stores it, so a fresh detection and a cached one give the same
+                # hand (and the same crop, whose cache key is the hand's box)
+                vectors[index] = vector.astype(np.float16)
                 rows.append((keys[index], vector))
         if cache and rows:
             cache.put_many(rows)

@@ -8,7 +8,8 @@ training data.
 Where no hand is found, ``crop``/``fusion`` models see the whole image (their head learned
 that case, ``nothing`` photos included); ``landmarks`` models answer ``nothing`` when they know
 that class, else use their whole-image fallback head. Each prediction says which route it
-took. (Forcing ``nothing`` for fusion too measured slightly worse: detection misses real hands
+took. (Forcing ``nothing`` for fusion too measured slightly worse, with the earlier single-head
+fusion: detection misses real hands
 in dark frames, which the whole image still recognises.)
 """
 
