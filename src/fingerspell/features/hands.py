@@ -200,7 +200,7 @@ class HandDetector:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError:
             raise FingerspellError("hand landmarks need MediaPipe: "
-                                   "pip install 'fingerspell[hands]'") from None
+                                   "pip install 'mediapipe>=0.10.30'") from None
         self.settings = settings or HandSettings()
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)), num_hands=max_hands,
