@@ -9,6 +9,7 @@ hands in empty frames.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.request
@@ -57,6 +58,14 @@ def check_hand_model(path: Path) -> Path:
 
 
 def file_digest(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime): the hand model names caches and is
+    asked for on every call."""
+    stat = Path(path).stat()
+    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: str, _size: int, _mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -32,11 +32,6 @@ FEATURE_MODES = ("image", "landmarks", "crop", "fusion")
 HAND_MODES = ("landmarks", "crop", "fusion")
 
 
-def feature_dim(mode: str, backbone_dim: int) -> int:
-    return {"image": backbone_dim, "crop": backbone_dim, "landmarks": LANDMARK_DIM,
-            "fusion": backbone_dim + LANDMARK_DIM + 1}[mode]
-
-
 def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None
                     ) -> np.ndarray:
     """(N, LANDMARK_DIM) landmark features; zero rows where there is no hand. ``view`` k >= 1
@@ -62,7 +57,6 @@ class ModeFeatures:
     hands: list[Hand | None] | None = None
     computed: int = 0
     seconds: float = 0.0
-    hand_seconds: float = 0.0
 
     @property
     def found(self) -> np.ndarray:
@@ -71,21 +65,29 @@ class ModeFeatures:
         return np.asarray([h is not None for h in self.hands], dtype=bool)
 
 
+def assemble(mode: str, backbone: np.ndarray | None, hands: list[Hand | None], view: int = 0,
+             names: list[str] | None = None) -> np.ndarray:
+    """One mode's vectors from the backbone's features (of crops or whole images; None for
+    ``landmarks``) and the hands: [backbone | landmark features | hand found]."""
+    parts = [] if backbone is None else [np.asarray(backbone, np.float32)]
+    if mode in ("landmarks", "fusion"):
+        parts.append(landmark_matrix(hands, view, names))
+    if mode == "fusion":
+        parts.append(np.asarray([[h is not None] for h in hands], np.float32))
+    return np.concatenate(parts, axis=1)
+
+
 def image_vectors(mode: str, encoder: Encoder, images: list[Image.Image],
                   hands: list[Hand | None], margin: float) -> np.ndarray:
     """The same features as ``FeaturePipeline.compute`` for decoded images in memory (frames of
     a stream, uploads): nothing is cached, nothing is read from disk."""
-    parts = []
+    backbone = None
     if mode != "landmarks":
         seen = [hand_crop(image, hand, margin) if mode != "image" else image
                 for image, hand in zip(images, hands, strict=True)]
         batch = np.stack([encoder.spec.preprocessing(image.convert("RGB")) for image in seen])
-        parts.append(np.asarray(encoder.encode(torch.from_numpy(batch)), np.float32))
-    if mode in ("landmarks", "fusion"):
-        parts.append(landmark_matrix(hands))
-    if mode == "fusion":
-        parts.append(np.asarray([[h is not None] for h in hands], np.float32))
-    return np.concatenate(parts, axis=1)
+        backbone = encoder.encode(torch.from_numpy(batch))
+    return assemble(mode, backbone, hands)
 
 
 class FeaturePipeline:
@@ -117,10 +119,6 @@ class FeaturePipeline:
     def _cache(self, namespace: str) -> FeatureCache | None:
         return FeatureCache(self.cache_root, namespace) if self.use_cache else None
 
-    @property
-    def dim(self) -> int:
-        return feature_dim(self.mode, self.encoder.spec.feature_dim)
-
     def detect(self, paths: list[Path]) -> Detections:
         assert self.hand_model is not None, "hand modes need a hand model"
         cache = self._cache(hand_cache_namespace(self.hand_model, self.hand_settings))
@@ -143,30 +141,23 @@ class FeaturePipeline:
             if cache:
                 cache.close()
 
-    def compute(self, paths: list[Path], view: int = 0,
-                detections: Detections | None = None) -> ModeFeatures:
+    def compute(self, paths: list[Path], view: int = 0) -> ModeFeatures:
         """Features of ``paths``; ``view`` k >= 1 is the k-th augmented copy (training only)."""
         started = time.perf_counter()
         if self.mode == "image":
             features = self.image_features(paths, view=view)
             return ModeFeatures(features.vectors, features.failed, None, features.computed,
                                 time.perf_counter() - started)
-        detections = detections or self.detect(paths)
+        detections = self.detect(paths)
         hands = detections.hands
         failed = dict(detections.failed)
-        names = [p.name for p in paths]
-        landmarks = landmark_matrix(hands, view, names)
         computed = detections.computed
-        if self.mode == "landmarks":
-            vectors = landmarks
-        else:
+        backbone = None
+        if self.mode != "landmarks":
             crops = self.image_features(paths, view=view,
                                         crops=HandCrops(hands, self.hand_settings.margin))
             failed.update(crops.failed)
             computed = max(computed, crops.computed)  # images that needed any work
-            vectors = crops.vectors.astype(np.float32)
-            if self.mode == "fusion":
-                found = np.asarray([[h is not None] for h in hands], np.float32)
-                vectors = np.concatenate([vectors, landmarks, found], axis=1)
-        return ModeFeatures(vectors, failed, hands, computed, time.perf_counter() - started,
-                            detections.seconds)
+            backbone = crops.vectors
+        vectors = assemble(self.mode, backbone, hands, view, [p.name for p in paths])
+        return ModeFeatures(vectors, failed, hands, computed, time.perf_counter() - started)

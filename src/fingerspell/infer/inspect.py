@@ -19,6 +19,7 @@ from ..errors import FingerspellError, ImageError
 from ..evaluate.plots import _save, plt
 from ..features.crops import hand_crop
 from ..features.landmarks import BONES
+from ..features.modes import assemble
 from .model import Model, Prediction
 
 
@@ -86,9 +87,8 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
     cam = None
     if mode != "landmarks":
         tail = None
-        if mode == "fusion":
-            features = model.features([image_path])
-            tail = features.vectors[0, model.backbone.spec.feature_dim:].astype(np.float32)
+        if mode == "fusion":  # the head's other inputs: landmarks and the hand-found flag
+            tail = assemble("fusion", np.zeros((1, 0), np.float32), [hand])[0]
         cam = grad_cam(model, seen, tail, model.classes.index(prediction.label))
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))

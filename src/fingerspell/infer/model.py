@@ -9,8 +9,7 @@ Where no hand is found, ``crop``/``fusion`` models see the whole image (their he
 that case, ``nothing`` photos included); ``landmarks`` models answer ``nothing`` when they know
 that class, else use their whole-image fallback head. Each prediction says which route it
 took. (Forcing ``nothing`` for fusion too measured slightly worse, with the earlier single-head
-fusion: detection misses real hands
-in dark frames, which the whole image still recognises.)
+fusion: detection misses real hands in dark frames, which the whole image still recognises.)
 """
 
 from __future__ import annotations
@@ -203,8 +202,11 @@ class Model:
             raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
             raise FingerspellError(f"{config_path}: not a fingerspell model config")
-        if not 1 <= config.get("format_version", 0) <= BUNDLE_VERSION:
-            raise FingerspellError(f"{model_dir}: model format {config['format_version']} is newer "
+        version = config.get("format_version", 0)
+        if not isinstance(version, int) or version < 1:
+            raise FingerspellError(f"{config_path}: no valid format_version ({version!r})")
+        if version > BUNDLE_VERSION:
+            raise FingerspellError(f"{model_dir}: model format {version} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
         from safetensors import SafetensorError
         from safetensors.torch import load_file

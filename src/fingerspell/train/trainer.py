@@ -162,22 +162,30 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         return (torch.from_numpy(np.asarray(vectors, np.float32)).to(device),
                 torch.from_numpy(labels[rows]).to(device))
 
-    x_train, y_train = tensors(features.vectors[head_train], head_train)
-    x_val, y_val = tensors(features.vectors[head_val], head_val)
-    rows = list(head_train)
-    for view in range(1, recipe.augment_views + 1):
-        augmented = extract([paths[i] for i in head_train], view)
-        keep = [j for j in range(len(head_train)) if j not in augmented.failed]
-        x_view, y_view = tensors(augmented.vectors[keep], [head_train[j] for j in keep])
-        x_train, y_train = torch.cat([x_train, x_view]), torch.cat([y_train, y_view])
-        rows += [head_train[j] for j in keep]
-    weights = None
-    if recipe.balance_sources and len(images.sources) > 1:
-        weights = torch.from_numpy(source_balanced_weights(labels[rows], sources[rows])
-                                   ).float().to(device)
-    if mode == "fusion":  # the crop head of the late fusion: crop features only
-        crop_dim = backbone.spec.feature_dim
-        x_train, x_val = x_train[:, :crop_dim], x_val[:, :crop_dim]
+    def training_set(rows: list[int], base: np.ndarray, part_recipe: Recipe, feature_mode: str,
+                     columns: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``base`` (the rows' vectors) plus the recipe's augmented views of the same photos
+        (``columns`` of ``feature_mode``'s vectors), labels, and the loss weights that make
+        merged data folders count equally within a class."""
+        x, y = tensors(base, rows)
+        all_rows = list(rows)
+        for view in range(1, part_recipe.augment_views + 1):
+            augmented = extract([paths[i] for i in rows], view, feature_mode=feature_mode)
+            keep = [j for j in range(len(rows)) if j not in augmented.failed]
+            x_view, y_view = tensors(augmented.vectors[keep][:, columns], [rows[j] for j in keep])
+            x, y = torch.cat([x, x_view]), torch.cat([y, y_view])
+            all_rows += [rows[j] for j in keep]
+        weights = None
+        if part_recipe.balance_sources and len(images.sources) > 1:
+            weights = torch.from_numpy(source_balanced_weights(labels[all_rows],
+                                                               sources[all_rows])).float().to(device)
+        return x, y, weights
+
+    # fusion's main head is the crop half of the late fusion: crop features only
+    columns = slice(0, backbone.spec.feature_dim) if mode == "fusion" else slice(None)
+    x_train, y_train, weights = training_set(head_train, features.vectors[head_train][:, columns],
+                                             recipe, mode, columns)
+    x_val, y_val = tensors(features.vectors[head_val][:, columns], head_val)
     torch.manual_seed(config["seed"])
     head = recipe.make_head(x_train.shape[1], len(images.classes))
     head.set_normalization(x_train)
@@ -232,17 +240,9 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         with_hand = [i for i in train_idx if found[i]]
         val_hand = [i for i in val_idx if found[i]]
         part = slice(backbone.spec.feature_dim, backbone.spec.feature_dim + LANDMARK_DIM)
-        x_marks, y_marks = tensors(features.vectors[with_hand, part], with_hand)
-        mark_rows = list(with_hand)
-        for view in range(1, marks.augment_views + 1):  # jittered hands: cheap, no image work
-            jittered = extract([paths[i] for i in with_hand], view, feature_mode="landmarks")
-            x_view, y_view = tensors(jittered.vectors, with_hand)
-            x_marks, y_marks = torch.cat([x_marks, x_view]), torch.cat([y_marks, y_view])
-            mark_rows += with_hand
-        mark_weights = None
-        if marks.balance_sources and len(images.sources) > 1:
-            mark_weights = torch.from_numpy(source_balanced_weights(
-                labels[mark_rows], sources[mark_rows])).float().to(device)
+        # jittered hands come from the landmarks pipeline: cached detections, no image work
+        x_marks, y_marks, mark_weights = training_set(
+            with_hand, features.vectors[with_hand, part], marks, "landmarks", slice(None))
         torch.manual_seed(config["seed"])
         landmark_head = marks.make_head(LANDMARK_DIM, len(images.classes))
         landmark_head.set_normalization(x_marks)
