@@ -28,7 +28,7 @@ from fingerspell.data import discover
 from fingerspell.features import create_backbone, extract_features, list_backbones
 from fingerspell.features.onnx_runtime import cached_onnx_encoder
 from fingerspell.head import PRESETS
-from fingerspell.train.loop import fit_head
+from fingerspell.training.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
 PACKAGE_TABLE = (Path(__file__).resolve().parents[1] / "src" / "fingerspell" / "features"

@@ -34,7 +34,7 @@ from fingerspell.features.modes import FEATURE_MODES, FeaturePipeline
 from fingerspell.features.onnx_runtime import choose_encoder
 from fingerspell.head.heads import LateFusionHead
 from fingerspell.head.recipes import Recipe, recipe_for_features
-from fingerspell.train.loop import fit_head
+from fingerspell.training.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KAGGLE = SHARED / "data" / "asl_alphabet" / "train"

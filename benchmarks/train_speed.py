@@ -30,7 +30,7 @@ import torch
 from fingerspell.data import discover, load_rgb, split_samples
 from fingerspell.features import FeatureCache, create_backbone, extract_features, resolve_device
 from fingerspell.head import PRESETS
-from fingerspell.train.loop import fit_head
+from fingerspell.training.loop import fit_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
 

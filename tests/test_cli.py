@@ -89,7 +89,7 @@ def test_dry_run_prints_config(small_data: Path, tmp_path: Path) -> None:
 def test_refuses_to_overwrite_a_run(trained_run: Path, small_data: Path) -> None:
     before = (trained_run / "model" / "model.safetensors").stat().st_mtime_ns
     result = run_cli("train", str(small_data), "--out", str(trained_run))
-    assert_one_line_error(result, "not empty", "--resume", "--force")
+    assert_one_line_error(result, "holds a fingerspell run", "--resume", "--force")
     assert (trained_run / "model" / "model.safetensors").stat().st_mtime_ns == before
 
 

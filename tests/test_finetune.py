@@ -10,7 +10,7 @@ import torch
 
 from fingerspell.features import create_backbone
 from fingerspell.infer import Model
-from fingerspell.train.finetune import backbone_blocks, unfreeze_last_blocks
+from fingerspell.training.finetune import backbone_blocks, unfreeze_last_blocks
 
 from .conftest import link_subset, run_cli
 

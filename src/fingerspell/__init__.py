@@ -1,5 +1,8 @@
 """fingerspell: recognise the ASL manual alphabet by transfer learning.
 
+Importing the package is cheap: PyTorch and the rest load on first use of ``train``,
+``evaluate`` or ``Model`` (so ``fingerspell --help`` starts at once).
+
 Example:
     >>> import fingerspell
     >>> result = fingerspell.train("asl_alphabet_train", "runs/demo")   # doctest: +SKIP
@@ -7,13 +10,32 @@ Example:
     >>> predictions, failed = model.predict(["hand.jpg"])             # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-# Eager on purpose: `train` and `evaluate` are also subpackage names, and a lazy attribute would
-# be shadowed by the subpackage once it is imported. The price: importing costs PyTorch's start-up.
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 from .errors import FingerspellError, ImageError
-from .evaluate.run import evaluate
-from .infer.model import Model
-from .train.trainer import train
+
+if TYPE_CHECKING:
+    from .evaluation.run import evaluate
+    from .infer.model import Model
+    from .training.trainer import train
+
+# public name -> the module that defines it, imported on first access
+_LAZY = {"evaluate": ".evaluation.run", "Model": ".infer.model", "train": ".training.trainer"}
 
 __all__ = ["FingerspellError", "ImageError", "Model", "__version__", "evaluate", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

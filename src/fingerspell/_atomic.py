@@ -17,13 +17,18 @@ def _umask() -> int:
     return mask
 
 
+def match_umask(path: str | Path) -> None:
+    """Give a file the mode a plain ``open()`` would (0644 under the usual umask)."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp_path)`` then rename the temp file over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; use the usual mode
+    match_umask(tmp)  # mkstemp makes owner-only files
     try:
         write(Path(tmp))
         os.replace(tmp, path)

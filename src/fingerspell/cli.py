@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from . import __version__
+from ._version import __version__
+from .choices import RUNTIMES
 from .errors import FingerspellError
 
 
@@ -22,7 +23,6 @@ def _positive_int(text: str) -> int:
 
 def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Options of every command that runs a saved model."""
-    from .runtimes import RUNTIMES
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
@@ -30,9 +30,7 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data.split import SPLIT_STRATEGIES
-    from .features.hands import HAND_PICKS
-    from .features.modes import FEATURE_MODES
+    from .choices import FEATURE_MODES, HAND_PICKS, SPLIT_STRATEGIES
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
     parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
@@ -44,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a recognizer on folders of labelled photos")
     p.add_argument("data_dirs", nargs="+", metavar="DATA_DIR",
                    help="one or more data folders; classes are merged by name")
-    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    p.add_argument("--out", default=None, metavar="RUN_DIR",
+                   help="run folder to write (default: a new runs/train, runs/train2, ...)")
     p.add_argument("--preset", choices=["default", "seed"], default=None,
                    help="'default' (measured best) or 'seed' (the tutorial's VGG16 recipe)")
     p.add_argument("--features", choices=FEATURE_MODES, default=None,
@@ -62,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local backbone checkpoint instead of the packaged/downloaded weights; "
                         "'none' for random weights")
     p.add_argument("--config", dest="config_file", default=None, metavar="FILE",
-                   help="JSON recipe overriding the preset's fields")
+                   help="JSON recipe overriding the preset's fields (flags given here win)")
     p.add_argument("--epochs", type=_positive_int, default=None)
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -83,8 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs of fine-tuning (3)")
     p.add_argument("--keep-epochs", type=_positive_int, default=None,
                    help="keep only the N most recent per-epoch checkpoints (default: all)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in RUN_DIR (written where RUN_DIR is)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the fingerspell run in RUN_DIR, once the new one has succeeded "
+                        "(folders holding anything else are never touched)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
 
     p = commands.add_parser("evaluate", help="score a model on a labelled folder")
@@ -179,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fingerspell: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        # files are written to a temp file and renamed: what was there before is intact
+        where = exc.filename or "writing"
+        print(f"fingerspell: error: {where}: {exc.strerror or exc}; free space or fix "
+              f"permissions and run again (train: add --resume)", file=sys.stderr)
+        return 2
+
+
+# disk full, over quota, read-only, no permission: the user's to fix, not a bug to trace
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -214,21 +228,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, show_progress: bool) -> int:
-    from .train import resolve_config, train
-    options: dict[str, Any] = dict(
-        preset=args.preset, features=args.features, hand_model=args.hand_model,
-        hand_pick=args.hand_pick, hand_confidence=args.hand_confidence, backbone=args.backbone,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        weights=args.weights, val_fraction=args.val_fraction,
-        split_by=args.split_by, device=args.device, runtime=args.runtime,
-        keep_epochs=args.keep_epochs, finetune=args.finetune,
-        finetune_epochs=args.finetune_epochs, config_file=args.config_file)
+    from .features.feature_mode import get_mode
+    from .training import TrainOptions, resolve_config, train
+    from .training.run_folder import numbered_run_dir
+    options = TrainOptions(**{name: getattr(args, name) for name in TrainOptions.names()})
     if args.dry_run:
-        print(json.dumps(resolve_config(args.data_dirs, args.out, **options), indent=2))
+        out = args.out or numbered_run_dir()
+        print(json.dumps(resolve_config(args.data_dirs, out, options), indent=2))
         return 0
-    result = train(args.data_dirs, args.out, resume=args.resume, force=args.force,
-                   cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress,
-                   **options)
+    result = train(args.data_dirs, args.out, options, resume=args.resume, force=args.force,
+                   cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress)
     if not result.is_main:
         return 0  # under torchrun, rank 0 reports
     m = result.metrics
@@ -237,7 +246,8 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         "",
         f"trained    {m['features']} features ({recipe['backbone']}) + head "
         f"{list(recipe['hidden']) or 'linear'}"
-        + (" on the crop, averaged with a landmark MLP" if m["features"] == "fusion" else "")
+        + (" on the crop, averaged with a landmark MLP" if get_mode(m["features"]).late_fusion
+           else "")
         + f" ({result.config['preset']} preset), {len(m['history'])} epochs",
         f"data       {' + '.join(m['data'])}: {len(m['classes'])} classes, {m['n_train']} "
         f"train / {m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
@@ -266,7 +276,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
 
 
 def _tune(args: argparse.Namespace, show_progress: bool) -> int:
-    from .train.tune import tune
+    from .training.tune import tune
     result = tune(args.data_dir, args.out, trials=args.trials,
                   backbones=args.backbones.split(",") if args.backbones else None,
                   weights=args.weights, seed=args.seed, timeout=args.timeout, device=args.device,
@@ -282,7 +292,7 @@ def _tune(args: argparse.Namespace, show_progress: bool) -> int:
 
 
 def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
-    from .evaluate import evaluate, format_table
+    from .evaluation import evaluate, format_table
     from .infer import Model
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     result = evaluate(model, args.data_dir, json_path=args.json_path, out_dir=args.out,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..choices import SPLIT_STRATEGIES
 from .layout import Sample
 
-SPLIT_STRATEGIES = ("auto", "signer", "frame", "random")
 MIN_SIGNERS = 3  # a data folder with fewer named signers is split by frame
 
 

@@ -1,17 +1,26 @@
-"""Features: frozen pretrained backbones, their preprocessing, batch extraction and the cache."""
+"""Features: frozen pretrained backbones, their preprocessing, batch extraction and the cache.
 
-from .backbones import (
-           BackboneSpec,
-           FrozenBackbone,
-           create_backbone,
-           get_spec,
-           list_backbones,
-           register_backbone,
-)
-from .cache import FeatureCache, default_cache_dir
-from .extract import Features, extract_features, resolve_device
-from .preprocessing import Preprocessing
+The names below load on first use, so that importing a light module of this package (such as
+``feature_mode``, which the command line's parser reads) does not import PyTorch.
+"""
 
-__all__ = ["BackboneSpec", "FeatureCache", "Features", "FrozenBackbone", "Preprocessing",
-           "create_backbone", "default_cache_dir", "extract_features", "get_spec", "list_backbones",
-           "register_backbone", "resolve_device"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "BackboneSpec": ".backbones", "FrozenBackbone": ".backbones", "create_backbone": ".backbones",
+    "get_spec": ".backbones", "list_backbones": ".backbones", "register_backbone": ".backbones",
+    "FeatureCache": ".cache", "default_cache_dir": ".cache",
+    "Features": ".extract", "extract_features": ".extract", "resolve_device": ".extract",
+    "Preprocessing": ".preprocessing",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

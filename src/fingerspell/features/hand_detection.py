@@ -58,6 +58,17 @@ def _detect_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, np.ndarray | 
     return out
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that do not inherit this one's threads: forking after PyTorch and ONNX
+    Runtime have started their thread pools can deadlock a child. The fork server is a clean
+    process started once per program; workers fork from it with this module preloaded."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def default_detection_workers(n_images: int) -> int:
     """Detection is CPU-bound and the main process only waits: one process per core, none for
     a handful of images (starting a process costs more than a few detections)."""
@@ -89,8 +100,7 @@ def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
     progress = bar(desc="hands", total=len(todo), unit="img", enabled=show_progress and bool(todo))
     with progress:
         if workers > 0 and len(chunks) > 1:
-            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with context.Pool(workers, _start_worker, (str(model), settings)) as pool:
+            with _pool_context().Pool(workers, _start_worker, (str(model), settings)) as pool:
                 _collect(pool.imap_unordered(_detect_chunk, chunks), vectors, failed, keys,
                          cache, progress)
         elif chunks:

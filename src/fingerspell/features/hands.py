@@ -22,12 +22,12 @@ from PIL import Image, ImageOps
 
 from .._atomic import write_atomic
 from .._native import native_stderr_silenced
+from ..choices import HAND_PICKS
 from ..errors import FingerspellError
 
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
                   "hand_landmarker/float16/latest/hand_landmarker.task")
 HAND_MODEL_ENV = "FINGERSPELL_HAND_MODEL"
-HAND_PICKS = ("largest", "right", "left", "confident")
 
 
 def resolve_hand_model(explicit: str | Path | None = None, cache_root: Path | None = None) -> Path:

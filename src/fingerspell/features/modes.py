@@ -24,12 +24,10 @@ from PIL import Image
 from .cache import FeatureCache
 from .crops import hand_crop
 from .extract import Encoder, Features, HandCrops, extract_features
+from .feature_mode import FeatureMode, get_mode
 from .hand_detection import Detections, detect_hands, hand_cache_namespace
 from .hands import Hand, HandSettings
 from .landmarks import LANDMARK_DIM, augment_landmarks, landmark_features
-
-FEATURE_MODES = ("image", "landmarks", "crop", "fusion")
-HAND_MODES = ("landmarks", "crop", "fusion")
 
 
 def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None
@@ -65,25 +63,27 @@ class ModeFeatures:
         return np.asarray([h is not None for h in self.hands], dtype=bool)
 
 
-def assemble(mode: str, backbone: np.ndarray | None, hands: list[Hand | None], view: int = 0,
-             names: list[str] | None = None) -> np.ndarray:
+def assemble(mode: str | FeatureMode, backbone: np.ndarray | None, hands: list[Hand | None],
+             view: int = 0, names: list[str] | None = None) -> np.ndarray:
     """One mode's vectors from the backbone's features (of crops or whole images; None for
     ``landmarks``) and the hands: [backbone | landmark features | hand found]."""
+    mode = get_mode(mode)
     parts = [] if backbone is None else [np.asarray(backbone, np.float32)]
-    if mode in ("landmarks", "fusion"):
+    if mode.landmarks:
         parts.append(landmark_matrix(hands, view, names))
-    if mode == "fusion":
+    if mode.found_flag:
         parts.append(np.asarray([[h is not None] for h in hands], np.float32))
     return np.concatenate(parts, axis=1)
 
 
-def image_vectors(mode: str, encoder: Encoder, images: list[Image.Image],
+def image_vectors(mode: str | FeatureMode, encoder: Encoder, images: list[Image.Image],
                   hands: list[Hand | None], margin: float) -> np.ndarray:
     """The same features as ``FeaturePipeline.compute`` for decoded images in memory (frames of
     a stream, uploads): nothing is cached, nothing is read from disk."""
+    mode = get_mode(mode)
     backbone = None
-    if mode != "landmarks":
-        seen = [hand_crop(image, hand, margin) if mode != "image" else image
+    if mode.uses_backbone:
+        seen = [hand_crop(image, hand, margin) if mode.backbone_input == "crop" else image
                 for image, hand in zip(images, hands, strict=True)]
         batch = np.stack([encoder.spec.preprocessing(image.convert("RGB")) for image in seen])
         backbone = encoder.encode(torch.from_numpy(batch))
@@ -99,14 +99,11 @@ class FeaturePipeline:
         (1, 1434)
     """
 
-    def __init__(self, mode: str, encoder: Encoder, *, hand_model: Path | None = None,
+    def __init__(self, mode: str | FeatureMode, encoder: Encoder, *, hand_model: Path | None = None,
                  hand_settings: HandSettings | None = None, cache_root: Path | None = None,
                  workers: int | None = None, device: str | torch.device = "cpu",
                  show_progress: bool = True, use_cache: bool = True) -> None:
-        if mode not in FEATURE_MODES:
-            from ..errors import FingerspellError
-            raise FingerspellError(f"unknown features {mode!r}; choose from {', '.join(FEATURE_MODES)}")
-        self.mode = mode
+        self.mode = get_mode(mode)
         self.encoder = encoder
         self.hand_model = hand_model
         self.hand_settings = hand_settings or HandSettings()
@@ -144,7 +141,7 @@ class FeaturePipeline:
     def compute(self, paths: list[Path], view: int = 0) -> ModeFeatures:
         """Features of ``paths``; ``view`` k >= 1 is the k-th augmented copy (training only)."""
         started = time.perf_counter()
-        if self.mode == "image":
+        if not self.mode.needs_hands:
             features = self.image_features(paths, view=view)
             return ModeFeatures(features.vectors, features.failed, None, features.computed,
                                 time.perf_counter() - started)
@@ -153,7 +150,7 @@ class FeaturePipeline:
         failed = dict(detections.failed)
         computed = detections.computed
         backbone = None
-        if self.mode != "landmarks":
+        if self.mode.uses_backbone:
             crops = self.image_features(paths, view=view,
                                         crops=HandCrops(hands, self.hand_settings.margin))
             failed.update(crops.failed)

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from .._atomic import write_atomic
+from ..choices import EXTRACTION_RUNTIMES
 from ..errors import FingerspellError
-from ..runtimes import EXTRACTION_RUNTIMES
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec, FrozenBackbone

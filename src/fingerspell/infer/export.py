@@ -28,7 +28,7 @@ class _FullGraph(nn.Module):
     def __init__(self, model: Model) -> None:
         super().__init__()
         self.backbone = model.backbone
-        self.head = model.head if model.features_mode == "image" else None
+        self.head = model.head if model.mode.single_graph else None
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.backbone(images)

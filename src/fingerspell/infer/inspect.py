@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.patches import Rectangle
 from PIL import Image
 
 from ..data.images import load_rgb
 from ..errors import FingerspellError, ImageError
-from ..evaluate.plots import _save, plt
+from ..evaluation.plots import save_png, subplots
 from ..features.crops import hand_crop
 from ..features.landmarks import BONES
 from ..features.modes import assemble
@@ -82,16 +83,17 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
     except ImageError as exc:
         raise FingerspellError(str(exc)) from None
     hand = prediction.hand
-    mode = model.features_mode
-    seen = hand_crop(image, hand, model.hand_settings.margin) if mode in ("crop", "fusion") else image
+    mode = model.mode
+    seen = (hand_crop(image, hand, model.hand_settings.margin) if mode.backbone_input == "crop"
+            else image)
     cam = None
-    if mode != "landmarks":
+    if mode.uses_backbone:
         tail = None
-        if mode == "fusion":  # the head's other inputs: landmarks and the hand-found flag
-            tail = assemble("fusion", np.zeros((1, 0), np.float32), [hand])[0]
+        if mode.landmarks or mode.found_flag:  # the head's other inputs: landmarks, found flag
+            tail = assemble(mode, np.zeros((1, 0), np.float32), [hand])[0]
         cam = grad_cam(model, seen, tail, model.classes.index(prediction.label))
 
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    fig, axes = subplots(1, 4, figsize=(16, 4.4))
     for ax in axes:
         ax.axis("off")
     axes[0].imshow(image)
@@ -102,14 +104,14 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
         axes[0].plot(xs, ys, "o", color="red", ms=3)
         left, top, right, bottom = hand.crop_box(image.width, image.height,
                                                  model.hand_settings.margin)
-        axes[0].add_patch(plt.Rectangle((left, top), right - left, bottom - top, fill=False,
+        axes[0].add_patch(Rectangle((left, top), right - left, bottom - top, fill=False,
                                         edgecolor="yellow", lw=1.5))
         title = f"{hand.handedness.lower()} hand ({hand.n_hands} in view)"
     else:
-        title = "no hand found" if mode != "image" else "photo"
+        title = "no hand found" if mode.needs_hands else "photo"
     axes[0].set_title(title)
     axes[1].imshow(seen)
-    axes[1].set_title("backbone input" if mode != "landmarks" else "photo (landmarks only)")
+    axes[1].set_title("backbone input" if mode.uses_backbone else "photo (landmarks only)")
     if cam is not None:
         axes[2].imshow(seen)
         heat = np.asarray(Image.fromarray(np.uint8(cam * 255)).resize(seen.size,
@@ -117,7 +119,7 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
         axes[2].imshow(heat, cmap="jet", alpha=0.45)
         axes[2].set_title(f"Grad-CAM for {prediction.label}")
     else:
-        axes[2].text(0.5, 0.5, "no Grad-CAM:\n" + ("landmark features" if mode == "landmarks"
+        axes[2].text(0.5, 0.5, "no Grad-CAM:\n" + ("landmark features" if not mode.uses_backbone
                                                   else "backbone has no spatial map"),
                      ha="center", va="center")
     labels = [label for label, _ in prediction.top_k][::-1]
@@ -128,5 +130,5 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
     axes[3].set_title(f"top {len(labels)} ({prediction.route})")
     fig.suptitle(f"{image_path.name}: {prediction.label} ({prediction.confidence:.0%}), "
                  f"{mode} features")
-    picture = _save(fig, Path(out))
+    picture = save_png(fig, Path(out))
     return Inspection(prediction, picture, cam is not None)

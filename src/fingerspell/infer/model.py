@@ -14,7 +14,6 @@ fusion: detection misses real hands in dark frames, which the whole image still 
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,17 +24,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import __version__
-from .._atomic import replace_dir, write_json
+from .._atomic import match_umask, replace_dir, write_json
+from .._version import __version__
+from ..choices import RUNTIMES
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
 from ..features.extract import Encoder, resolve_device
+from ..features.feature_mode import FeatureMode, get_mode
 from ..features.hands import Hand, HandDetector, HandSettings, file_digest
-from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures, image_vectors
+from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
-from ..runtimes import RUNTIMES
+from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
@@ -82,7 +83,7 @@ class Model:
     """
 
     def __init__(self, backbone: FrozenBackbone, head: MLPHead | LateFusionHead, classes: list[str],
-                 info: dict[str, Any] | None = None, *, features: str = "image",
+                 info: dict[str, Any] | None = None, *, features: str | FeatureMode = "image",
                  hand_settings: HandSettings | None = None, hand_model: Path | None = None,
                  fallback_head: MLPHead | None = None) -> None:
         self.backbone = backbone
@@ -91,11 +92,12 @@ class Model:
         self.info = info or {}
         self.device = torch.device("cpu")
         self.encoder: Encoder = backbone
-        self.features_mode = features
+        self.mode: FeatureMode = get_mode(features)
+        self.features_mode = self.mode.name
         self.hand_settings = hand_settings or HandSettings()
         self.hand_model = hand_model
         self.fallback_head = fallback_head.eval() if fallback_head is not None else None
-        if features in HAND_MODES and hand_model is None:
+        if self.mode.needs_hands and hand_model is None:
             raise ValueError(f"{features} features need a hand model")
 
     @property
@@ -172,6 +174,7 @@ class Model:
 
         def build(folder: Path) -> None:
             save_file(tensors, str(folder / "model.safetensors"))
+            match_umask(folder / "model.safetensors")  # safetensors creates it owner-only
             if self.hand_model is not None:
                 shutil.copyfile(self.hand_model, folder / HAND_MODEL_FILE)
             write_json(folder / "config.json", config)
@@ -196,11 +199,8 @@ class Model:
         if not config_path.is_file() or not weights_path.is_file():
             raise FingerspellError(f"{model_dir}: not a fingerspell model (expected config.json and "
                                    f"model.safetensors, as written by 'fingerspell train')")
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
-        if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
+        config = read_config(config_path)
+        if config.get("format") != BUNDLE_FORMAT:
             raise FingerspellError(f"{config_path}: not a fingerspell model config")
         version = config.get("format_version", 0)
         if not isinstance(version, int) or version < 1:
@@ -208,9 +208,29 @@ class Model:
         if version > BUNDLE_VERSION:
             raise FingerspellError(f"{model_dir}: model format {version} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
+        check_config(config, config_path)
+        features = config.get("features") or {"mode": "image", "hand": {}}
+        mode = get_mode(features["mode"])
+        hand_model = model_dir / HAND_MODEL_FILE
+        if mode.needs_hands:
+            if not hand_model.is_file():
+                raise FingerspellError(f"{model_dir}: {mode.name} model without its "
+                                       f"{HAND_MODEL_FILE}")
+            recorded = features.get("hand_model_sha256")
+            if recorded and file_digest(hand_model) != recorded:
+                raise FingerspellError(f"{hand_model}: differs from the hand model this model was "
+                                       f"trained with (sha256 mismatch); restore the bundle's own "
+                                       f"copy")
+        size = weights_path.stat().st_size
+        if size > MAX_WEIGHTS_BYTES:
+            raise FingerspellError(f"{weights_path}: {size / 1e9:.1f} GB is more than a model "
+                                   f"bundle holds ({MAX_WEIGHTS_BYTES / 1e9:.0f} GB)")
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         try:
+            check_weight_shapes(weights_path, "head.", config["head"])
+            if config.get("fallback_head"):
+                check_weight_shapes(weights_path, "fallback_head.", config["fallback_head"])
             tensors = load_file(str(weights_path))
         except (SafetensorError, OSError) as exc:
             raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
@@ -219,11 +239,6 @@ class Model:
         head = head_from_config(config["head"])
         fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
                     if config.get("fallback_head") else None)
-        features = config.get("features") or {"mode": "image", "hand": {}}
-        hand_model = model_dir / HAND_MODEL_FILE
-        if features["mode"] in HAND_MODES and not hand_model.is_file():
-            raise FingerspellError(f"{model_dir}: {features['mode']} model without its "
-                                   f"{HAND_MODEL_FILE}")
         try:
             net.load_state_dict(_strip(tensors, "backbone."))
             head.load_state_dict(_strip(tensors, "head."))
@@ -232,7 +247,10 @@ class Model:
         except RuntimeError as exc:
             raise FingerspellError(f"{weights_path}: weights do not match config.json "
                                    f"({' '.join(str(exc).split())[:200]})") from None
-        saved = Preprocessing.from_dict(config["preprocessing"])
+        try:
+            saved = Preprocessing.from_dict(config["preprocessing"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FingerspellError(f"{config_path}: invalid 'preprocessing' ({exc})") from None
         if saved != spec.preprocessing:
             raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
                                    f"{spec.name}'s in this version of fingerspell")
@@ -240,9 +258,9 @@ class Model:
         info = {k: v for k, v in config.items() if k not in {
             "format", "format_version", "fingerspell_version", "classes", "backbone",
             "preprocessing", "head", "fallback_head", "features"}}
-        model = cls(backbone, head, config["classes"], info, features=features["mode"],
-                    hand_settings=HandSettings.from_dict(features["hand"]),
-                    hand_model=hand_model if features["mode"] in HAND_MODES else None,
+        model = cls(backbone, head, config["classes"], info, features=mode,
+                    hand_settings=HandSettings.from_dict(features.get("hand", {})),
+                    hand_model=hand_model if mode.needs_hands else None,
                     fallback_head=fallback)
         return model.to(device).use_runtime(runtime, model_dir)
 
@@ -252,7 +270,7 @@ class Model:
                  workers: int | None = None) -> FeaturePipeline:
         """The feature pipeline this model was trained with (``mode`` overrides, e.g. "image"
         for the fallback head); ``use_cache`` reads and fills the feature caches."""
-        return FeaturePipeline(mode or self.features_mode, self.encoder,
+        return FeaturePipeline(mode or self.mode, self.encoder,
                                hand_model=self.hand_model, hand_settings=self.hand_settings,
                                cache_root=cache_root, workers=workers, device=self.device,
                                show_progress=show_progress, use_cache=use_cache)
@@ -287,13 +305,13 @@ class Model:
         unreadable images are returned too; skip them with ``features.failed``).
         ``whole_image(rows)`` gives whole-image features for the landmarks fallback head."""
         probs = self.head_proba(features.vectors)
-        if self.features_mode not in HAND_MODES:
+        if not self.mode.needs_hands:
             return probs, [ROUTE_IMAGE] * len(probs)
         found = features.found
         routes = [ROUTE_HAND if f else ROUTE_NO_HAND_WHOLE_IMAGE for f in found]
         missing = [i for i in np.nonzero(~found)[0].tolist() if i not in features.failed]
         nothing = next((i for i, c in enumerate(self.classes) if c.lower() == "nothing"), None)
-        if self.features_mode != "landmarks" or not missing:
+        if not self.mode.head_needs_hand or not missing:
             return probs, routes
         if nothing is not None:
             probs[missing] = 0.0
@@ -322,7 +340,7 @@ class Model:
 
     def detector(self) -> HandDetector | None:
         """This model's hand detector (None for image features); close it when done."""
-        if self.features_mode not in HAND_MODES:
+        if not self.mode.needs_hands:
             return None
         assert self.hand_model is not None
         return HandDetector(self.hand_model, self.hand_settings)
@@ -331,7 +349,7 @@ class Model:
                        top_k: int = 5, names: list[str] | None = None) -> list[Prediction]:
         """Predict decoded images in memory (stream frames, uploads); ``detector`` (from
         ``self.detector()``) is reused across calls when given."""
-        own = detector is None and self.features_mode in HAND_MODES
+        own = detector is None and self.mode.needs_hands
         detector = self.detector() if own else detector
         try:
             hands: list[Hand | None] = ([detector.find(image) for image in images]
@@ -340,9 +358,8 @@ class Model:
             if own and detector is not None:
                 detector.close()
         margin = self.hand_settings.margin
-        features = ModeFeatures(image_vectors(self.features_mode, self.encoder, images, hands,
-                                              margin),
-                                hands=hands if self.features_mode in HAND_MODES else None)
+        features = ModeFeatures(image_vectors(self.mode, self.encoder, images, hands, margin),
+                                hands=hands if self.mode.needs_hands else None)
 
         def whole_image(rows: list[int]) -> np.ndarray:
             return image_vectors("image", self.encoder, [images[i] for i in rows],

@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 
-from .. import __version__
+from .._version import __version__
 from ..data.images import MAX_PIXELS, MIN_SIDE, to_rgb
 from ..infer.model import Model, Prediction
 from ..live.decoder import DecoderSettings

@@ -39,6 +39,11 @@ class _Pruned(Exception):
     pass
 
 
+# The recipe fields a study searches (suggest_recipe); best_config.json holds these only.
+TUNED_FIELDS = ("backbone", "hidden", "dropout", "input_dropout", "normalize", "lr",
+                "weight_decay", "label_smoothing", "batch_size", "epochs")
+
+
 def suggest_recipe(trial: Any, backbones: list[str]) -> Recipe:
     """One point of the search space."""
     hidden = trial.suggest_categorical("hidden", [0, 256, 512, 1024])
@@ -119,7 +124,9 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
         raise FingerspellError("no trial completed; raise --trials")
     out = Path(out)
     best = Recipe.from_dict(study.best_trial.user_attrs["recipe"])
-    write_json(out / "best_config.json", {"recipe": best.to_dict(), "val_acc": study.best_value,
+    # only what the search chose: `train --config` keeps the user's features and other settings
+    searched = {name: value for name, value in best.to_dict().items() if name in TUNED_FIELDS}
+    write_json(out / "best_config.json", {"recipe": searched, "val_acc": study.best_value,
                                           "split": split.strategy, "data": str(images.root.resolve())})
     write_json(out / "trials.json", [{"number": t.number, "state": t.state.name, "value": t.value,
                                       "params": t.params} for t in study.trials])
@@ -129,9 +136,9 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
 
 
 def _plot_study(study: Any, path: Path) -> Path:
-    from ..evaluate.plots import _save, plt
+    from ..evaluation.plots import save_png, subplots
     values = [(t.number, t.value) for t in study.trials if t.value is not None]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     if values:
         numbers, accuracies = zip(*values, strict=True)
         ax.scatter(numbers, accuracies, s=14, label="completed trial")
@@ -143,4 +150,4 @@ def _plot_study(study: Any, path: Path) -> Path:
     ax.set(xlabel="trial", ylabel="validation accuracy", title="Hyper-parameter search")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)

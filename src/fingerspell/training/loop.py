@@ -38,20 +38,55 @@ def make_optimizer(head: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {recipe.optimizer!r} (sgd or adamw)")
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe,
-                  steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    total = max(1, recipe.epochs * steps_per_epoch)
-    warmup = int(recipe.warmup_epochs * steps_per_epoch)
+# Extending a finished cosine run (resume with more epochs) starts a gentle second cycle at least
+# at this share of the recipe's learning rate: the first cycle ended near zero.
+EXTENSION_LR_SHARE = 0.1
 
-    def factor(step: int) -> float:
+
+@dataclass(frozen=True)
+class LrPlan:
+    """The learning-rate factor per optimiser step: warm-up, then constant or cosine to zero at
+    ``total``. A run extended on resume continues from ``anchor_step`` (where it stopped) with a
+    cosine from ``anchor_factor`` to zero at the new end, so the rate never jumps back up to
+    where a fresh plan of the new length would be."""
+
+    recipe: Recipe
+    steps_per_epoch: int
+    total: int
+    anchor_step: int = 0
+    anchor_factor: float | None = None  # None: the plain plan
+
+    @classmethod
+    def fresh(cls, recipe: Recipe, steps_per_epoch: int) -> LrPlan:
+        return cls(recipe, steps_per_epoch, max(1, recipe.epochs * steps_per_epoch))
+
+    def factor(self, step: int) -> float:
+        if self.anchor_factor is not None and step >= self.anchor_step:
+            progress = min(1.0, (step - self.anchor_step) / max(1, self.total - self.anchor_step))
+            return self.anchor_factor * 0.5 * (1 + math.cos(math.pi * progress))
+        warmup = int(self.recipe.warmup_epochs * self.steps_per_epoch)
         if step < warmup:
             return (step + 1) / warmup
-        if recipe.schedule == "cosine":
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if self.recipe.schedule == "cosine":
+            progress = min(1.0, (step - warmup) / max(1, self.total - warmup))
             return 0.5 * (1 + math.cos(math.pi * progress))
         return 1.0
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def resumed(self, recipe: Recipe, step: int) -> LrPlan:
+        """This plan for a run resumed at ``step`` with ``recipe`` (whose epochs may differ)."""
+        total = max(1, recipe.epochs * self.steps_per_epoch)
+        if total == self.total or recipe.schedule != "cosine":
+            return LrPlan(recipe, self.steps_per_epoch, total, self.anchor_step,
+                          self.anchor_factor)
+        return LrPlan(recipe, self.steps_per_epoch, total, step,
+                      max(self.factor(step), EXTENSION_LR_SHARE))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "anchor_step": self.anchor_step,
+                "anchor_factor": self.anchor_factor}
+
+    def schedule(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self.factor(step))
 
 
 @torch.inference_mode()
@@ -79,7 +114,8 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
     optimizer = make_optimizer(head, recipe)
-    schedule = make_schedule(optimizer, recipe, steps_per_epoch)
+    plan = LrPlan.fresh(recipe, steps_per_epoch)
+    schedule = plan.schedule(optimizer)
     train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
                                         reduction="none")
     history: list[dict[str, Any]] = []
@@ -92,6 +128,12 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
         state = load_checkpoint(last_path)
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
+        # runs of 0.1 did not record their plan: they ran one plain plan of len(history) epochs
+        saved = state.get("lr_plan") or {"total": len(state["history"]) * steps_per_epoch}
+        plan = LrPlan(recipe, steps_per_epoch, int(saved["total"]),
+                      int(saved.get("anchor_step", 0)), saved.get("anchor_factor"))
+        plan = plan.resumed(recipe, int(state["epoch"]) * steps_per_epoch)
+        schedule = plan.schedule(optimizer)
         schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -155,7 +197,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
                     "schedule": schedule.state_dict(), "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(), "history": history,
                     "best_epoch": best_epoch, "best_val_acc": best_acc,
-                    "best_val_loss": best_loss})
+                    "best_val_loss": best_loss, "lr_plan": plan.to_dict()})
                 prune_epochs(checkpoint_dir, keep_epochs)
             if on_epoch is not None:
                 on_epoch(history)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,30 @@ from ..data.layout import ImageSet
 from ..data.merge import discover_many, source_balanced_weights
 from ..data.split import split_samples
 from ..errors import FingerspellError
-from ..evaluate.plots import plot_curves
-from ..evaluate.run import summarize_predictions
+from ..evaluation.plots import plot_curves
+from ..evaluation.run import summarize_predictions
 from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.extract import resolve_device
+from ..features.feature_mode import FeatureMode, get_mode
 from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
 from ..features.landmarks import LANDMARK_DIM
-from ..features.modes import HAND_MODES, FeaturePipeline, ModeFeatures
+from ..features.modes import FeaturePipeline, ModeFeatures
 from ..features.onnx_runtime import choose_encoder
 from ..head.heads import LateFusionHead
 from ..head.recipes import Recipe, recipe_for_features
 from ..infer.model import Model
-from .config import resolve_config, resume_config, start_run_dir
+from .config import resolve_config, resume_config
 from .distributed import Dist, init_from_env
 from .finetune import finetune, last_blocks
 from .loop import fit_head
+from .options import TrainOptions
+from .run_folder import (
+    CONFIG_FILE,
+    finish_run_folder,
+    numbered_run_dir,
+    plan_run_folder,
+    start_run_folder,
+)
 
 
 @dataclass
@@ -45,66 +54,64 @@ class TrainResult:
         return float(self.metrics["best_val_acc"])
 
 
-def train(data_dir: str | Path | list[str | Path], out: str | Path, *,
-          preset: str | None = None, features: str | None = None, backbone: str | None = None,
-          epochs: int | None = None, batch_size: int | None = None,
-          lr: float | None = None, seed: int | None = None, weights: str | None = None,
-          val_fraction: float | None = None, split_by: str | None = None,
-          device: str | None = None, runtime: str | None = None,
-          keep_epochs: int | None = None, finetune: int | None = None,
-          finetune_epochs: int | None = None, config_file: str | Path | None = None,
-          hand_model: str | Path | None = None, hand_pick: str | None = None,
-          hand_confidence: float | None = None, resume: bool = False, force: bool = False,
+def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None,
+          options: TrainOptions | None = None, *, resume: bool = False, force: bool = False,
           cache_dir: Path | None = None, workers: int | None = None,
-          show_progress: bool = True) -> TrainResult:
+          show_progress: bool = True, **overrides: Any) -> TrainResult:
     """Train a letter recognizer on the labelled images in ``data_dir`` (one folder or a list,
-    merged by class name); write it to ``out``.
+    merged by class name); write it to ``out`` (default: a new numbered ``runs/train<N>``).
 
-    ``out`` receives ``model/`` (the bundle), ``checkpoints/``, ``metrics.json``, ``curves.png``,
-    ``confusion_matrix.png``, ``errors.png``, ``report.html`` and, if any image was unreadable,
-    ``skipped.txt``.
+    ``options`` and keyword ``overrides`` are ``TrainOptions`` fields (features, backbone,
+    epochs, ...). ``out`` receives ``model/`` (the bundle), ``checkpoints/``, ``metrics.json``,
+    ``curves.png``, ``confusion_matrix.png``, ``errors.png``, ``report.html`` and, if any image
+    was unreadable, ``skipped.txt``. An existing run in ``out`` is continued with ``resume`` or
+    replaced with ``force`` (only once the new run has succeeded); any other non-empty folder
+    is refused.
 
     Example:
-        >>> result = train("asl_alphabet_train", "runs/lite0")   # doctest: +SKIP
-        >>> round(result.val_accuracy, 2)                         # doctest: +SKIP
+        >>> result = train("asl_alphabet_train", "runs/lite0", epochs=10)   # doctest: +SKIP
+        >>> round(result.val_accuracy, 2)                                   # doctest: +SKIP
         0.8
     """
-    options = dict(preset=preset, features=features, backbone=backbone, epochs=epochs,
-                   batch_size=batch_size, lr=lr, seed=seed, weights=weights,
-                   val_fraction=val_fraction, split_by=split_by, device=device, runtime=runtime,
-                   keep_epochs=keep_epochs, finetune=finetune, finetune_epochs=finetune_epochs,
-                   config_file=config_file, hand_model=hand_model, hand_pick=hand_pick,
-                   hand_confidence=hand_confidence)
-    config = (resume_config(data_dir, out, **options) if resume
-              else resolve_config(data_dir, out, **options))
+    options = TrainOptions.build(options, **overrides)
+    out = Path(out) if out is not None else numbered_run_dir()
+    folder = plan_run_folder(out, resume=resume, force=force)
+    config = (resume_config(data_dir, folder.final, folder.work, options) if resume
+              else resolve_config(data_dir, folder.final, options))
     # bad data, devices or weights fail here, before the run folder is touched
     device = resolve_device(config["device"])
     images = discover_many(config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
+    mode = get_mode(config["recipe"]["features"])
     hand_model = (check_hand_model(resolve_hand_model(config["hand_model"], cache_dir))
-                  if config["recipe"]["features"] in HAND_MODES else None)
+                  if mode.needs_hands else None)
     if config["recipe"]["finetune_blocks"]:
         last_blocks(backbone, config["recipe"]["finetune_blocks"])  # a wrong N fails now
     dist = init_from_env(device.type)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
-    if not resume and dist.is_main:
-        start_run_dir(config, force=force)
+    if dist.is_main:
+        if not resume:
+            start_run_folder(folder)
+        write_json(folder.work / CONFIG_FILE, config)
     dist.barrier()
     try:
-        return _run(config, images, backbone, hand_model, device, dist, cache_dir=cache_dir,
-                    workers=workers, show_progress=show_progress and dist.is_main)
+        result = _run(config, folder.work, images, backbone, hand_model, device, dist,
+                      cache_dir=cache_dir, workers=workers,
+                      show_progress=show_progress and dist.is_main)
     finally:
         if dist.active:
             torch.distributed.destroy_process_group()
+    if dist.is_main:
+        finish_run_folder(folder)  # a replacement takes the old run's place only now
+    return replace(result, run_dir=folder.final, model_dir=folder.final / "model")
 
 
-def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
+def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: FrozenBackbone,
          hand_model: Path | None, device: torch.device, dist: Dist, *, cache_dir: Path | None,
          workers: int | None, show_progress: bool) -> TrainResult:
-    run_dir = Path(config["out"])
     recipe = Recipe.from_dict(config["recipe"])
-    mode = recipe.features
+    mode = get_mode(recipe.features)
     split = split_samples(images.samples, val_fraction=config["val_fraction"],
                           seed=config["seed"], strategy=config["split_by"])
     paths = [s.path for s in images.samples]
@@ -119,13 +126,13 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                                      device=device, cache_root=cache_dir)
         dist.barrier()
 
-    def pipeline(feature_mode: str, progress: bool = show_progress) -> FeaturePipeline:
+    def pipeline(feature_mode: FeatureMode, progress: bool = show_progress) -> FeaturePipeline:
         return FeaturePipeline(feature_mode, encoder, hand_model=hand_model,
                                hand_settings=HandSettings.from_dict(config["hand"]),
                                cache_root=cache_dir, workers=workers, device=device,
                                show_progress=progress)
 
-    def extract(files: list[Path], view: int = 0, feature_mode: str = mode) -> ModeFeatures:
+    def extract(files: list[Path], view: int = 0, feature_mode: FeatureMode = mode) -> ModeFeatures:
         if not dist.active:
             return pipeline(feature_mode).compute(files, view)
         # each rank fills the shared caches with its share, then every rank reads all of it
@@ -144,14 +151,14 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         write_text(run_dir / "skipped.txt",
                    "".join(f"{path}\t{reason}\n" for path, reason in skipped.items()))
     # a landmarks head learns from hands only; the no-hand rule answers for the rest
-    usable = features.found if mode == "landmarks" else np.ones(len(paths), dtype=bool)
+    usable = features.found if mode.head_needs_hand else np.ones(len(paths), dtype=bool)
     train_idx = [i for i in split.train if i not in features.failed]
     val_idx = [i for i in split.val if i not in features.failed]
     head_train = [i for i in train_idx if usable[i]]
     head_val = [i for i in val_idx if usable[i]]
     if not head_train:
         raise FingerspellError(f"{images.root}: no readable training images"
-                               + (" with a hand found" if mode == "landmarks" else "")
+                               + (" with a hand found" if mode.head_needs_hand else "")
                                + f" (see {run_dir / 'skipped.txt'})")
 
     label_of = {name: i for i, name in enumerate(images.classes)}
@@ -162,7 +169,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         return (torch.from_numpy(np.asarray(vectors, np.float32)).to(device),
                 torch.from_numpy(labels[rows]).to(device))
 
-    def training_set(rows: list[int], base: np.ndarray, part_recipe: Recipe, feature_mode: str,
+    def training_set(rows: list[int], base: np.ndarray, part_recipe: Recipe, feature_mode: FeatureMode,
                      columns: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``base`` (the rows' vectors) plus the recipe's augmented views of the same photos
         (``columns`` of ``feature_mode``'s vectors), labels, and the loss weights that make
@@ -182,7 +189,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         return x, y, weights
 
     # fusion's main head is the crop half of the late fusion: crop features only
-    columns = slice(0, backbone.spec.feature_dim) if mode == "fusion" else slice(None)
+    columns = slice(0, backbone.spec.feature_dim) if mode.late_fusion else slice(None)
     x_train, y_train, weights = training_set(head_train, features.vectors[head_train][:, columns],
                                              recipe, mode, columns)
     x_val, y_val = tensors(features.vectors[head_val][:, columns], head_val)
@@ -198,11 +205,11 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         "sources": [{"data": str(root), "images": int((sources == k).sum()),
                      "classes": [c for c in images.classes if (k, c) in covered]}
                     for k, root in enumerate(images.sources)],
-        "classes": images.classes, "features": mode,
+        "classes": images.classes, "features": mode.name,
         "split": split.strategy, "n_train": len(train_idx),
         "n_train_rows": len(x_train), "n_val": len(val_idx),
         "hand_found": round(float(found[train_idx + val_idx].mean()), 4)
-        if mode in HAND_MODES else None,
+        if mode.needs_hands else None,
         "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
         "features_computed": features.computed, "features_cached": len(paths) - features.computed,
         "device": str(device), "runtime": encoder.runtime, "world_size": dist.world,
@@ -217,10 +224,10 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                    keep_epochs=config.get("keep_epochs"), show_progress=show_progress,
                    on_epoch=on_epoch, writer=dist.is_main, sample_weight=weights)
     fallback = None
-    if mode == "landmarks" and "nothing" not in {c.lower() for c in images.classes}:
+    if mode.head_needs_hand and "nothing" not in {c.lower() for c in images.classes}:
         # no `nothing` class to answer for photos without a hand: learn a whole-image head
         image_recipe = recipe_for_features("image")
-        whole = extract(paths, feature_mode="image")
+        whole = extract(paths, feature_mode=get_mode("image"))
         fb_train = [i for i in train_idx if i not in whole.failed]
         fb_val = [i for i in val_idx if i not in whole.failed]
         fallback = image_recipe.make_head(backbone.spec.feature_dim, len(images.classes))
@@ -234,7 +241,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
                "head_seconds": round(fit.seconds, 2), "resumed_from_epoch": fit.resumed_from,
                "history": fit.history}
     head = fit.head
-    if mode == "fusion":
+    if mode.late_fusion:
         # the landmark half: the landmarks mode's own recipe on the photos with a hand
         marks = recipe_for_features("landmarks")
         with_hand = [i for i in train_idx if found[i]]
@@ -242,7 +249,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
         part = slice(backbone.spec.feature_dim, backbone.spec.feature_dim + LANDMARK_DIM)
         # jittered hands come from the landmarks pipeline: cached detections, no image work
         x_marks, y_marks, mark_weights = training_set(
-            with_hand, features.vectors[with_hand, part], marks, "landmarks", slice(None))
+            with_hand, features.vectors[with_hand, part], marks, get_mode("landmarks"), slice(None))
         torch.manual_seed(config["seed"])
         landmark_head = marks.make_head(LANDMARK_DIM, len(images.classes))
         landmark_head.set_normalization(x_marks)
@@ -308,7 +315,7 @@ def _run(config: dict[str, Any], images: ImageSet, backbone: FrozenBackbone,
             title=f"Validation ({split.strategy} split)",
             hands=[features.hands[i] for i in val_idx] if features.hands is not None else None,
             signers=[images.samples[i].signer for i in val_idx],
-            summary={"features": mode, "backbone": recipe.backbone, "preset": config["preset"],
+            summary={"features": mode.name, "backbone": recipe.backbone, "preset": config["preset"],
                      "best epoch": metrics["best_epoch"], "training images": len(train_idx),
                      "skipped images": len(skipped)},
             more_pictures=(curves,))

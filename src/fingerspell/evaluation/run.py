@@ -13,6 +13,7 @@ from ..data.layout import discover
 from ..errors import FingerspellError
 from ..features.hands import Hand
 from ..infer.model import Model
+from ..paths import RUNS, numbered_dir
 from .metrics import classification_report, per_group_accuracy
 from .plots import plot_confusion, plot_errors
 from .report import write_report
@@ -83,7 +84,7 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
 
     The folder's classes may be a subset of the model's (those missing are reported); a class the
     model does not know is an error. Pictures go to ``out_dir`` (default: next to ``json_path``,
-    else ``./fingerspell-eval``).
+    else a new ``runs/eval/<data folder name>``, numbered if taken).
     """
     if not isinstance(model, Model):
         model = Model.load(model, device=device)
@@ -108,7 +109,8 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
 
     if out_dir is None:
-        out_dir = Path(json_path).parent if json_path else Path("fingerspell-eval")
+        out_dir = (Path(json_path).parent if json_path
+                   else numbered_dir(RUNS / "eval" / Path(data_dir).resolve().name))
     out_dir = Path(out_dir)
     skipped = {str(paths[i]): reason for i, reason in features.failed.items()}
     report, files = summarize_predictions(

@@ -5,27 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from .._atomic import write_atomic
 from ..data.images import load_rgb
 from ..errors import ImageError
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a figure drawn by the Agg canvas, so that plotting
+    never switches the backend of a user's session (a notebook keeps its own)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save_png(fig: Figure, path: Path) -> Path:
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
     return path
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     """Loss and accuracy per epoch, training and validation."""
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     ax_loss.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
@@ -35,7 +40,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path,
@@ -45,7 +50,7 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path,
     rows = matrix.sum(1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
     size = max(5.0, 0.32 * len(classes) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = subplots(figsize=(size + 1, size))
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(classes)), classes, rotation=90)
     ax.set_yticks(range(len(classes)), classes)
@@ -55,7 +60,7 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path,
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=6,
                     color="white" if share[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_errors(paths: list[str], true_labels: list[str], pred_labels: list[str],
@@ -64,7 +69,7 @@ def plot_errors(paths: list[str], true_labels: list[str], pred_labels: list[str]
     order = np.argsort(-np.asarray(confidences))[:limit]
     cols = 6
     rows = max(1, int(np.ceil(len(order) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.0, rows * 2.3), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(cols * 2.0, rows * 2.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, index in zip(axes.flat, order, strict=False):
@@ -79,4 +84,4 @@ def plot_errors(paths: list[str], true_labels: list[str], pred_labels: list[str]
     if not len(order):
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
     fig.suptitle("Most confident mistakes")
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -1,0 +1,10 @@
+"""The names the command line offers as choices, importable without PyTorch or numpy."""
+
+from .features.feature_mode import FEATURE_MODES
+
+SPLIT_STRATEGIES = ("auto", "signer", "frame", "random")
+HAND_PICKS = ("largest", "right", "left", "confident")
+EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction
+RUNTIMES = (*EXTRACTION_RUNTIMES, "int8")  # engines for a model bundle (int8 needs calibration)
+
+__all__ = ["EXTRACTION_RUNTIMES", "FEATURE_MODES", "HAND_PICKS", "RUNTIMES", "SPLIT_STRATEGIES"]

@@ -1,0 +1,117 @@
+"""Checks on a model bundle read from disk, before anything is built from it.
+
+A bundle is outside input (downloaded, copied, edited by hand): every field ``Model.load`` uses
+is checked for presence and type, layer sizes are compared with the weights file's header
+(nothing is allocated for a head whose declared size the weights do not back), and the hand
+model is compared with the checksum recorded at training time. Each problem is one line naming
+the file and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import FingerspellError
+from ..features.feature_mode import get_mode
+from ..features.landmarks import LANDMARK_DIM
+from ..head.heads import head_from_config
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config is a few KB; more is not a fingerspell bundle
+MAX_WEIGHTS_BYTES = 4 * 1024**3  # the largest curated backbone with a dense head is ~1.1 GB
+
+
+def read_config(config_path: Path) -> dict[str, Any]:
+    """The parsed ``config.json`` (a JSON object of bounded size)."""
+    size = config_path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise FingerspellError(f"{config_path}: {size} bytes is too large for a model config")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise FingerspellError(f"{config_path}: not a fingerspell model config")
+    return config
+
+
+def _require(config: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
+    if key not in config:
+        raise FingerspellError(f"{where}: field {key!r} is missing; re-save the model with "
+                               f"'fingerspell train' or restore the original config.json")
+    value = config[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in (
+            kind if isinstance(kind, tuple) else (kind,))):
+        names = "/".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise FingerspellError(f"{where}: field {key!r} should be {names}, "
+                               f"not {type(value).__name__}")
+    return value
+
+
+def check_config(config: dict[str, Any], config_path: Path) -> None:
+    """Every field ``Model.load`` reads exists and has the right type; the head's class count
+    and input sizes agree with the class list, the backbone and the feature mode."""
+    classes = _require(config, "classes", list, config_path)
+    if not classes or not all(isinstance(c, str) and c for c in classes):
+        raise FingerspellError(f"{config_path}: 'classes' must be a non-empty list of names")
+    if len(set(classes)) != len(classes):
+        raise FingerspellError(f"{config_path}: 'classes' lists a class twice")
+    backbone = _require(config, "backbone", dict, config_path)
+    _require(backbone, "name", str, config_path)
+    _require(backbone, "weights_id", (str, type(None)), config_path)
+    feature_dim = _require(backbone, "feature_dim", int, config_path)
+    _require(config, "preprocessing", dict, config_path)
+    head = _require(config, "head", dict, config_path)
+    features = config.get("features") or {"mode": "image", "hand": {}}
+    if not isinstance(features, dict) or not isinstance(features.get("mode"), str) \
+            or not isinstance(features.get("hand", {}), dict):
+        raise FingerspellError(f"{config_path}: 'features' should be an object with a 'mode'")
+    try:
+        mode = get_mode(features["mode"])
+    except FingerspellError as exc:
+        raise FingerspellError(f"{config_path}: {exc}") from None
+    # the head's inputs and outputs, per part
+    parts = {"crop": head.get("crop"), "landmarks": head.get("landmarks")} \
+        if head.get("kind") == "late_fusion" else {"head": head}
+    for name, part in parts.items():
+        if not isinstance(part, dict):
+            raise FingerspellError(f"{config_path}: head part {name!r} is missing")
+        for key in ("in_dim", "n_classes"):
+            _require(part, key, int, config_path)
+        for key in ("hidden", "dropout"):
+            _require(part, key, list, config_path)
+        if part["n_classes"] != len(classes):
+            raise FingerspellError(f"{config_path}: the head has {part['n_classes']} outputs but "
+                                   f"'classes' lists {len(classes)}")
+    expected_in = {"crop": feature_dim, "landmarks": LANDMARK_DIM}
+    if "head" in parts:
+        expected_in["head"] = ((feature_dim if mode.uses_backbone else 0)
+                               + (LANDMARK_DIM if mode.landmarks else 0) + int(mode.found_flag))
+    for name, part in parts.items():
+        if part["in_dim"] != expected_in[name]:
+            raise FingerspellError(f"{config_path}: the {name} head takes {part['in_dim']} "
+                                   f"inputs but {mode.name} features have {expected_in[name]}")
+
+
+def check_weight_shapes(weights_path: Path, prefix: str, head_config: dict[str, Any]) -> None:
+    """The layers ``head_config`` declares have the shapes stored in ``weights_path`` (read from
+    the file's header; the head is laid out on PyTorch's meta device, which allocates nothing)."""
+    from safetensors import safe_open
+
+    try:
+        with torch.device("meta"):
+            head = head_from_config(head_config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FingerspellError(f"{weights_path.parent / 'config.json'}: invalid head "
+                               f"({exc})") from None
+    with safe_open(str(weights_path), framework="pt") as stored:
+        shapes = {k[len(prefix):]: tuple(stored.get_slice(k).get_shape())
+                  for k in stored.keys() if k.startswith(prefix)}
+    for key, tensor in head.state_dict().items():
+        if shapes.get(key) != tuple(tensor.shape):
+            raise FingerspellError(f"{weights_path}: weights do not match config.json ({prefix}{key}"
+                                   f": config {tuple(tensor.shape)}, weights "
+                                   f"{shapes.get(key, 'missing')})")
