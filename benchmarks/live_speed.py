@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-KAGGLE = SHARED / "data" / "asl_alphabet" / "train"
-HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
+from common import require_shared, small_model, webcam_frames
+
 STAGES = ("decode", "hands", "features", "head", "decoder")
 
 
@@ -36,32 +35,8 @@ def one_core() -> None:
     torch.set_num_threads(1)
 
 
-def webcam_frames(count: int) -> list[bytes]:
-    from PIL import Image
-    frames = []
-    letters = ["A", "B", "C", "L", "Y", "nothing"]
-    for i in range(count):
-        letter = letters[(i // 15) % len(letters)]
-        photo = Image.open(KAGGLE / letter / f"{letter}{1000 + 5 * (i % 15)}.jpg").convert("RGB")
-        scene = Image.new("RGB", (640, 480), (120, 110, 100))
-        scene.paste(photo.resize((360, 360)), (140, 60))
-        buffer = io.BytesIO()
-        scene.save(buffer, "JPEG", quality=85)
-        frames.append(buffer.getvalue())
-    return frames
-
-
 def train_models(folder: Path) -> dict[str, Path]:
-    import fingerspell
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import link_subset
-    data = link_subset(KAGGLE, folder / "data", ["A", "B", "C", "L", "Y", "nothing"],
-                       per_class=20, step=10)
-    models = {}
-    for mode in ("landmarks", "fusion"):
-        result = fingerspell.train(data, folder / mode, features=mode, epochs=3,
-                                   hand_model=HAND_MODEL, show_progress=False)
-        models[mode] = result.model_dir
+    models = {mode: small_model(folder, mode) for mode in ("landmarks", "fusion")}
     from fingerspell.infer.export import export_model
     onnx_dir = folder / "fusion-onnx"
     import shutil
@@ -113,8 +88,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_speed.json"))
     args = parser.parse_args()
-    if not (KAGGLE.is_dir() and HAND_MODEL.is_file()):
-        sys.exit(f"needs the shared photos and hand model under {SHARED}")
+    require_shared()
     with tempfile.TemporaryDirectory() as folder:
         models = train_models(Path(folder))
         one_core()

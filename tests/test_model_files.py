@@ -30,6 +30,21 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
     elif case == "hand model missing":
         config["features"] = {**config["features"], "mode": "landmarks"}
         config_path.write_text(json.dumps(config))
+    elif case.startswith("no "):  # a field missing
+        config_path.write_text(json.dumps({k: v for k, v in config.items() if k != case[3:]}))
+    elif case == "classes not a list":
+        config_path.write_text(json.dumps({**config, "classes": "ABC"}))
+    elif case in ("more classes", "fewer classes"):
+        classes = config["classes"] + ["D"] if case == "more classes" else config["classes"][:2]
+        config_path.write_text(json.dumps({**config, "classes": classes}))
+    elif case == "wider head":  # a hidden layer the weights do not have
+        config["head"] = {**config["head"], "hidden": [100_000_000], "dropout": [0.5]}
+        config_path.write_text(json.dumps(config))
+    elif case == "head in_dim":
+        config["head"] = {**config["head"], "in_dim": 7}
+        config_path.write_text(json.dumps(config))
+    elif case == "huge config":
+        config_path.write_text(json.dumps({**config, "padding": "x" * (5 * 1024 * 1024)}))
     return model
 
 
@@ -40,6 +55,16 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
     ("no version", "config.json: no valid format_version"),
     ("weights", "model.safetensors: unreadable weights"),
     ("hand model missing", "landmarks model without its hand_landmarker.task"),
+    ("no classes", "config.json: field 'classes' is missing"),
+    ("no backbone", "config.json: field 'backbone' is missing"),
+    ("no head", "config.json: field 'head' is missing"),
+    ("no preprocessing", "config.json: field 'preprocessing' is missing"),
+    ("classes not a list", "config.json: field 'classes' should be list, not str"),
+    ("more classes", "the head has 3 outputs but 'classes' lists 4"),
+    ("fewer classes", "the head has 3 outputs but 'classes' lists 2"),
+    ("wider head", "model.safetensors: weights do not match config.json"),
+    ("head in_dim", "the head takes 7 inputs but image features have 1280"),
+    ("huge config", "config.json: 5"),
 ])
 def test_wrong_model_files(tiny_model: Path, tmp_path: Path, case: str, message: str) -> None:
     model = broken_copy(tiny_model, tmp_path, case)
@@ -54,3 +79,21 @@ def test_not_a_model_folder(tmp_path: Path) -> None:
                             (tmp_path, "not a fingerspell model")):
         result = run_cli("predict", str(folder), str(image))
         assert result.returncode == 2 and message in result.stderr
+
+
+def test_hand_model_checksum_is_verified(mode_runs: dict[str, Path], tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(mode_runs["landmarks"] / "model", model)
+    task = model / "hand_landmarker.task"
+    task.write_bytes(task.read_bytes()[:-1] + b"\0")  # one byte changed
+    result = run_cli("predict", str(model), str(noise_image(tmp_path / "x.png")))
+    assert result.returncode == 2 and "hand_landmarker.task: differs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_saved_weights_have_the_usual_permissions(tiny_model: Path) -> None:
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("model.safetensors", "config.json"):
+        assert (tiny_model / name).stat().st_mode & 0o777 == 0o666 & ~umask, name

@@ -28,16 +28,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
+def start_server(model_dir: Path, *options: str, log: Path | None = None
+                 ) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    stderr = log.open("w") if log else subprocess.PIPE
     process = subprocess.Popen([str(FINGERSPELL), "serve", str(model_dir), "--port", str(port),
-                                *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                *options], stdout=subprocess.PIPE, stderr=stderr,
                                text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read()}")
+            output = log.read_text() if log else process.stderr.read()
+            raise AssertionError(f"server exited: {output}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return process, base
@@ -48,9 +51,15 @@ def start_server(model_dir: Path, *options: str) -> tuple[subprocess.Popen, str]
 
 
 @pytest.fixture(scope="module")
-def server(mode_runs: dict[str, Path]) -> Iterator[str]:
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def server(mode_runs: dict[str, Path], server_log: Path) -> Iterator[str]:
     process, base = start_server(mode_runs["fusion"] / "model", "--max-streams", "1",
-                                 "--max-upload-mb", "1")
+                                 "--max-upload-mb", "1", "--stream-idle-seconds", "4",
+                                 "--allow-origin", "https://app.example", log=server_log)
     yield base
     process.terminate()
     process.wait(timeout=30)

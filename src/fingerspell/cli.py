@@ -136,8 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=5.0,
                    help="larger uploads get HTTP 413 (5)")
+    p.add_argument("--max-pixels", type=_positive_int, default=4096 * 4096,
+                   help="larger images (by their header, before decoding) get HTTP 413 "
+                        "(4096x4096)")
     p.add_argument("--max-streams", type=_positive_int, default=4,
                    help="concurrent camera streams (4)")
+    p.add_argument("--stream-idle-seconds", type=float, default=30.0,
+                   help="close a stream that sends no frame for this long (30)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                   help="a web origin (https://host[:port]) that may call the API and open "
+                        "streams besides the server's own; repeatable")
     p.add_argument("--hold", type=float, default=0.5, help="seconds a letter must be held (0.5)")
     p.add_argument("--min-confidence", type=float, default=0.5,
                    help="stream frames below this confidence do not count (0.5)")
@@ -390,19 +398,31 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
     from .infer import Model
     from .live.decoder import DecoderSettings
     from .serve.app import create_app
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
-    app = create_app(model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                     max_streams=args.max_streams,
+    max_upload_bytes = int(args.max_upload_mb * 1024 * 1024)
+    app = create_app(model, max_upload_bytes=max_upload_bytes, max_pixels=args.max_pixels,
+                     max_streams=args.max_streams, stream_idle_seconds=args.stream_idle_seconds,
+                     bind=args.host, allow_origins=args.allow_origin,
                      decoder_settings=DecoderSettings(hold_seconds=args.hold,
                                                       min_confidence=args.min_confidence))
+    # refused requests are logged one line each on stderr
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("fingerspell: %(message)s"))
+    logger = logging.getLogger("fingerspell")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     print(f"fingerspell: serving {args.model_dir} ({model.features_mode} features) on "
           f"http://{args.host}:{args.port}/ (API docs: /docs)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # WebSocket messages over the upload limit are refused by the protocol layer itself
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                ws_max_size=max_upload_bytes + 1024)
     return 0
 
 

@@ -92,7 +92,8 @@ def check_config(config: dict[str, Any], config_path: Path) -> None:
                                + (LANDMARK_DIM if mode.landmarks else 0) + int(mode.found_flag))
     for name, part in parts.items():
         if part["in_dim"] != expected_in[name]:
-            raise FingerspellError(f"{config_path}: the {name} head takes {part['in_dim']} "
+            label = "head" if name == "head" else f"{name} head"
+            raise FingerspellError(f"{config_path}: the {label} takes {part['in_dim']} "
                                    f"inputs but {mode.name} features have {expected_in[name]}")
 
 

@@ -1,60 +1,49 @@
 """The HTTP API and the web page.
 
 - ``POST /v1/predict``: one image (multipart upload or the raw bytes) -> letter, confidence,
-  top-k, route, hand box and landmarks. Over ``max_upload_bytes``: 413; not an image: 415.
-- ``WS /v1/stream``: the browser sends frames (JPEG/PNG bytes), the server answers each with the
-  frame's prediction and the decoder's text; the text message ``{"command": "clear"}`` starts
-  over. At most ``max_streams`` at once: the next is told so and closed (code 1013).
+  top-k, route, hand box and landmarks. Over ``max_upload_bytes`` or ``max_pixels``: 413; not
+  an image: 415; a malformed multipart body: 400; ``top_k`` outside 1..classes: 422.
+- ``WS /v1/stream``: the browser sends frames (JPEG/PNG bytes, same limits as uploads), the
+  server answers each with the frame's prediction and the decoder's text; the text message
+  ``{"command": "clear"}`` starts over. At most ``max_streams`` at once: the next is told so and
+  closed (code 1013); a stream silent for ``stream_idle_seconds`` is closed (code 1001).
 - ``GET /healthz``, ``GET /v1/model``, OpenAPI docs at ``/docs``; ``/`` is the web page.
+
+Every request passes the Host/Origin guard (guard.py). Images are decoded in worker threads,
+at most ``decode_slots`` at a time, never on the event loop; every refusal is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
+import logging
+import os
 import threading
 import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, UnidentifiedImageError
 
 from .._version import __version__
-from ..data.images import MAX_PIXELS, MIN_SIDE, to_rgb
 from ..infer.model import Model, Prediction
 from ..live.decoder import DecoderSettings
 from ..live.stream import LiveSession
+from .guard import GuardMiddleware, HostPolicy
+from .uploads import DEFAULT_MAX_PIXELS, BadInput, decode_image
 
 DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
 DEFAULT_MAX_STREAMS = 4
+DEFAULT_STREAM_IDLE_SECONDS = 30.0
+MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around the file
 
-
-class BadImage(ValueError):
-    """Bytes that are not a usable image (HTTP 415)."""
-
-
-def decode_image(data: bytes) -> Image.Image:
-    """RGB image from uploaded bytes, or BadImage saying why not."""
-    if not data:
-        raise BadImage("empty body: send an image (JPEG, PNG, ...)")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise BadImage(f"image too large ({image.width}x{image.height})")
-            image.load()
-            rgb = to_rgb(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, BadImage):
-            raise
-        raise BadImage("not an image (unrecognised or corrupt data)") from None
-    if min(rgb.size) < MIN_SIDE:
-        raise BadImage(f"image too small ({rgb.width}x{rgb.height}, minimum {MIN_SIDE}x{MIN_SIDE})")
-    return rgb
+log = logging.getLogger("fingerspell.serve")
 
 
 def prediction_json(prediction: Prediction) -> dict[str, Any]:
@@ -63,21 +52,49 @@ def prediction_json(prediction: Prediction) -> dict[str, Any]:
     return out
 
 
+def public_validation(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The model's validation figures without local paths (folder names only)."""
+    if not info:
+        return None
+    return {**info, "data": [Path(str(p)).name for p in info.get("data", [])]}
+
+
 def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
-               max_streams: int = DEFAULT_MAX_STREAMS,
+               max_pixels: int = DEFAULT_MAX_PIXELS, max_streams: int = DEFAULT_MAX_STREAMS,
+               stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS,
+               decode_slots: int | None = None, bind: str = "127.0.0.1",
+               allow_origins: Iterable[str] = (),
                decoder_settings: DecoderSettings | None = None) -> FastAPI:
-    """A FastAPI application serving ``model``."""
-    app = FastAPI(title="fingerspell", version=__version__,
+    """A FastAPI application serving ``model`` (``bind``: the address it listens on, for the
+    Host check; ``allow_origins``: extra web origins that may call it)."""
+    shared_detector = model.detector()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if shared_detector is not None:
+            shared_detector.close()
+
+    app = FastAPI(title="fingerspell", version=__version__, lifespan=lifespan,
                   description="Recognise ASL fingerspelling from images and camera streams.")
+    app.add_middleware(GuardMiddleware, policy=HostPolicy(bind=bind, allow_origins=allow_origins))
     static = Path(str(resources.files("fingerspell.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
     predict_lock = threading.Lock()  # one shared detector for single-image requests
-    shared_detector = model.detector()
+    decodes = asyncio.Semaphore(decode_slots or max(1, os.cpu_count() or 1))
     streams = {"active": 0}
 
-    @app.exception_handler(BadImage)
-    async def _bad_image(_request: Request, exc: BadImage) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=415)
+    async def decode(data: bytes) -> Any:
+        if len(data) > max_upload_bytes:
+            raise BadInput(413, f"upload over {max_upload_bytes} bytes")
+        async with decodes:  # bounded: a burst of big images cannot take every core and GB
+            return await asyncio.to_thread(decode_image, data, max_pixels=max_pixels)
+
+    @app.exception_handler(BadInput)
+    async def _bad_input(request: Request, exc: BadInput) -> JSONResponse:
+        client = request.client.host if request.client else "?"
+        log.warning("%d %s from %s: %s", exc.status, request.url.path, client, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -92,35 +109,37 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         return {"classes": model.classes, "features": model.features_mode,
                 "backbone": model.backbone.spec.name, "runtime": model.runtime,
                 "fingerspell_version": __version__,
-                "validation": model.info.get("validation"),
-                "limits": {"max_upload_bytes": max_upload_bytes, "max_streams": max_streams}}
+                "validation": public_validation(model.info.get("validation")),
+                "limits": {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
+                           "max_streams": max_streams,
+                           "stream_idle_seconds": stream_idle_seconds}}
 
-    @app.post("/v1/predict", responses={413: {"description": "upload too large"},
+    @app.post("/v1/predict", responses={400: {"description": "malformed multipart body"},
+                                        413: {"description": "upload or image too large"},
                                         415: {"description": "not an image"}})
-    async def predict(request: Request, top_k: int = 5) -> dict[str, Any]:
+    async def predict(request: Request, top_k: Annotated[int, Query(
+            ge=1, le=len(model.classes), description="how many letters to list")] = 5
+                      ) -> dict[str, Any]:
         """One image: multipart form (any file field) or the raw bytes as the body."""
+        top_k = min(top_k, len(model.classes))
+        limit = max_upload_bytes + MULTIPART_OVERHEAD
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
-            raise HTTPException(413, f"upload over {max_upload_bytes} bytes")
+        if length and length.isdigit() and int(length) > limit:
+            raise BadInput(413, f"upload over {max_upload_bytes} bytes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > max_upload_bytes + 64 * 1024:
-                raise HTTPException(413, f"upload over {max_upload_bytes} bytes")
+            if len(body) > limit:
+                raise BadInput(413, f"upload over {max_upload_bytes} bytes")
         data = bytes(body)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await _parse_multipart(request.headers["content-type"], data)
-            if form is None:
-                raise BadImage("multipart form without a file")
-            data = form
-        if len(data) > max_upload_bytes:
-            raise HTTPException(413, f"upload over {max_upload_bytes} bytes")
-        image = decode_image(data)
+            data = await _multipart_file(request.headers["content-type"], data)
+        image = await decode(data)
 
         def run() -> Prediction:
             with predict_lock:
-                return model.predict_images([image], detector=shared_detector,
-                                            top_k=max(1, top_k), names=["upload"])[0]
+                return model.predict_images([image], detector=shared_detector, top_k=top_k,
+                                            names=["upload"])[0]
 
         return prediction_json(await asyncio.to_thread(run))
 
@@ -132,12 +151,19 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                                              f"try again later"})
             await socket.close(code=1013)
             return
-        streams["active"] += 1
-        session = await asyncio.to_thread(LiveSession, model, decoder_settings)
-        started = time.monotonic()
+        streams["active"] += 1  # taken here, given back in the finally whatever happens
+        session = None
         try:
+            session = await asyncio.to_thread(LiveSession, model, decoder_settings)
+            started = time.monotonic()
             while True:
-                message = await socket.receive()
+                try:
+                    message = await asyncio.wait_for(socket.receive(), stream_idle_seconds)
+                except asyncio.TimeoutError:
+                    await socket.send_json({"error": f"no frame for {stream_idle_seconds:g} s: "
+                                                     f"stream closed"})
+                    await socket.close(code=1001)
+                    break
                 if message["type"] == "websocket.disconnect":
                     break
                 if message.get("text") is not None:
@@ -150,8 +176,9 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                                                          '{"command": "clear"}'})
                     continue
                 try:
-                    image = decode_image(message.get("bytes") or b"")
-                except BadImage as exc:  # a bad frame is answered, never fatal
+                    image = await decode(message.get("bytes") or b"")
+                except BadInput as exc:  # a bad frame is answered, never fatal
+                    log.warning("%d /v1/stream frame: %s", exc.status, exc)
                     await socket.send_json({"error": f"bad frame: {exc}", "text": session.text})
                     continue
                 t = time.monotonic() - started
@@ -163,12 +190,8 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
             pass
         finally:
             streams["active"] -= 1
-            await asyncio.to_thread(session.close)
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        if shared_detector is not None:
-            shared_detector.close()
+            if session is not None:
+                await asyncio.to_thread(session.close)
 
     return app
 
@@ -181,18 +204,21 @@ def _command(text: str) -> str | None:
     return data.get("command") if isinstance(data, dict) else None
 
 
-async def _parse_multipart(content_type: str, body: bytes) -> bytes | None:
+async def _multipart_file(content_type: str, body: bytes) -> bytes:
     """The first file of a multipart form (python-multipart through Starlette)."""
     from starlette.datastructures import Headers, UploadFile
-    from starlette.formparsers import MultiPartParser
+    from starlette.formparsers import MultiPartException, MultiPartParser
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         yield body
         yield b""
 
     parser = MultiPartParser(Headers({"content-type": content_type}), chunks())
-    form = await parser.parse()
+    try:
+        form = await parser.parse()
+    except (MultiPartException, ValueError, KeyError) as exc:
+        raise BadInput(400, f"malformed multipart body ({exc})") from None
     for value in form.values():
         if isinstance(value, UploadFile):
             return await value.read()
-    return None
+    raise BadInput(415, "multipart form without a file")

@@ -1,0 +1,68 @@
+"""How long the command line takes to start, and to answer its first prediction.
+
+Usage: python benchmarks/startup.py [--runs 5] [--model MODEL_DIR]
+                                    [--out benchmarks/results/startup.json]
+
+Times, as a user meets them (a new process each run, the median of ``--runs``):
+``fingerspell --help``, ``fingerspell --version``, ``python -c "import fingerspell"`` (and
+whether that imported PyTorch), and ``fingerspell predict MODEL photo`` end to end: start,
+load the model, detect the hand, one prediction. Without ``--model`` a small fusion model is
+trained on shared photos first (not timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import KAGGLE, require_shared, small_model
+
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str], runs: int) -> dict[str, float]:
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        seconds.append(time.perf_counter() - started)
+    return {"median_s": round(statistics.median(seconds), 3), "min_s": round(min(seconds), 3),
+            "max_s": round(max(seconds), 3), "runs": runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/startup.json"))
+    args = parser.parse_args()
+    require_shared()
+    fingerspell = str(BIN / "fingerspell")
+    photo = str(KAGGLE / "B" / "B1200.jpg")
+    heavy = subprocess.run([sys.executable, "-c", "import sys, fingerspell; print(sorted(m for m "
+                            "in ('torch', 'timm', 'matplotlib', 'mediapipe') if m in sys.modules))"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    rows = {"fingerspell --help": timed([fingerspell, "--help"], args.runs),
+            "fingerspell --version": timed([fingerspell, "--version"], args.runs),
+            "import fingerspell": timed([sys.executable, "-c", "import fingerspell"], args.runs)}
+    with tempfile.TemporaryDirectory() as folder:
+        model = args.model or small_model(Path(folder), "fusion")
+        rows["fingerspell predict (first prediction)"] = timed(
+            [fingerspell, "predict", str(model), photo], args.runs)
+    for name, row in rows.items():
+        print(f"{name:<40}{row['median_s']:>8.3f} s  (min {row['min_s']:.3f}, max {row['max_s']:.3f})")
+    print(f"modules imported by 'import fingerspell': {heavy}")
+    result = {"rows": rows, "heavy_modules_on_import": json.loads(heavy.replace("'", '"')),
+              "python": sys.version.split()[0], "cores": 2}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
