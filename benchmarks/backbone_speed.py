@@ -50,9 +50,8 @@ def head_seconds(feature_dim: int, n_train: int = 6960, n_val: int = 1740, class
     x = torch.randn(n_train + n_val, feature_dim, generator=generator).half()
     y = torch.randint(0, classes, (n_train + n_val,), generator=generator)
     head = recipe.make_head(feature_dim, classes)
-    with tempfile.TemporaryDirectory() as folder:
-        fit = fit_head(head, recipe, x[:n_train], y[:n_train], x[n_train:], y[n_train:],
-                       checkpoint_dir=Path(folder), seed=0, show_progress=False)
+    fit = fit_head(head, recipe, x[:n_train], y[:n_train], x[n_train:], y[n_train:],
+                   seed=0, show_progress=False)
     return fit.seconds
 
 

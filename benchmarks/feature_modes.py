@@ -20,21 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fingerspell.data import discover, source_balanced_weights, split_samples
+from fingerspell.choices import FEATURE_MODES
+from fingerspell.data import discover, split_samples
 from fingerspell.features import create_backbone
+from fingerspell.features.feature_mode import FeatureMode
 from fingerspell.features.hands import HandSettings
 from fingerspell.features.landmarks import LANDMARK_DIM
-from fingerspell.features.modes import FEATURE_MODES, FeaturePipeline
+from fingerspell.features.modes import FeaturePipeline
 from fingerspell.features.onnx_runtime import choose_encoder
-from fingerspell.head.heads import LateFusionHead
-from fingerspell.head.recipes import Recipe, recipe_for_features
-from fingerspell.training.loop import fit_head
+from fingerspell.head.recipes import recipe_for_features
+from fingerspell.training.fitting import Examples, HeadFitter
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KAGGLE = SHARED / "data" / "asl_alphabet" / "train"
@@ -42,44 +42,21 @@ SIGNERS = SHARED / "data" / "multi_signer"
 HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
 
 
-def train_head(recipe: Recipe, x: np.ndarray, y: np.ndarray, rows: list[int],
-               views: list[np.ndarray], sources: np.ndarray | None, seed: int) -> torch.nn.Module:
-    """One head as the trainer trains it: the photos plus ``recipe.augment_views`` views."""
-    x_train = [x[rows]] + [v[rows] for v in views[:recipe.augment_views]]
-    y_train = np.concatenate([y[rows]] * len(x_train))
-    weights = None
-    if sources is not None:  # as `train DIR1 DIR2` does: each folder weighs the same per class
-        all_sources = np.concatenate([sources[rows]] * len(x_train))
-        weights = torch.from_numpy(source_balanced_weights(y_train, all_sources)).float()
-    x_train = torch.from_numpy(np.concatenate(x_train))
-    torch.manual_seed(seed)
-    head = recipe.make_head(x.shape[1], int(y.max()) + 1)
-    head.set_normalization(x_train)
-    with tempfile.TemporaryDirectory() as folder:
-        fit = fit_head(head, recipe, x_train, torch.from_numpy(y_train), x_train[:0],
-                       torch.from_numpy(y_train[:0]), checkpoint_dir=Path(folder), seed=seed,
-                       show_progress=False, sample_weight=weights)
-    return fit.head.eval()
-
-
 def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, train: list[int],
                   test: list[int], nothing: int | None, views: list[np.ndarray],
                   landmark_views: list[np.ndarray], seed: int = 0,
                   sources: np.ndarray | None = None) -> float:
-    hand_rows = [i for i in train if found[i]]
-    if mode == "fusion":  # late fusion, as the trainer builds it
-        crop_dim = x.shape[1] - LANDMARK_DIM - 1
-        crop = train_head(recipe_for_features("fusion"), x[:, :crop_dim], y, train,
-                          [v[:, :crop_dim] for v in views], sources, seed)
-        marks = train_head(recipe_for_features("landmarks"),
-                           x[:, crop_dim:crop_dim + LANDMARK_DIM], y, hand_rows, landmark_views,
-                           sources, seed)
-        head = LateFusionHead(crop, marks)
-    else:
-        head = train_head(recipe_for_features(mode), x, y,
-                          hand_rows if mode == "landmarks" else train, views, sources, seed)
-    with torch.inference_mode():
-        predicted = head(torch.from_numpy(x[test])).argmax(1).numpy()
+    """The heads ``fingerspell train --features MODE`` fits (``HeadFitter``), scored on ``test``."""
+    tables = {"landmarks": landmark_views, mode: views}  # view k of the rows, per mode
+
+    def view(feature_mode: FeatureMode, k: int, rows: list[int]) -> tuple[np.ndarray, list[int]]:
+        return tables[feature_mode.name][k - 1][rows], list(rows)
+
+    feature_dim = x.shape[1] - LANDMARK_DIM - 1 if mode == "fusion" else x.shape[1]
+    fitter = HeadFitter(mode, recipe_for_features(mode), int(y.max()) + 1, feature_dim,
+                        seed=seed, show_progress=False)
+    fitted = fitter.fit(Examples(x, y, found, sources, view), train, [])
+    predicted = fitter.predict_proba(fitted.head, x[test]).argmax(1)
     if mode == "landmarks":  # the rule of Model.decide; no fallback head here: counted wrong
         predicted = np.where(found[test], predicted, -1 if nothing is None else nothing)
     return float((predicted == y[test]).mean())

@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--out", default="runs/tune", metavar="DIR", help="output folder (runs/tune)")
     p.add_argument("--trials", type=_positive_int, default=50)
+    p.add_argument("--features", choices=FEATURE_MODES, default="fusion",
+                   help="the feature mode whose head is searched (fusion)")
+    p.add_argument("--hand-model", default=None, metavar="FILE",
+                   help="MediaPipe hand_landmarker.task for hand-based features")
     p.add_argument("--backbones", default=None, metavar="A,B",
                    help="comma-separated backbones to search over (default: the default's)")
     p.add_argument("--weights", default=None, metavar="FILE")
@@ -285,7 +289,8 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
 
 def _tune(args: argparse.Namespace, show_progress: bool) -> int:
     from .training.tune import tune
-    result = tune(args.data_dir, args.out, trials=args.trials,
+    result = tune(args.data_dir, args.out, trials=args.trials, features=args.features,
+                  hand_model=args.hand_model,
                   backbones=args.backbones.split(",") if args.backbones else None,
                   weights=args.weights, seed=args.seed, timeout=args.timeout, device=args.device,
                   cache_dir=args.cache_dir, show_progress=show_progress)
@@ -294,7 +299,8 @@ def _tune(args: argparse.Namespace, show_progress: bool) -> int:
           f"({result.n_pruned} pruned)")
     print(f"recipe     {recipe.backbone}, head {list(recipe.hidden) or 'linear'}, lr {recipe.lr:.2g}, "
           f"batch {recipe.batch_size}, {recipe.epochs} epochs")
-    print(f"config     {result.out / 'best_config.json'} (train ... --config it)")
+    print(f"config     {result.out / 'best_config.json'} (train ... --features {args.features} "
+          f"--config it)")
     print(f"plot       {result.out / 'study.png'}")
     return 0
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,10 +104,9 @@ def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
     progress = bar(desc="hands", total=len(todo), unit="img", enabled=show_progress and bool(todo))
     with progress:
         if workers > 0 and len(chunks) > 1:
-            with _pool_context().Pool(workers, _start_worker, (str(model), settings)) as pool:
-                _collect(pool.imap_unordered(_detect_chunk, chunks), vectors, failed, keys,
-                         cache, progress)
-        elif chunks:
+            chunks = _in_pool(chunks, workers, model, settings, vectors, failed, keys, cache,
+                              progress)
+        if chunks:  # few images, or what a broken pool left
             _start_worker(str(model), settings)
             try:
                 _collect(map(_detect_chunk, chunks), vectors, failed, keys, cache, progress)
@@ -114,6 +117,25 @@ def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
                 _detector = None
     hands = [Hand.from_vector(v) if v is not None else None for v in vectors]
     return Detections(hands, failed, computed=len(todo), seconds=time.perf_counter() - started)
+
+
+def _in_pool(chunks: list[list[tuple[int, str]]], workers: int, model: Path,
+             settings: HandSettings, *state: Any) -> list[list[tuple[int, str]]]:
+    """Detect ``chunks`` in worker processes; returns the chunks left undone if the pool broke
+    (a worker that cannot start: e.g. a ``__main__`` that cannot be imported again), so that
+    the caller finishes them here instead of waiting on a pool that respawns dying workers."""
+    done: set[int] = set()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_start_worker,
+                                 initargs=(str(model), settings)) as pool:
+            futures = {pool.submit(_detect_chunk, chunk): k for k, chunk in enumerate(chunks)}
+            for future in as_completed(futures):
+                _collect([future.result()], *state)
+                done.add(futures[future])
+    except BrokenProcessPool:
+        print("fingerspell: warning: hand detection workers could not start; detecting in "
+              "this process", file=sys.stderr)
+    return [chunk for k, chunk in enumerate(chunks) if k not in done]
 
 
 def _collect(results, vectors, failed, keys, cache, progress) -> None:

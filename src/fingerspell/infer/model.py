@@ -30,7 +30,7 @@ from ..choices import RUNTIMES
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, get_spec
 from ..features.extract import Encoder, resolve_device
-from ..features.feature_mode import FeatureMode, get_mode
+from ..features.feature_mode import HAND_MODES, FeatureMode, get_mode
 from ..features.hands import Hand, HandDetector, HandSettings, file_digest
 from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
@@ -208,14 +208,14 @@ class Model:
         if version > BUNDLE_VERSION:
             raise FingerspellError(f"{model_dir}: model format {version} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
-        check_config(config, config_path)
         features = config.get("features") or {"mode": "image", "hand": {}}
-        mode = get_mode(features["mode"])
         hand_model = model_dir / HAND_MODEL_FILE
+        named = features.get("mode") if isinstance(features, dict) else None
+        if named in HAND_MODES and not hand_model.is_file():
+            raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
+        check_config(config, config_path)
+        mode = get_mode(features["mode"])
         if mode.needs_hands:
-            if not hand_model.is_file():
-                raise FingerspellError(f"{model_dir}: {mode.name} model without its "
-                                       f"{HAND_MODEL_FILE}")
             recorded = features.get("hand_model_sha256")
             if recorded and file_digest(hand_model) != recorded:
                 raise FingerspellError(f"{hand_model}: differs from the hand model this model was "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,18 +96,74 @@ def predict_logits(head: MLPHead, features: torch.Tensor, batch_size: int = 2048
     return torch.cat([head(features[i:i + batch_size]) for i in range(0, len(features), batch_size)])
 
 
-def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
-             x_val: torch.Tensor, y_val: torch.Tensor, *, checkpoint_dir: Path, seed: int,
-             keep_epochs: int | None = None, show_progress: bool = True,
-             on_epoch: Any = None, writer: bool = True,
-             sample_weight: torch.Tensor | None = None) -> FitResult:
-    """Train ``head`` for ``recipe.epochs``, resuming from ``checkpoint_dir/last.pt`` if present.
+@dataclass
+class EpochEnd:
+    """What a callback sees after each epoch."""
 
-    Every epoch writes ``epoch_NNN.pt`` (head weights) and ``last.pt`` (everything needed to
-    resume); ``best.pt`` follows the best validation accuracy. ``on_epoch(history)`` is called
-    after each epoch (the trainer writes metrics.json there). With ``writer=False`` (ranks
-    other than 0 under torchrun) nothing is written. ``sample_weight`` (one per training row)
-    weights the loss.
+    epoch: int
+    history: list[dict[str, Any]]
+    head_state: dict[str, torch.Tensor]  # this epoch's weights (CPU copies)
+    improved: bool  # the new best epoch
+    resume_state: dict[str, Any]  # everything needed to resume
+
+
+class FitCallback:
+    """Hooks into ``fit_head`` (like Ultralytics' callbacks): override what you need."""
+
+    def restore(self) -> dict[str, Any] | None:
+        """A ``resume_state`` saved earlier, to continue from (None: start fresh)."""
+        return None
+
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        """After each epoch; raising stops training (e.g. pruning a search trial)."""
+
+
+class OnEpoch(FitCallback):
+    """Calls ``function(history)`` after each epoch (the trainer writes metrics.json there)."""
+
+    def __init__(self, function: Callable[[list[dict[str, Any]]], None]) -> None:
+        self.function = function
+
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        self.function(end.history)
+
+
+class Checkpoints(FitCallback):
+    """``epoch_NNN.pt`` (head weights) and ``last.pt`` (everything to resume) every epoch,
+    ``best.pt`` for the best validation accuracy, all written atomically in ``folder``; resumes
+    from ``last.pt`` when it is there. ``keep_epochs`` keeps only the newest epoch files."""
+
+    def __init__(self, folder: Path, keep_epochs: int | None = None, *, write: bool = True) -> None:
+        self.folder = folder
+        self.keep_epochs = keep_epochs
+        self.write = write  # False: resume only (torchrun ranks other than 0)
+
+    def restore(self) -> dict[str, Any] | None:
+        if not (self.folder / LAST).is_file():
+            return None
+        state = load_checkpoint(self.folder / LAST)
+        state["best_head"] = load_checkpoint(self.folder / BEST)["head"]
+        return state
+
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        if not self.write:
+            return
+        state = {"epoch": end.epoch, "head": end.head_state, "val_acc": end.history[-1]["val_acc"]}
+        save_checkpoint(self.folder, epoch_name(end.epoch), state)
+        if end.improved:
+            save_checkpoint(self.folder, BEST, state)
+        save_checkpoint(self.folder, LAST, end.resume_state)
+        prune_epochs(self.folder, self.keep_epochs)
+
+
+def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
+             x_val: torch.Tensor, y_val: torch.Tensor, *, seed: int,
+             sample_weight: torch.Tensor | None = None, show_progress: bool = True,
+             callbacks: Sequence[FitCallback] = ()) -> FitResult:
+    """Train ``head`` for ``recipe.epochs`` and return it with the best validation epoch's
+    weights. ``sample_weight`` (one per training row) weights the loss. ``callbacks`` see every
+    epoch; the first whose ``restore`` returns a state resumes training from it
+    (``Checkpoints`` saves and restores; without callbacks nothing is written).
     """
     started = time.perf_counter()
     device = x_train.device
@@ -123,9 +180,8 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
     start_epoch = 1
 
-    last_path = checkpoint_dir / LAST
-    if last_path.is_file():
-        state = load_checkpoint(last_path)
+    state = next((saved for saved in (c.restore() for c in callbacks) if saved), None)
+    if state is not None:
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         # runs of 0.1 did not record their plan: they ran one plain plan of len(history) epochs
@@ -140,7 +196,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
         history = list(state["history"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
         best_loss = float(state.get("best_val_loss", math.inf))
-        best_state = load_checkpoint(checkpoint_dir / BEST)["head"]
+        best_state = state["best_head"]
         start_epoch = int(state["epoch"]) + 1
     resumed_from = start_epoch - 1
 
@@ -181,26 +237,22 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
             progress.set_postfix(epoch=epoch, val_acc=f"{val_acc:.3f}")
 
             head_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
-            epoch_state = {"epoch": epoch, "head": head_state, "val_acc": val_acc}
             # ties in accuracy (common on small validation sets) go to the lower loss: a
             # later, more confident epoch rather than the first one that got there
             improved = (val_acc > best_acc or math.isnan(val_acc)
                         or (val_acc == best_acc and val_loss < best_loss))
             if improved:
                 best_epoch, best_acc, best_loss, best_state = epoch, val_acc, val_loss, head_state
-            if writer:
-                save_checkpoint(checkpoint_dir, epoch_name(epoch), epoch_state)
-                if improved:
-                    save_checkpoint(checkpoint_dir, BEST, epoch_state)
-                save_checkpoint(checkpoint_dir, LAST, {
-                    "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "history": history,
-                    "best_epoch": best_epoch, "best_val_acc": best_acc,
-                    "best_val_loss": best_loss, "lr_plan": plan.to_dict()})
-                prune_epochs(checkpoint_dir, keep_epochs)
-            if on_epoch is not None:
-                on_epoch(history)
+
+            resume_state = {  # references, not copies: cheap to build every epoch
+                "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "history": list(history),
+                "best_epoch": best_epoch, "best_val_acc": best_acc, "best_val_loss": best_loss,
+                "lr_plan": plan.to_dict()}
+            end = EpochEnd(epoch, history, head_state, improved, resume_state)
+            for callback in callbacks:
+                callback.on_epoch_end(end)
 
     head.load_state_dict(best_state)
     head.eval()

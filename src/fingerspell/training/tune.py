@@ -1,4 +1,5 @@
-"""``fingerspell tune``: search head hyper-parameters (and the backbone) on cached features.
+"""``fingerspell tune``: search head hyper-parameters (and the backbone) on cached features, for
+any feature mode (the heads are fitted exactly as ``train`` fits them: ``HeadFitter``).
 
 Each trial trains a head on cached features in seconds, so a 50-trial Optuna search takes
 minutes on a CPU. Bad trials are pruned early by their validation accuracy per epoch.
@@ -6,24 +7,25 @@ minutes on a CPU. Bad trials are pruned early by their validation accuracy per e
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .._atomic import write_json
 from ..data.layout import discover
 from ..data.split import split_samples
 from ..errors import FingerspellError
 from ..features.backbones import create_backbone
-from ..features.cache import FeatureCache
-from ..features.extract import extract_features, resolve_device
+from ..features.extract import resolve_device
+from ..features.feature_mode import FeatureMode, get_mode
+from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
 from ..features.onnx_runtime import choose_encoder
-from ..head.recipes import PRESETS, Recipe
-from .loop import fit_head
+from ..head.recipes import PRESETS, Recipe, recipe_for_features
+from .fitting import MAIN, Examples, HeadFitter, remember_views
+from .loop import EpochEnd, FitCallback
+from .run_features import RunFeatures
 
 
 @dataclass
@@ -44,10 +46,10 @@ TUNED_FIELDS = ("backbone", "hidden", "dropout", "input_dropout", "normalize", "
                 "weight_decay", "label_smoothing", "batch_size", "epochs")
 
 
-def suggest_recipe(trial: Any, backbones: list[str]) -> Recipe:
-    """One point of the search space."""
+def suggest_recipe(trial: Any, mode: FeatureMode, backbones: list[str]) -> Recipe:
+    """One point of the search space, around ``mode``'s default recipe."""
     hidden = trial.suggest_categorical("hidden", [0, 256, 512, 1024])
-    return PRESETS["default"].with_overrides(
+    return recipe_for_features(mode.name).with_overrides(
         backbone=trial.suggest_categorical("backbone", backbones),
         hidden=(hidden,) if hidden else (),
         dropout=(trial.suggest_float("dropout", 0.0, 0.7),) if hidden else (),
@@ -61,57 +63,70 @@ def suggest_recipe(trial: Any, backbones: list[str]) -> Recipe:
     )
 
 
-def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
+class _Prune(FitCallback):
+    """Reports each epoch's validation accuracy to Optuna; stops a trial it prunes."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        self.trial.report(end.history[-1]["val_acc"], end.epoch)
+        if self.trial.should_prune():
+            raise _Pruned
+
+
+def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: str = "fusion",
          backbones: list[str] | None = None, weights: str | None = None, seed: int = 0,
          val_fraction: float = 0.2, timeout: float | None = None, device: str = "auto",
-         cache_dir: Path | None = None, show_progress: bool = True) -> TuneResult:
-    """Run an Optuna study; write ``best_config.json`` (for ``train --config``), ``trials.json``
-    and ``study.png`` into ``out``."""
+         hand_model: str | Path | None = None, cache_dir: Path | None = None,
+         show_progress: bool = True) -> TuneResult:
+    """Run an Optuna study over the head(s) of ``features`` (the main head's recipe; fusion's
+    landmark head keeps its own); write ``best_config.json`` (for ``train --config``; the
+    searched fields only), ``trials.json`` and ``study.png`` into ``out``."""
     try:
         import optuna
     except ImportError:
         raise FingerspellError("tune needs Optuna: pip install 'fingerspell[tune]'") from None
+    mode = get_mode(features)
     backbones = backbones or [PRESETS["default"].backbone]
     images = discover(data_dir)
     split = split_samples(images.samples, val_fraction=val_fraction, seed=seed)
     labels = np.asarray([images.classes.index(s.label) for s in images.samples])
+    paths = [s.path for s in images.samples]
     target = resolve_device(device)
-    features: dict[str, torch.Tensor] = {}
-    readable = np.ones(len(images.samples), dtype=bool)
+    hands = (check_hand_model(resolve_hand_model(hand_model, cache_dir))
+             if mode.needs_hands else None)
+    examples: dict[str, Examples] = {}
+    feature_dims: dict[str, int] = {}
+    readable = np.ones(len(paths), dtype=bool)
     for name in backbones:  # every backbone's features once, up front
         backbone = create_backbone(name, weights)
-        cache = FeatureCache(cache_dir, backbone.cache_namespace)
         encoder = choose_encoder(backbone, runtime="auto", device=target, cache_root=cache_dir)
-        extracted = extract_features(encoder, [s.path for s in images.samples], cache=cache,
-                                     device=target, show_progress=show_progress)
-        cache.close()
-        features[name] = torch.from_numpy(extracted.vectors).to(target)
-        readable &= extracted.ok
+        extract = RunFeatures(encoder, hand_model=hands, hand_settings=HandSettings(),
+                              cache_dir=cache_dir, device=target, show_progress=show_progress)
+        found = extract(mode, paths)
+        readable[list(found.failed)] = False
+        examples[name] = Examples(found.vectors, labels, found.found,
+                                  views=remember_views(extract.views(paths), len(paths)))
+        feature_dims[name] = backbone.spec.feature_dim
     train_idx = [i for i in split.train if readable[i]]
     val_idx = [i for i in split.val if readable[i]]
-    y = torch.from_numpy(labels).to(target)
+
+    fixed_parts: dict[str, Any] = {}  # fusion's landmark head: the same in every trial
 
     def objective(trial: optuna.Trial) -> float:
-        recipe = suggest_recipe(trial, backbones)
-        x = features[recipe.backbone]
-        torch.manual_seed(seed)
-        head = recipe.make_head(x.shape[1], len(images.classes)).to(target)
-        head.set_normalization(x[train_idx])
-
-        def report(history: list[dict[str, Any]]) -> None:
-            trial.report(history[-1]["val_acc"], history[-1]["epoch"])
-            if trial.should_prune():
-                raise _Pruned
-
-        with tempfile.TemporaryDirectory() as checkpoints:
-            try:
-                fit = fit_head(head, recipe, x[train_idx], y[train_idx], x[val_idx], y[val_idx],
-                               checkpoint_dir=Path(checkpoints), seed=seed, show_progress=False,
-                               on_epoch=report)
-            except _Pruned:
-                raise optuna.TrialPruned from None
+        recipe = suggest_recipe(trial, mode, backbones)
+        fitter = HeadFitter(mode, recipe, len(images.classes), feature_dims[recipe.backbone],
+                            seed=seed, device=target, show_progress=False,
+                            callbacks=lambda part: [_Prune(trial)] if part == MAIN else [],
+                            reuse=fixed_parts)
+        try:
+            fitted = fitter.fit(examples[recipe.backbone], train_idx, val_idx)
+        except _Pruned:
+            raise optuna.TrialPruned from None
+        fixed_parts.update({k: v for k, v in fitted.parts.items() if k != MAIN})
         trial.set_user_attr("recipe", recipe.to_dict())
-        return fit.best_val_acc
+        return fitted.val_acc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize",
@@ -127,7 +142,9 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50,
     # only what the search chose: `train --config` keeps the user's features and other settings
     searched = {name: value for name, value in best.to_dict().items() if name in TUNED_FIELDS}
     write_json(out / "best_config.json", {"recipe": searched, "val_acc": study.best_value,
-                                          "split": split.strategy, "data": str(images.root.resolve())})
+                                          "searched_with": {"features": mode.name},
+                                          "split": split.strategy,
+                                          "data": images.root.resolve().name})
     write_json(out / "trials.json", [{"number": t.number, "state": t.state.name, "value": t.value,
                                       "params": t.params} for t in study.trials])
     _plot_study(study, out / "study.png")
