@@ -7,7 +7,7 @@ Usage: python benchmarks/serve_load.py [--model MODEL_DIR] [--requests 200] [--f
 The server is started for real (a subprocess on a free 127.0.0.1 port) and loaded only over
 loopback, with a bounded number of requests. For concurrency 1, 10 and 50, ``--requests``
 uploads of a 640x480 JPEG hand photo go to ``/v1/predict``; halfway through each run, one PNG
-that declares 9990x9990 pixels (97 KB on the wire) is sent too. Then 4 WebSocket streams send
+that declares 9990x9990 pixels is sent too. Then 4 WebSocket streams send
 ``--frames`` frames each, one of them a bomb frame halfway. The server's resident memory is
 sampled from /proc throughout (peak RSS). Without ``--model`` a small fusion model is trained
 on shared photos first (not timed).
@@ -19,13 +19,11 @@ import argparse
 import asyncio
 import json
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import httpx
@@ -34,16 +32,10 @@ import numpy as np
 from common import require_shared, small_model, webcam_frames
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hostile_inputs import png_declaring  # noqa: E402
 
-
-def bomb_png(side: int = 9990) -> bytes:
-    """A PNG whose header declares ``side`` x ``side`` pixels, with little data behind it."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    rows = zlib.compress(b"\x00" * (1 + 3 * side) * 64, 9)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+BOMB = png_declaring(9990, 9990)  # a few hundred bytes declaring 100 megapixels
 
 
 def free_port() -> int:
@@ -90,7 +82,7 @@ async def upload_load(base: str, photo: bytes, concurrency: int, requests: int,
     for i in range(requests):
         queue.put_nowait(photo)
         if i == requests // 2:
-            queue.put_nowait(bomb_png())
+            queue.put_nowait(BOMB)
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal errors
@@ -126,7 +118,7 @@ async def stream_load(base: str, frames: list[bytes], streams: int, rss: MemoryS
             for k, frame in enumerate(frames):
                 bomb = index == 0 and k == len(frames) // 2
                 started = time.perf_counter()
-                await ws.send(bomb_png() if bomb else frame)
+                await ws.send(BOMB if bomb else frame)
                 reply = json.loads(await ws.recv())
                 kind = "bomb refused" if bomb and "too large" in reply.get("error", "") \
                     else "error" if "error" in reply else "ok"

@@ -85,7 +85,9 @@ def test_hand_model_checksum_is_verified(mode_runs: dict[str, Path], tmp_path: P
     model = tmp_path / "model"
     shutil.copytree(mode_runs["landmarks"] / "model", model)
     task = model / "hand_landmarker.task"
-    task.write_bytes(task.read_bytes()[:-1] + b"\0")  # one byte changed
+    data = bytearray(task.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte changed
+    task.write_bytes(bytes(data))
     result = run_cli("predict", str(model), str(noise_image(tmp_path / "x.png")))
     assert result.returncode == 2 and "hand_landmarker.task: differs" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

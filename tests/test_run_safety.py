@@ -133,15 +133,6 @@ def test_explicit_flags_win_over_the_config_file(small_data: Path, tmp_path: Pat
     assert json.loads(alone.stdout)["recipe"]["features"] == "image"  # the file, no flag
 
 
-def test_tune_writes_only_what_it_searched(small_data: Path, tmp_path: Path) -> None:
-    pytest.importorskip("optuna")
-    result = run_cli("tune", str(small_data), "--trials", "2", "--out", str(tmp_path / "tune"))
-    assert result.returncode == 0, result.stderr
-    recipe = json.loads((tmp_path / "tune" / "best_config.json").read_text())["recipe"]
-    from fingerspell.training.tune import TUNED_FIELDS
-    assert set(recipe) == set(TUNED_FIELDS) and "features" not in recipe
-
-
 def test_the_package_imports_without_torch() -> None:
     import subprocess
     import sys

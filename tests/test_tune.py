@@ -28,7 +28,10 @@ def test_tune_then_train_with_best_config(small_data: Path, tmp_path: Path) -> N
                       str(out / "best_config.json"))
     assert trained.returncode == 0, trained.stderr
     used = json.loads((run / "config.json").read_text())["recipe"]
-    assert used == best["recipe"]
+    # best_config.json holds what the search chose, nothing else (not the features it ran with)
+    from fingerspell.training.tune import TUNED_FIELDS
+    assert set(best["recipe"]) == set(TUNED_FIELDS) and best["searched_with"]["features"] == "fusion"
+    assert {k: used[k] for k in best["recipe"]} == best["recipe"] and used["features"] == "fusion"
     # the same recipe, data, split and seed: the search's score is reproduced
     assert json.loads((run / "metrics.json").read_text())["best_val_acc"] == pytest.approx(
         best["val_acc"], abs=0.02)

@@ -25,9 +25,11 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -96,6 +98,13 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         log.warning("%d %s from %s: %s", exc.status, request.url.path, client, exc)
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        client = request.client.host if request.client else "?"
+        log.warning("422 %s from %s: %s", request.url.path, client,
+                    "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(static / "index.html")
@@ -114,12 +123,13 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                            "max_streams": max_streams,
                            "stream_idle_seconds": stream_idle_seconds}}
 
+    # a default value, not an annotation: annotations are strings here (future import)
+    top_k_query = Query(5, ge=1, le=len(model.classes), description="how many letters to list")
+
     @app.post("/v1/predict", responses={400: {"description": "malformed multipart body"},
                                         413: {"description": "upload or image too large"},
                                         415: {"description": "not an image"}})
-    async def predict(request: Request, top_k: Annotated[int, Query(
-            ge=1, le=len(model.classes), description="how many letters to list")] = 5
-                      ) -> dict[str, Any]:
+    async def predict(request: Request, top_k: int = top_k_query) -> dict[str, Any]:
         """One image: multipart form (any file field) or the raw bytes as the body."""
         top_k = min(top_k, len(model.classes))
         limit = max_upload_bytes + MULTIPART_OVERHEAD

@@ -87,8 +87,8 @@ class HeadFitter:
         >>> rng = np.random.default_rng(0)
         >>> x, y = rng.normal(size=(40, 8)).astype(np.float32), np.arange(40) % 2
         >>> x[:, 0] += 3 * y  # a learnable class signal
-        >>> fitter = HeadFitter("image", recipe_for_features("image").with_overrides(epochs=20),
-        ...                     n_classes=2, feature_dim=8, show_progress=False)
+        >>> recipe = recipe_for_features("image").with_overrides(epochs=50, lr=0.05)
+        >>> fitter = HeadFitter("image", recipe, n_classes=2, feature_dim=8, show_progress=False)
         >>> fitted = fitter.fit(Examples(x, y, np.ones(40, bool)), list(range(30)), list(range(30, 40)))
         >>> fitted.val_acc >= 0.8
         True
