@@ -55,8 +55,8 @@ def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, tr
     feature_dim = x.shape[1] - LANDMARK_DIM - 1 if mode == "fusion" else x.shape[1]
     fitter = HeadFitter(mode, recipe_for_features(mode), int(y.max()) + 1, feature_dim,
                         seed=seed, show_progress=False)
-    fitted = fitter.fit(Examples(x, y, found, sources, view), train, [])
-    predicted = fitter.predict_proba(fitted.head, x[test]).argmax(1)
+    fitter.fit(Examples(x, y, found, sources, view), train, [])
+    predicted = fitter.predict_proba(x[test]).argmax(1)
     if mode == "landmarks":  # the rule of Model.decide; no fallback head here: counted wrong
         predicted = np.where(found[test], predicted, -1 if nothing is None else nothing)
     return float((predicted == y[test]).mean())

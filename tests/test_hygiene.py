@@ -25,9 +25,9 @@ def test_plotting_never_switches_the_users_backend() -> None:
 
 
 def test_progress_in_a_log_is_lines_not_carriage_returns(small_data: Path, tmp_path: Path) -> None:
-    result = subprocess.run([str(Path(sys.executable).with_name("fingerspell")), "train",
-                             str(small_data), "--out", str(tmp_path / "run"), "--features",
-                             "image", "--epochs", "2", "--cache-dir", str(tmp_path / "cache")],
+    result = subprocess.run([str(Path(sys.executable).with_name("fingerspell")), "--cache-dir",
+                             str(tmp_path / "cache"), "train", str(small_data), "--out",
+                             str(tmp_path / "run"), "--features", "image", "--epochs", "2"],
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 0, result.stderr

@@ -4,9 +4,12 @@ reason (never a 500), is logged, and leaves the server serving."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,32 +92,31 @@ def test_stream_limits(server: str) -> None:  # noqa: F811
             ws.recv(timeout=30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     # an idle stream is closed after --stream-idle-seconds (4), and its slot is free again
-    ws, started = open_stream(url)
-    with ws:
+    with open_stream(url) as (ws, started):
         assert "no frame for 4 s" in json.loads(ws.recv(timeout=30))["error"]
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert time.monotonic() - started >= 3.5
-    ws, _ = open_stream(url)  # --max-streams 1: the slot came back
-    with ws:
+    with open_stream(url) as (ws, _):  # --max-streams 1: the slot came back
         ws.send("{}")
         assert "unknown message" in json.loads(ws.recv(timeout=30))["error"]
 
 
-def open_stream(url: str, within: float = 15.0):
-    """A stream, once the server has given back the slot of the one closed just before (the
-    client sees a close a moment before the server's handler has finished with it)."""
+@contextlib.contextmanager
+def open_stream(url: str, within: float = 15.0) -> Iterator[tuple[Any, float]]:
+    """A stream (and when it opened), once the server has given back the slot of the one closed
+    just before: the client sees a close a moment before the server's handler is done with it."""
     from websockets.sync.client import connect
     deadline = time.monotonic() + within
     while True:
         started = time.monotonic()
-        ws = connect(url, open_timeout=30)
-        try:
-            first = json.loads(ws.recv(timeout=1))
-        except TimeoutError:
-            return ws, started  # nothing said at once: the stream is open
-        if "too many streams" not in first.get("error", "") or time.monotonic() > deadline:
-            raise AssertionError(f"unexpected first message {first}")
-        ws.close()
+        with connect(url, open_timeout=30) as ws:
+            try:
+                first = json.loads(ws.recv(timeout=1))
+            except TimeoutError:  # nothing said at once: the stream is open
+                yield ws, started
+                return
+            if "too many streams" not in first.get("error", "") or time.monotonic() > deadline:
+                raise AssertionError(f"unexpected first message {first}")
         time.sleep(0.2)

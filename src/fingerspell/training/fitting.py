@@ -108,6 +108,7 @@ class HeadFitter:
     def __post_init__(self) -> None:
         self.mode = get_mode(self.mode)
         self.device = torch.device(self.device)
+        self.fitted: FittedHead | None = None
 
     def fit(self, examples: Examples, train_rows: list[int], val_rows: list[int], *,
             fallback: bool = False) -> FittedHead:
@@ -143,15 +144,19 @@ class HeadFitter:
                 [i for i in train_rows if i in kept_set], [i for i in val_rows if i in kept_set],
                 slice(None))
             whole = parts[FALLBACK].head
-        fitted = FittedHead(head, parts, whole, n_rows)
+        self.fitted = FittedHead(head, parts, whole, n_rows)
         if val:
-            probs = self.predict_proba(head, examples.vectors[val])
-            fitted.val_acc = float((probs.argmax(1) == examples.labels[val]).mean())
-        return fitted
+            probs = self.predict_proba(examples.vectors[val])
+            self.fitted.val_acc = float((probs.argmax(1) == examples.labels[val]).mean())
+        return self.fitted
 
     @torch.inference_mode()
-    def predict_proba(self, head: torch.nn.Module, vectors: np.ndarray) -> np.ndarray:
-        head.eval()
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """Class probabilities of the fitted head for the mode's ``vectors`` (no no-hand rule:
+        that is ``Model.decide``'s)."""
+        if self.fitted is None:
+            raise RuntimeError("fit() first")
+        head = self.fitted.head.eval()
         logits = head(torch.from_numpy(np.asarray(vectors, np.float32)).to(self.device))
         return logits.softmax(-1).float().cpu().numpy()
 
