@@ -52,4 +52,4 @@ bench: setup
 	$(BIN)/python benchmarks/train_speed.py --images 870
 
 clean:
-	rm -rf $(VENV) runs reports
+	rm -rf $(VENV) reports  # never runs/: it holds the trained models

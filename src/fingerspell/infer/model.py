@@ -258,8 +258,12 @@ class Model:
         info = {k: v for k, v in config.items() if k not in {
             "format", "format_version", "fingerspell_version", "classes", "backbone",
             "preprocessing", "head", "fallback_head", "features"}}
+        try:
+            hand_settings = HandSettings.from_dict(features.get("hand", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FingerspellError(f"{config_path}: invalid 'features.hand' ({exc})") from None
         model = cls(backbone, head, config["classes"], info, features=mode,
-                    hand_settings=HandSettings.from_dict(features.get("hand", {})),
+                    hand_settings=hand_settings,
                     hand_model=hand_model if mode.needs_hands else None,
                     fallback_head=fallback)
         return model.to(device).use_runtime(runtime, model_dir)

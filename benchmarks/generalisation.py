@@ -1,0 +1,161 @@
+"""How the recognizer does on people, cameras and rooms it has never seen: leave one source out.
+
+Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,...]
+                                           [--out benchmarks/results/generalisation.json]
+
+The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
+webcam_mit: 5 people at their own webcams; mon95: 3 people, tight crops; surrey_user_a: one
+person, Kinect) are pooled as ``fingerspell train DIR1 DIR2 ...`` pools them (classes merged by
+name, every folder weighing the same within a letter). Folds:
+
+- leave one source out: train on all the other sources, test on that one (every photo of it);
+- leave signers out, for the sources whose file names say who signed: the source's people in up
+  to 5 groups; each group is tested by a model trained on every other source plus the other
+  people of its own source;
+- the Kaggle frame-block split (the figure ``train`` reports), for comparison.
+
+Each fold fits the heads exactly as ``fingerspell train --features MODE`` does (``HeadFitter``:
+the mode's recipe, augmented views, source balancing) and decides as ``predict`` does where no
+hand is found. Reported per source: accuracy, share of photos with a hand found, and the five
+worst letters (recall); then the mean over the held-out sources. Nothing here chooses a recipe,
+so the figures are not optimistic for the recipe they measure; a script that compares recipes on
+these folds must keep a selection fold apart or say how optimistic its choice is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import HAND_MODEL, SHARED
+from fingerspell.data import discover_many, split_samples
+from fingerspell.features import create_backbone
+from fingerspell.features.feature_mode import get_mode
+from fingerspell.features.hands import HandSettings
+from fingerspell.features.onnx_runtime import choose_encoder
+from fingerspell.head.recipes import recipe_for_features
+from fingerspell.training.fitting import Examples, HeadFitter, remember_views
+from fingerspell.training.run_features import RunFeatures
+
+SOURCES = {"kaggle": SHARED / "data" / "asl_alphabet" / "train",
+           "multi_signer": SHARED / "data" / "multi_signer",
+           "webcam_mit": SHARED / "data" / "webcam_mit",
+           "mon95": SHARED / "data" / "mon95",
+           "surrey_user_a": SHARED / "data" / "surrey_user_a"}
+SIGNER_FOLDS = 5
+
+
+def score(fitter: HeadFitter, examples: Examples, classes: list[str], rows: list[int],
+          found: np.ndarray) -> dict:
+    """Accuracy on ``rows``, the hand detection rate, and the worst letters by recall."""
+    predicted = fitter.predict_proba(examples.vectors[rows]).argmax(1)
+    truth = examples.labels[rows]
+    if fitter.mode.head_needs_hand:  # landmarks: no hand -> `nothing` (what predict does)
+        nothing = next((i for i, c in enumerate(classes) if c.lower() == "nothing"), -1)
+        predicted = np.where(found[rows], predicted, nothing)
+    recall = {classes[c]: float((predicted[truth == c] == c).mean()) for c in np.unique(truth)}
+    worst = sorted(recall.items(), key=lambda item: item[1])[:5]
+    return {"accuracy": round(float((predicted == truth).mean()), 4), "n": len(rows),
+            "hand_found": round(float(found[rows].mean()), 4),
+            "worst": [[letter, round(r, 3)] for letter, r in worst]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", default="fusion")
+    parser.add_argument("--sources", default=",".join(SOURCES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
+    args = parser.parse_args()
+    names = args.sources.split(",")
+    missing = [SOURCES[n] for n in names if not SOURCES[n].is_dir()]
+    if missing or not HAND_MODEL.is_file():
+        sys.exit(f"needs the shared sources and hand model: missing {missing or HAND_MODEL}")
+    started = time.perf_counter()
+    mode = get_mode(args.features)
+    recipe = recipe_for_features(mode.name)
+    images = discover_many([SOURCES[n] for n in names])
+    paths = [s.path for s in images.samples]
+    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
+    sources = np.asarray([s.source for s in images.samples])
+    backbone = create_backbone(recipe.backbone)
+    encoder = choose_encoder(backbone, runtime="auto", device=torch.device("cpu"), cache_root=None)
+    extract = RunFeatures(encoder, hand_model=HAND_MODEL if mode.needs_hands else None,
+                          hand_settings=HandSettings(), cache_dir=None)
+    features = extract(mode, paths)
+    readable = np.asarray([i not in features.failed for i in range(len(paths))])
+    found = features.found
+    examples = Examples(features.vectors, labels, found, sources,
+                        remember_views(extract.views(paths), len(paths)))
+    print(f"{len(paths)} photos from {len(names)} sources, {len(images.classes)} classes; "
+          f"features in {time.perf_counter() - started:.0f} s", flush=True)
+
+    def fit(train: list[int]) -> HeadFitter:
+        fitter = HeadFitter(mode, recipe, len(images.classes), backbone.spec.feature_dim,
+                            seed=args.seed, show_progress=False)
+        fitter.fit(examples, [i for i in train if readable[i]], [])
+        return fitter
+
+    rows = []
+    for k, name in enumerate(names):
+        others = [i for i in range(len(paths)) if sources[i] != k]
+        # letters no other source has (Kaggle's del, nothing, space) cannot be learnt: left out
+        known = set(labels[others].tolist())
+        in_source = [i for i in range(len(paths)) if sources[i] == k and readable[i]]
+        held_out = [i for i in in_source if labels[i] in known]
+        unseen = sorted({images.classes[labels[i]] for i in in_source} - {images.classes[c] for c in known})
+        result = {"source": name, "fold": "leave source out", "letters_no_other_source_has": unseen,
+                  **score(fit(others), examples, images.classes, held_out, found)}
+        rows.append(result)
+        print(f"{name:<15} leave source out   {result['accuracy']:.1%} of {result['n']} "
+              f"(hand {result['hand_found']:.0%}); worst {result['worst']}", flush=True)
+        people = sorted({images.samples[i].signer for i in in_source} - {None})
+        if len(people) < 2:
+            continue
+        correct, n, hands = 0.0, 0, 0.0
+        for group in (people[g::SIGNER_FOLDS] for g in range(min(SIGNER_FOLDS, len(people)))):
+            test = [i for i in in_source if images.samples[i].signer in group]
+            excluded = set(test)
+            fitted = fit([i for i in range(len(paths)) if i not in excluded])
+            part = score(fitted, examples, images.classes, test, found)
+            correct += part["accuracy"] * part["n"]
+            n += part["n"]
+            hands += part["hand_found"] * part["n"]
+        result = {"source": name, "fold": "leave signers out", "people": len(people),
+                  "accuracy": round(correct / n, 4), "n": n, "hand_found": round(hands / n, 4)}
+        rows.append(result)
+        print(f"{name:<15} leave signers out  {result['accuracy']:.1%} of {n} "
+              f"({len(people)} people)", flush=True)
+    if "kaggle" in names:  # the frame-block split of one signer, as `train` reports it
+        kaggle = names.index("kaggle")
+        in_kaggle = [i for i in range(len(paths)) if sources[i] == kaggle]
+        split = split_samples([images.samples[i] for i in in_kaggle], strategy="frame",
+                              seed=args.seed)
+        others = [i for i in range(len(paths)) if sources[i] != kaggle]
+        train = others + [in_kaggle[j] for j in split.train]
+        test = [in_kaggle[j] for j in split.val if readable[in_kaggle[j]]]
+        result = {"source": "kaggle", "fold": "frame split (one signer)",
+                  **score(fit(train), examples, images.classes, test, found)}
+        rows.append(result)
+        print(f"kaggle          frame split        {result['accuracy']:.1%}", flush=True)
+    held = [r["accuracy"] for r in rows if r["fold"] == "leave source out"]
+    output = {"features": mode.name, "recipe": recipe.to_dict(), "seed": args.seed,
+              "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
+              "n_photos": len(paths), "rows": rows,
+              "mean_leave_source_out": round(float(np.mean(held)), 4),
+              "min_leave_source_out": round(float(np.min(held)), 4),
+              "seconds": round(time.perf_counter() - started)}
+    print(f"mean over held-out sources {output['mean_leave_source_out']:.1%}, "
+          f"worst {output['min_leave_source_out']:.1%}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(output, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
