@@ -68,8 +68,14 @@ def test_evaluate_subset_of_classes(trained_run: Path, shared_test: Path, tmp_pa
     assert set(report["per_class"]) <= {"A", "B", "C", "L", "Y"}
     assert set(report["per_class"]["A"]) == {"precision", "recall", "f1", "support"}
     assert report["missing_classes"] == ["Y"] and "missing from the data: Y" in result.stdout
-    for name in ("confusion_matrix.png", "errors.png", "report.html"):
+    for name in ("confusion_matrix.png", "errors.png", "confidence.png", "report.html"):
         assert (report_path.parent / name).stat().st_size > 1000
+    # honest confidence: calibration and accuracy on the most confident predictions
+    assert 0 <= report["calibration"]["ece"] <= 1
+    assert sum(b["n"] for b in report["calibration"]["bins"]) == 4
+    assert set(report["risk_coverage"]["accuracy_at"]) == {"0.9", "0.8", "0.5"}
+    assert "calibration error (ECE)" in result.stdout
+    assert "calibration error (ECE)" in (report_path.parent / "report.html").read_text()
 
 
 def test_evaluate_class_mismatch(trained_run: Path, shared_test: Path) -> None:

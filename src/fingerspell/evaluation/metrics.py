@@ -1,4 +1,4 @@
-"""Accuracy, per-class precision/recall/F1 and the confusion matrix."""
+"""Accuracy, per-class precision/recall/F1, the confusion matrix, calibration and risk-coverage."""
 
 from __future__ import annotations
 
@@ -74,9 +74,68 @@ def format_table(report: dict[str, Any]) -> str:
                      f"{row['f1']:>10.3f}{row['support']:>9d}"
                      + ((f"{found:>12.1%}" if found is not None else f"{'-':>12}") if hands else ""))
     lines.append(f"{'accuracy':<10}{report['accuracy']:>30.4f}{report['n']:>9d}")
+    if report.get("calibration"):
+        at = report["risk_coverage"]["accuracy_at"]
+        lines.append(f"calibration error (ECE) {report['calibration']['ece']:.3f}; accuracy on the "
+                     + ", ".join(f"{float(k):.0%}" for k in at) + " most confident: "
+                     + ", ".join(f"{v:.1%}" for v in at.values()))
     if report.get("per_signer"):
         lines.append("")
         lines.append(f"{'signer':<10}{'accuracy':>10}{'images':>9}")
         for name, row in report["per_signer"].items():
             lines.append(f"{name:<10}{row['accuracy']:>10.3f}{row['n']:>9d}")
     return "\n".join(lines)
+
+
+COVERAGES = (0.9, 0.8, 0.5)  # the most confident shares that risk-coverage reports
+
+
+def calibration(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """How far confidence is from accuracy: the expected calibration error (ECE: the gap per
+    confidence bin, weighted by the bin's share of predictions) and the bins themselves.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+        >>> result = calibration(probs, np.array([0, 1, 1, 0]), bins=5)
+        >>> result["ece"], [b["n"] for b in result["bins"]]
+        (0.25, [0, 0, 1, 2, 1])
+    """
+    confidence = probs.max(1)
+    correct = probs.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        row: dict[str, Any] = {"low": round(float(edges[b]), 3), "high": round(float(edges[b + 1]), 3),
+                               "n": n, "confidence": None, "accuracy": None}
+        if n:
+            row["confidence"] = round(float(confidence[inside].mean()), 4)
+            row["accuracy"] = round(float(correct[inside].mean()), 4)
+            ece += n / len(confidence) * abs(row["confidence"] - row["accuracy"])
+        rows.append(row)
+    return {"ece": round(ece, 4), "bins": rows}
+
+
+def risk_coverage(probs: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
+    """Accuracy on the most confident predictions: what a user gets if the model may say "not
+    sure" for the rest (``coverage`` 0.9 = the 90% most confident). ``curve`` has one point per
+    prediction count, for the plot.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+        >>> risk_coverage(probs, np.array([0, 1, 1, 0]))["accuracy_at"]["0.5"]
+        0.5
+    """
+    order = np.argsort(-probs.max(1), kind="stable")
+    correct = (probs.argmax(1) == np.asarray(y_true))[order]
+    kept_accuracy = np.cumsum(correct) / np.arange(1, len(correct) + 1)
+    at = {}
+    for share in COVERAGES:
+        count = max(1, round(share * len(correct)))
+        at[f"{share:g}"] = round(float(kept_accuracy[count - 1]), 4) if len(correct) else None
+    step = max(1, len(correct) // 200)  # at most ~200 points in the JSON
+    curve = [[round((k + 1) / len(correct), 4), round(float(kept_accuracy[k]), 4)]
+             for k in range(0, len(correct), step)]
+    return {"accuracy_at": at, "curve": curve}

@@ -85,3 +85,32 @@ def plot_errors(paths: list[str], true_labels: list[str], pred_labels: list[str]
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
     fig.suptitle("Most confident mistakes")
     return save_png(fig, path)
+
+
+def plot_confidence(calibration: dict[str, Any], risk_coverage: dict[str, Any], path: Path) -> Path:
+    """Reliability diagram (accuracy per confidence bin against the diagonal) and the
+    risk-coverage curve (accuracy on the most confident share of predictions)."""
+    fig, (ax_rel, ax_cov) = subplots(1, 2, figsize=(10, 4))
+    bins = [b for b in calibration["bins"] if b["n"]]
+    centres = [(b["low"] + b["high"]) / 2 for b in bins]
+    width = calibration["bins"][0]["high"] - calibration["bins"][0]["low"]
+    ax_rel.bar(centres, [b["accuracy"] for b in bins], width=width * 0.9, color="steelblue",
+               label="accuracy in the bin")
+    ax_rel.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o",
+                color="darkorange", label="mean confidence")
+    ax_rel.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    ax_rel.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.01),
+               title=f"Reliability (ECE {calibration['ece']:.3f})")
+    ax_rel.legend(loc="upper left", fontsize=8)
+    curve = np.asarray(risk_coverage["curve"]) if risk_coverage["curve"] else np.zeros((0, 2))
+    ax_cov.plot(curve[:, 0], curve[:, 1], color="firebrick")
+    for share, accuracy in risk_coverage["accuracy_at"].items():
+        if accuracy is not None:
+            ax_cov.plot([float(share)], [accuracy], "o", color="black")
+            ax_cov.annotate(f"{accuracy:.1%}", (float(share), accuracy), textcoords="offset points",
+                            xytext=(4, -12), fontsize=8)
+    ax_cov.set(xlabel="coverage (share of predictions kept, most confident first)",
+               ylabel="accuracy on those", xlim=(0, 1.01), ylim=(0, 1.01), title="Risk-coverage")
+    for ax in (ax_rel, ax_cov):
+        ax.grid(alpha=0.3)
+    return save_png(fig, path)

@@ -14,8 +14,8 @@ from ..errors import FingerspellError
 from ..features.hands import Hand
 from ..infer.model import Model
 from ..paths import RUNS, numbered_dir
-from .metrics import classification_report, per_group_accuracy
-from .plots import plot_confusion, plot_errors
+from .metrics import calibration, classification_report, per_group_accuracy, risk_coverage
+from .plots import plot_confidence, plot_confusion, plot_errors
 from .report import write_report
 
 
@@ -58,7 +58,11 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
     out_dir.mkdir(parents=True, exist_ok=True)
     present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
     matrix = np.asarray(report["confusion"])[np.ix_(present, present)]
+    report["calibration"] = calibration(probs, y_true)
+    report["risk_coverage"] = risk_coverage(probs, y_true)
     pictures = [
+        plot_confidence(report["calibration"], report["risk_coverage"],
+                        out_dir / "confidence.png"),
         plot_confusion(matrix, [classes[i] for i in present], out_dir / "confusion_matrix.png",
                        title=f"{title}: accuracy {report['accuracy']:.1%} on {report['n']} images"),
         plot_errors([paths[i] for i in wrong], [classes[y_true[i]] for i in wrong],
@@ -70,6 +74,10 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
                           for i in wrong[np.argsort(-probs[wrong].max(1))]] if len(wrong) else []
     if report.get("hand_found") is not None:
         summary = {**summary, "hand found": f"{report['hand_found']:.1%}"}
+    at = report["risk_coverage"]["accuracy_at"]
+    summary = {**summary, "calibration error (ECE)": f"{report['calibration']['ece']:.3f}",
+               **{f"accuracy, {float(k):.0%} most confident": f"{v:.1%}" for k, v in at.items()
+                  if v is not None}}
     page = write_report(out_dir / "report.html", title,
                         {"accuracy": f"{report['accuracy']:.2%}", "images": report["n"], **summary},
                         [*more_pictures, *pictures], report["per_class"],
