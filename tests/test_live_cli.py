@@ -65,3 +65,33 @@ def test_live_errors(mode_runs: dict[str, Path], tmp_path: Path) -> None:
         result = run_cli("live", model, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_live_annotates_a_video(mode_runs: dict[str, Path], shared_train: Path,
+                                tmp_path: Path) -> None:
+    import cv2
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    frames = held_letters(shared_train, "CA")
+    for index, frame in enumerate(frames):
+        frame.save(folder / f"frame{index}.jpg")
+    out = tmp_path / "annotated.mp4"
+    model = str(mode_runs["fusion"] / "model")
+    result = run_cli("live", model, "--frames", str(folder), "--annotate", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "text: CA"
+    capture = cv2.VideoCapture(str(out))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == len(frames)
+    assert capture.get(cv2.CAP_PROP_FPS) == 15
+    capture.set(cv2.CAP_PROP_POS_FRAMES, len(frames) - 1)
+    ok, last = capture.read()
+    capture.release()
+    assert ok
+    height = last.shape[0]
+    original = cv2.cvtColor(np.asarray(frames[-1]), cv2.COLOR_RGB2BGR).astype(int)
+    # the text bar is drawn over the bottom of the frame, the rest is the input
+    assert last[height - 5:, :].mean() < original[height - 5:, :].mean() - 20
+    assert np.abs(last[: height // 3].astype(int) - original[: height // 3]).mean() < 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "frames"]
+    again = run_cli("live", model, "--frames", str(folder), "--annotate", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr  # nothing is overwritten

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=None, help="stop after this much stream time")
     p.add_argument("--json", action="store_true",
                    help="JSON lines: one timed event per line, then the final text")
+    p.add_argument("--annotate", default=None, metavar="OUT.mp4",
+                   help="also write the input with the skeleton, letter, confidence and text "
+                        "drawn on each frame (.mp4, .avi)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
     p = commands.add_parser("serve", help="HTTP API and live web page for a model")
@@ -370,21 +373,30 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    import contextlib
     import time
 
     from .infer import Model
+    from .live.annotate import Annotator
     from .live.decoder import DecoderSettings
-    from .live.stream import LiveSession, frames_from
+    from .live.stream import LiveSession, frames_from, video_fps
+    annotator = None
+    if args.annotate:  # checked before the model loads: a bad name fails at once
+        fps = video_fps(args.video) if args.video else args.fps
+        annotator = Annotator(args.annotate, fps)
     model = Model.load(args.model_dir, device=args.device)
     settings = DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence)
     frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
                          max_seconds=args.seconds)
     started, count, t = time.perf_counter(), 0, 0.0
-    with LiveSession(model, settings) as session:
+    with LiveSession(model, settings) as session, annotator or contextlib.nullcontext():
         try:
             for t, frame in frames:
                 count += 1
-                for event in session.process(t, frame).events:
+                result = session.process(t, frame)
+                if annotator is not None:
+                    annotator.write(frame, result)
+                for event in result.events:
                     if args.json:
                         print(json.dumps(event.to_dict()), flush=True)
                     else:
@@ -400,6 +412,8 @@ def _live(args: argparse.Namespace) -> int:
         print(f"text: {text}")
         print(f"{count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} frames/s)",
               file=sys.stderr)
+    if annotator is not None and annotator.frames:
+        print(f"annotated video: {annotator.path} ({annotator.frames} frames)", file=sys.stderr)
     return 0
 
 

@@ -74,6 +74,16 @@ def frames_from(*, camera: int | None = None, video: str | Path | None = None,
         capture.release()
 
 
+def video_fps(video: str | Path, default: float = 15.0) -> float:
+    """The frame rate a video file declares (``default`` when it declares none)."""
+    import cv2
+    with native_stderr_silenced():
+        capture = cv2.VideoCapture(str(video))
+        fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+        capture.release()
+    return fps if fps and fps > 0 else default
+
+
 @dataclass
 class FrameResult:
     t: float
