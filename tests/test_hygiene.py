@@ -24,9 +24,10 @@ def test_plotting_never_switches_the_users_backend() -> None:
     assert out.stdout.strip() == "svg"
 
 
-def test_progress_in_a_log_is_lines_not_carriage_returns(small_data: Path, tmp_path: Path) -> None:
+def test_progress_in_a_log_is_lines_not_carriage_returns(tiny_model: Path, tmp_path: Path) -> None:
+    data = tiny_model.parents[1] / "data"  # 36 small images; a fresh cache: every stage runs
     result = subprocess.run([str(Path(sys.executable).with_name("fingerspell")), "--cache-dir",
-                             str(tmp_path / "cache"), "train", str(small_data), "--out",
+                             str(tmp_path / "cache"), "train", str(data), "--out",
                              str(tmp_path / "run"), "--features", "image", "--epochs", "2"],
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -37,7 +38,7 @@ def test_progress_in_a_log_is_lines_not_carriage_returns(small_data: Path, tmp_p
     assert any(line.startswith("head ") for line in lines), result.stderr
 
 
-def test_a_corrupt_cache_is_set_aside_and_rebuilt(tiny_model: Path, small_data: Path,
+def test_a_corrupt_cache_is_set_aside_and_rebuilt(tiny_model: Path,
                                                   tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = run_cli("--cache-dir", str(cache), "evaluate", str(tiny_model),

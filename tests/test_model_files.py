@@ -55,6 +55,16 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
     ("no version", "config.json: no valid format_version"),
     ("weights", "model.safetensors: unreadable weights"),
     ("hand model missing", "landmarks model without its hand_landmarker.task"),
+    ("wider head", "model.safetensors: weights do not match config.json"),
+])
+def test_wrong_model_files(tiny_model: Path, tmp_path: Path, case: str, message: str) -> None:
+    model = broken_copy(tiny_model, tmp_path, case)
+    result = run_cli("predict", str(model), str(noise_image(tmp_path / "x.png")))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("case", "message"), [
     ("no classes", "config.json: field 'classes' is missing"),
     ("no backbone", "config.json: field 'backbone' is missing"),
     ("no head", "config.json: field 'head' is missing"),
@@ -62,15 +72,18 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
     ("classes not a list", "config.json: field 'classes' should be list, not str"),
     ("more classes", "the head has 3 outputs but 'classes' lists 4"),
     ("fewer classes", "the head has 3 outputs but 'classes' lists 2"),
-    ("wider head", "model.safetensors: weights do not match config.json"),
     ("head in_dim", "the head takes 7 inputs but image features have 1280"),
     ("huge config", "config.json: 5"),
 ])
-def test_wrong_model_files(tiny_model: Path, tmp_path: Path, case: str, message: str) -> None:
+def test_malformed_bundle_configs(tiny_model: Path, tmp_path: Path, case: str,
+                                  message: str) -> None:
+    """Each a FingerspellError (one line in the CLI, as above) naming the file, before anything
+    is built from the config."""
+    from fingerspell import FingerspellError, Model
     model = broken_copy(tiny_model, tmp_path, case)
-    result = run_cli("predict", str(model), str(noise_image(tmp_path / "x.png")))
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    with pytest.raises(FingerspellError) as refused:
+        Model.load(model)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_not_a_model_folder(tmp_path: Path) -> None:
