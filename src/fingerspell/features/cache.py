@@ -50,8 +50,8 @@ class FeatureCache:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
         try:
-            db = sqlite3.connect(self.path, timeout=60)
             for attempt in range(100):
                 try:  # switching a new file to WAL does not wait for a concurrent opener: retry
                     db.execute("PRAGMA journal_mode=WAL")
@@ -64,8 +64,10 @@ class FeatureCache:
                         raise
                     time.sleep(0.1)
         except sqlite3.OperationalError:
+            db.close()
             raise
         except sqlite3.DatabaseError:  # not a database, or a damaged one
+            db.close()
             self._set_aside()
             return self._open()
         raise AssertionError("unreachable")

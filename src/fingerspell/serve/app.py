@@ -131,7 +131,6 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                                         415: {"description": "not an image"}})
     async def predict(request: Request, top_k: int = top_k_query) -> dict[str, Any]:
         """One image: multipart form (any file field) or the raw bytes as the body."""
-        top_k = min(top_k, len(model.classes))
         limit = max_upload_bytes + MULTIPART_OVERHEAD
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
