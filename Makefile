@@ -8,8 +8,16 @@ RUN    ?= runs/demo
 # offline machines: MediaPipe's hand model from ../shared (online ones download it once)
 HAND_MODEL ?= ../shared/models/hand_landmarker.task
 HAND_OPT := $(if $(wildcard $(HAND_MODEL)),--hand-model $(HAND_MODEL),)
+# the built-in model finds its hand model here in a source checkout (a wheel ships it)
+ifneq ($(wildcard $(HAND_MODEL)),)
+export FINGERSPELL_HAND_MODEL ?= $(abspath $(HAND_MODEL))
+endif
 
-.PHONY: setup browser demo test lint bench clean
+VIDEOS ?= ../shared/data/videos/letters
+# make model: the built-in asl-alphabet (licensed sources); SOURCES=all: the bigger model in runs/
+SOURCES ?= licensed
+
+.PHONY: setup browser demo test lint bench clean model wheel wheel-check
 
 setup: $(VENV)/.installed
 
@@ -20,6 +28,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: setup
+	@echo "== the built-in model, before any training"
+	@if [ -d "$(TEST_DATA)" ]; then $(BIN)/fingerspell predict asl-alphabet "$(TEST_DATA)" --top-k 3; fi
+	@for clip in $(VIDEOS)/A.mp4 $(VIDEOS)/B.mp4 $(VIDEOS)/L.mp4; do \
+	  if [ -f "$$clip" ]; then echo "-- live on $$clip"; \
+	    $(BIN)/fingerspell live asl-alphabet --video "$$clip" 2>/dev/null | tail -1; fi; done
+	@echo "== training your own model on $(DATA)"
 	@if [ ! -d "$(DATA)" ]; then \
 	  echo "No data at $(DATA). Point DATA= at a folder of <CLASS>/<image> photos, or"; \
 	  $(BIN)/python -c "from fingerspell.data.download import HOW_TO_GET; print(HOW_TO_GET)"; \
@@ -46,10 +60,22 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+
+# the built-in model, reproducibly (pinned seed); see tools/build_model.py
+model: setup
+	$(BIN)/python tools/build_model.py --sources $(SOURCES)
+
+# wheel + sdist with the built-in model complete (hand model from HAND_MODEL), twine-checked
+wheel: setup
+	$(BIN)/python tools/wheel.py build --hand-model $(HAND_MODEL)
+
+# the wheel in a new environment, from an empty folder, offline: version, models, a prediction
+wheel-check: wheel
+	$(BIN)/python tools/wheel.py check
 
 bench: setup
 	$(BIN)/python benchmarks/train_speed.py --images 870
 
 clean:
-	rm -rf $(VENV) reports  # never runs/: it holds the trained models
+	rm -rf $(VENV) reports build dist  # never runs/: it holds the trained models

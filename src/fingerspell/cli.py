@@ -29,6 +29,19 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
                              "int8: the quantised graph")
 
 
+MODEL_HELP = "a model folder, or a built-in model's name ('fingerspell models' lists them)"
+DEFAULT_MODEL = "asl-alphabet"  # infer.builtin.DEFAULT_MODEL, named here without importing it
+
+
+def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    """The MODEL argument; commands with no other positional argument may leave it out."""
+    if optional:
+        parser.add_argument("model_dir", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
+                            help=f"{MODEL_HELP} (default: the built-in {DEFAULT_MODEL})")
+    else:
+        parser.add_argument("model_dir", metavar="MODEL", help=MODEL_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .choices import FEATURE_MODES, HAND_PICKS, SPLIT_STRATEGIES
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
@@ -90,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
 
     p = commands.add_parser("evaluate", help="score a model on a labelled folder")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p)
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--json", dest="json_path", default=None, metavar="FILE",
                    help="write the metrics as JSON (pictures go next to it)")
@@ -99,14 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(p)
 
     p = commands.add_parser("predict", help="predict the letter in images")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _add_inference_options(p)
 
     p = commands.add_parser("inspect", help="draw why a model chose a letter (PNG)")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--out", default=None, metavar="PNG",
                    help="picture to write (default: <IMAGE name>.inspect.png here)")
@@ -114,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
     p = commands.add_parser("live", help="spell text from a camera, a video or a folder of frames")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p, optional=True)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, default=None, metavar="N", help="camera index")
     source.add_argument("--video", default=None, metavar="FILE", help="a video file")
@@ -134,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
     p = commands.add_parser("serve", help="HTTP API and live web page for a model")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p, optional=True)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=5.0,
@@ -155,12 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(p)
 
     p = commands.add_parser("export", help="export a model for fast inference")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    _add_model(p)
     p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
     p.add_argument("--int8", action="store_true",
                    help="also write a statically quantised model.int8.onnx (use: --runtime int8)")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="images for int8 calibration (default: the run's training images)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write a copy of the model with its graph here instead of adding the graph "
+                        "to MODEL (built-in models: default runs/export/NAME)")
 
     p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -178,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
 
     commands.add_parser("backbones", help="list the available backbones")
+
+    p = commands.add_parser("models", help="list the built-in models, or show one's model card")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME")
 
     p = commands.add_parser("data", help="get the Kaggle ASL Alphabet data set")
     data_commands = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -222,6 +241,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _tune(args, show_progress)
     if args.command == "backbones":
         return _backbones()
+    if args.command == "models":
+        return _models(args.name)
     if args.command == "inspect":
         return _inspect(args)
     if args.command == "live":
@@ -231,7 +252,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         from .infer.export import export_model
         for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8,
-                                 calibration=args.calibration):
+                                 calibration=args.calibration, out=args.out):
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
         return 0
     if args.command == "data":
@@ -462,6 +483,29 @@ def _backbones() -> int:
               f"{spec.weights_source}")
     print("torch/onnx: images/s of the network alone on this project's 2-core CPU "
           "(benchmarks/backbone_speed.py); any timm model name works too")
+    return 0
+
+
+def _models(name: str | None) -> int:
+    from .infer.builtin import builtin_models
+    models = builtin_models()
+    if name is not None:
+        if name not in models:
+            raise FingerspellError(f"{name}: not a built-in model (built-in: "
+                                   f"{', '.join(models) or 'none installed'})")
+        print(models[name].card())
+        return 0
+    if not models:
+        print("no built-in models in this installation")
+        return 0
+    print(f"{'name':<16}{'size':>8}{'classes':>9}  {'features':<10}headline")
+    for model in models.values():
+        headline = model.headline
+        figures = "; ".join(f"{k} {v}" for k, v in headline.items()) or "not measured"
+        print(f"{model.name:<16}{model.size_bytes() / 1e6:>6.1f}MB{len(model.classes):>9}  "
+              f"{model.features:<10}{figures}")
+    print("size: the model's own files (its backbone's weights ship in another package); "
+          "'fingerspell models NAME' shows a model's card")
     return 0
 
 

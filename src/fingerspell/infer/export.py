@@ -12,7 +12,10 @@ from torch import nn
 from .._atomic import write_atomic
 from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
-from .model import ONNX_FILE, Model
+from ..paths import numbered_dir
+from .builtin import is_builtin, resolve_model
+from .bundle import read_config
+from .model import ONNX_FILE, PRETRAINED, Model
 
 INT8_FILE = "model.int8.onnx"
 FORMATS = ("onnx",)
@@ -38,8 +41,12 @@ class _FullGraph(nn.Module):
 
 
 def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False,
-                 calibration: str | Path | None = None, check: bool = True) -> list[Path]:
+                 calibration: str | Path | None = None, check: bool = True,
+                 out: str | Path | None = None) -> list[Path]:
     """Write ``model.onnx`` (and with ``int8`` a statically quantised ``model.int8.onnx``).
+
+    The graph goes into the model's folder, or with ``out`` into a copy of the model made
+    there (the default for built-in models, which live inside the installed package).
 
     With ``check``, the graph's probabilities are compared with PyTorch's on a random batch.
     int8 calibration uses ``calibration`` (a folder of typical images) or, for a bundle inside a
@@ -47,10 +54,14 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     """
     if fmt not in FORMATS:
         raise FingerspellError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    model_dir = Path(model_dir)
+    model_dir = resolve_model(model_dir)
     model = Model.load(model_dir, runtime="torch")
     if (model_dir / "model" / "model.safetensors").is_file():
         model_dir = model_dir / "model"  # a run folder was given
+    if out is None and is_builtin(model_dir):  # never write inside the installed package
+        out = numbered_dir(Path("runs/export") / model_dir.name)
+    if out is not None:
+        model_dir = _copy_bundle(model, model_dir, Path(out))
     calibration_images = _calibration_images(model_dir, calibration) if int8 else []
     graph = _FullGraph(model).eval()
     size = model.preprocessing.size
@@ -70,6 +81,17 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     if int8:
         written.append(_quantize(path, model_dir / INT8_FILE, model, calibration_images))
     return written
+
+
+def _copy_bundle(model: Model, source: Path, out: Path) -> Path:
+    """``model`` saved to ``out`` (a new or empty folder), referring to its backbone's packaged
+    weights if ``source`` does; the copy loads like the original, from anywhere."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FingerspellError(f"{out}: already exists and is not empty; export --out needs a new "
+                               f"folder")
+    config = read_config(source / "config.json")
+    model.save(out, store_backbone=config["backbone"].get("weights") != PRETRAINED)
+    return out
 
 
 def _calibration_images(model_dir: Path, calibration: str | Path | None,

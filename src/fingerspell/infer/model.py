@@ -28,21 +28,31 @@ from .._atomic import match_umask, replace_dir, write_json
 from .._version import __version__
 from ..choices import RUNTIMES
 from ..errors import FingerspellError
-from ..features.backbones import FrozenBackbone, get_spec
+from ..features.backbones import FrozenBackbone, create_backbone, get_spec
 from ..features.extract import Encoder, resolve_device
-from ..features.feature_mode import HAND_MODES, FeatureMode, get_mode
-from ..features.hands import Hand, HandDetector, HandSettings, file_digest
+from ..features.feature_mode import FeatureMode, get_mode
+from ..features.hands import (
+    HAND_MODEL_ENV,
+    Hand,
+    HandDetector,
+    HandSettings,
+    file_digest,
+    resolve_hand_model,
+)
 from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
+from .builtin import is_builtin, resolve_model
 from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 HAND_MODEL_FILE = "hand_landmarker.task"
-BUNDLE_VERSION = 2
+BUNDLE_VERSION = 3  # 3: the backbone may be referred to ("weights": "pretrained"), not stored
+STORED_BACKBONE_VERSION = 2  # what a bundle holding its backbone is written as (0.1 reads it)
+PRETRAINED = "pretrained"
 
 # How a prediction was reached (Prediction.route)
 ROUTE_IMAGE = "image"
@@ -142,16 +152,22 @@ class Model:
         return self
 
     # ----- save / load ---------------------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
+    def config(self, *, store_backbone: bool = True) -> dict[str, Any]:
+        backbone: dict[str, Any] = {"name": self.backbone.spec.name,
+                                    "weights_id": self.backbone.weights_id,
+                                    "feature_dim": self.backbone.spec.feature_dim}
+        if not store_backbone:
+            backbone["weights"] = PRETRAINED
         return {
-            "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
+            "format": BUNDLE_FORMAT,
+            # a bundle that refers to its backbone's weights needs a reader that knows how
+            "format_version": BUNDLE_VERSION if not store_backbone else STORED_BACKBONE_VERSION,
             "fingerspell_version": __version__,
             "classes": self.classes,
             "features": {"mode": self.features_mode, "hand": self.hand_settings.to_dict(),
                          "hand_model_sha256": file_digest(self.hand_model)
                          if self.hand_model else None},
-            "backbone": {"name": self.backbone.spec.name, "weights_id": self.backbone.weights_id,
-                         "feature_dim": self.backbone.spec.feature_dim},
+            "backbone": backbone,
             "preprocessing": self.preprocessing.to_dict(),
             "head": self.head.config if isinstance(self.head, LateFusionHead)
             else self.head.config.to_dict(),
@@ -159,23 +175,34 @@ class Model:
             **self.info,
         }
 
-    def save(self, model_dir: str | Path) -> Path:
-        """Write the bundle atomically (a half-written bundle never replaces a good one)."""
+    def save(self, model_dir: str | Path, *, store_backbone: bool = True,
+             hand_model: bool = True) -> Path:
+        """Write the bundle atomically (a half-written bundle never replaces a good one).
+
+        ``store_backbone=False`` leaves the backbone's weights out: the bundle refers to the
+        pretrained weights its backbone's package ships (a few MB instead of tens; the built-in
+        models). Only for a frozen backbone whose weights are exactly those. ``hand_model=False``
+        leaves out the hand model's copy (built-in models: the wheel adds it).
+        """
         from safetensors.torch import save_file
 
-        tensors = {f"backbone.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.backbone.net.state_dict().items()}
+        tensors = {}
+        if store_backbone:
+            tensors = {f"backbone.{k}": v.detach().cpu().contiguous()
+                       for k, v in self.backbone.net.state_dict().items()}
+        else:
+            _require_packaged_weights(self.backbone)
         tensors.update({f"head.{k}": v.detach().cpu().contiguous()
                         for k, v in self.head.state_dict().items()})
         if self.fallback_head is not None:
             tensors.update({f"fallback_head.{k}": v.detach().cpu().contiguous()
                             for k, v in self.fallback_head.state_dict().items()})
-        config = self.config()
+        config = self.config(store_backbone=store_backbone)
 
         def build(folder: Path) -> None:
             save_file(tensors, str(folder / "model.safetensors"))
             match_umask(folder / "model.safetensors")  # safetensors creates it owner-only
-            if self.hand_model is not None:
+            if self.hand_model is not None and hand_model:
                 shutil.copyfile(self.hand_model, folder / HAND_MODEL_FILE)
             write_json(folder / "config.json", config)
 
@@ -189,7 +216,7 @@ class Model:
         ``model.onnx`` (see ``fingerspell export``) and onnxruntime is installed; "torch" or
         "onnx" force one.
         """
-        model_dir = Path(model_dir)
+        model_dir = resolve_model(model_dir)
         config_path = model_dir / "config.json"
         weights_path = model_dir / "model.safetensors"
         if not model_dir.is_dir():
@@ -208,19 +235,10 @@ class Model:
         if version > BUNDLE_VERSION:
             raise FingerspellError(f"{model_dir}: model format {version} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
-        features = config.get("features") or {"mode": "image", "hand": {}}
-        hand_model = model_dir / HAND_MODEL_FILE
-        named = features.get("mode") if isinstance(features, dict) else None
-        if named in HAND_MODES and not hand_model.is_file():
-            raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
         check_config(config, config_path)
+        features = config.get("features") or {"mode": "image", "hand": {}}
         mode = get_mode(features["mode"])
-        if mode.needs_hands:
-            recorded = features.get("hand_model_sha256")
-            if recorded and file_digest(hand_model) != recorded:
-                raise FingerspellError(f"{hand_model}: differs from the hand model this model was "
-                                       f"trained with (sha256 mismatch); restore the bundle's own "
-                                       f"copy")
+        hand_model = _bundle_hand_model(model_dir, mode, features.get("hand_model_sha256"))
         size = weights_path.stat().st_size
         if size > MAX_WEIGHTS_BYTES:
             raise FingerspellError(f"{weights_path}: {size / 1e9:.1f} GB is more than a model "
@@ -235,12 +253,21 @@ class Model:
         except (SafetensorError, OSError) as exc:
             raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
         spec = get_spec(config["backbone"]["name"])
-        net = spec.build()
         head = head_from_config(config["head"])
         fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
                     if config.get("fallback_head") else None)
+        referred = config["backbone"].get("weights") == PRETRAINED
+        if referred:
+            backbone = create_backbone(spec.name)  # the package's file, checked by SHA-256
+            if backbone.weights_id != config["backbone"]["weights_id"]:
+                raise FingerspellError(f"{config_path}: the {spec.name} weights installed "
+                                       f"({spec.weights_source}) differ from those this model "
+                                       f"was trained with; reinstall that package's version")
         try:
-            net.load_state_dict(_strip(tensors, "backbone."))
+            if not referred:
+                net = spec.build()
+                net.load_state_dict(_strip(tensors, "backbone."))
+                backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
             head.load_state_dict(_strip(tensors, "head."))
             if fallback is not None:
                 fallback.load_state_dict(_strip(tensors, "fallback_head."))
@@ -254,7 +281,6 @@ class Model:
         if saved != spec.preprocessing:
             raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
                                    f"{spec.name}'s in this version of fingerspell")
-        backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
         info = {k: v for k, v in config.items() if k not in {
             "format", "format_version", "fingerspell_version", "classes", "backbone",
             "preprocessing", "head", "fallback_head", "features"}}
@@ -264,7 +290,7 @@ class Model:
             raise FingerspellError(f"{config_path}: invalid 'features.hand' ({exc})") from None
         model = cls(backbone, head, config["classes"], info, features=mode,
                     hand_settings=hand_settings,
-                    hand_model=hand_model if mode.needs_hands else None,
+                    hand_model=hand_model,
                     fallback_head=fallback)
         return model.to(device).use_runtime(runtime, model_dir)
 
@@ -380,6 +406,39 @@ class Model:
         top = [(self.classes[i], round(float(probs[i]), 6)) for i in order]
         hand = features.hands[index] if features.hands is not None else None
         return Prediction(name, top[0][0], top[0][1], top, route, hand)
+
+
+def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None) -> Path | None:
+    """The hand model a bundle was trained with: its own copy, checked against the checksum
+    recorded at training; a built-in bundle without a copy (a source checkout) looks it up as
+    training does and the checksum decides."""
+    if not mode.needs_hands:
+        return None
+    own = model_dir / HAND_MODEL_FILE
+    if own.is_file():
+        if recorded and file_digest(own) != recorded:
+            raise FingerspellError(f"{own}: differs from the hand model this model was trained "
+                                   f"with (sha256 mismatch); restore the bundle's own copy")
+        return own
+    if not (is_builtin(model_dir) and recorded):
+        raise FingerspellError(f"{model_dir}: {mode.name} model without its {HAND_MODEL_FILE}")
+    found = resolve_hand_model()
+    if file_digest(found) != recorded:
+        raise FingerspellError(f"{found}: not the hand model built-in model {model_dir.name} was "
+                               f"trained with (sha256 {recorded[:12]}…); point "
+                               f"${HAND_MODEL_ENV} at that hand_landmarker.task")
+    return found
+
+
+def _require_packaged_weights(backbone: FrozenBackbone) -> None:
+    """A bundle may leave out only weights that a package ships, unchanged."""
+    spec = backbone.spec
+    if not spec.offline:
+        raise FingerspellError(f"backbone {spec.name}: its weights do not ship with a package; "
+                               f"the bundle must hold them")
+    if create_backbone(spec.name).weights_id != backbone.weights_id:
+        raise FingerspellError(f"backbone {spec.name}: weights differ from {spec.weights_source}'s"
+                               f" (fine-tuned?); the bundle must hold them")
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

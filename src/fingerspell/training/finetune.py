@@ -40,6 +40,8 @@ def backbone_blocks(net: nn.Module) -> list[list[str]]:
                 blocks.append([])
             blocks[-1] += [f"features.{index}.{n}" for n, _ in layer.named_parameters()]
         return [b for b in blocks if b]
+    if hasattr(net, "parameter_groups"):
+        return net.parameter_groups()
     if hasattr(net, "group_matcher"):
         from timm.models import group_parameters
         groups = group_parameters(net, net.group_matcher(coarse=False))

