@@ -77,6 +77,9 @@ def main() -> int:
     if unseen:
         mean = sum(u["accuracy"] for u in unseen.values()) / len(unseen)
         headline[f"unseen sources (mean of {len(unseen)})"] = f"{mean:.1%}"
+    # a shipped bundle names its data by the shared folders, not this machine's paths
+    model.info["validation"] = {**model.info.get("validation", {}),
+                                "data": [str(SOURCES[n][0].relative_to(SHARED)) for n in names]}
     model.info["card"] = {
         "headline": headline,
         "trained_on": {n: {"folder": str(SOURCES[n][0].relative_to(SHARED)),
