@@ -52,7 +52,10 @@ def test_predict_text_and_folder(trained_run: Path, shared_test: Path) -> None:
     result = run_cli("predict", str(trained_run), str(shared_test))  # a run folder works too
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 28 and all(len(line.split("\t")) == 3 for line in lines)
+    assert len(lines) == 28
+    for line in lines:  # path, letter, confidence, and a mark under the calibrated threshold
+        _, _, confidence, *rest = line.split("\t")
+        assert rest == (["[unsure]"] if float(confidence) < 0.5 else [])
 
 
 def test_evaluate_subset_of_classes(trained_run: Path, shared_test: Path, tmp_path: Path) -> None:

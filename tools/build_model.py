@@ -71,7 +71,10 @@ def main() -> int:
         found = [row["hand_found"] for row in report["per_class"].values()
                  if row.get("hand_found") is not None]
         unseen[name] = {"accuracy": round(report["accuracy"], 4), "n": report["n"],
-                        "hand_found": round(sum(found) / len(found), 4) if found else None}
+                        "hand_found": round(sum(found) / len(found), 4) if found else None,
+                        "ece": report["calibration"]["ece"],
+                        "accuracy_of_most_confident_80pct":
+                            report["risk_coverage"]["accuracy_at"]["0.8"]}
     headline = {"test photos": f"{right}/{total}",
                 f"validation ({result.metrics['split']})": f"{result.val_accuracy:.1%}"}
     if unseen:

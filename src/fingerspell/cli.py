@@ -374,7 +374,8 @@ def _predict(args: argparse.Namespace) -> int:
             if p.hand is not None and p.hand.n_hands > 1:
                 hand = f" ({p.hand.n_hands} hands in view: the {p.hand.handedness.lower()} one)"
             route = "" if p.route in ("image", "hand") else f"\t[{p.route}]"
-            print(f"{p.path}\t{p.label}\t{p.confidence:.3f}{route}{hand}")
+            unsure = "\t[unsure]" if p.unsure else ""
+            print(f"{p.path}\t{p.label}\t{p.confidence:.3f}{unsure}{route}{hand}")
     for path, reason in failed.items():
         print(f"fingerspell: error: {path}: {reason}", file=sys.stderr)
     return 1 if failed else 0

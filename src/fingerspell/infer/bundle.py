@@ -18,6 +18,7 @@ import torch
 from ..errors import FingerspellError
 from ..features.feature_mode import get_mode
 from ..features.landmarks import LANDMARK_DIM
+from ..head.calibration import check_calibration
 from ..head.heads import head_from_config
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config is a few KB; more is not a fingerspell bundle
@@ -73,6 +74,9 @@ def check_config(config: dict[str, Any], config_path: Path) -> None:
         mode = get_mode(features["mode"])
     except FingerspellError as exc:
         raise FingerspellError(f"{config_path}: {exc}") from None
+    problem = check_calibration(config.get("calibration"))
+    if problem:
+        raise FingerspellError(f"{config_path}: {problem}")
     # the head's inputs and outputs, per part
     parts = {"crop": head.get("crop"), "landmarks": head.get("landmarks")} \
         if head.get("kind") == "late_fusion" else {"head": head}

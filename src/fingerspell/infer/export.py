@@ -32,12 +32,13 @@ class _FullGraph(nn.Module):
         super().__init__()
         self.backbone = model.backbone
         self.head = model.head if model.mode.single_graph else None
+        self.temperature = model.temperature  # the same calibrated probabilities as Model
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.backbone(images)
         if self.head is None:
             return (features,)
-        return features, self.head(features).softmax(-1)
+        return features, (self.head(features) / self.temperature).softmax(-1)
 
 
 def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False,

@@ -30,7 +30,7 @@ from ..choices import RUNTIMES
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, create_backbone, get_spec
 from ..features.extract import Encoder, resolve_device
-from ..features.feature_mode import FeatureMode, get_mode
+from ..features.feature_mode import HAND_MODES, FeatureMode, get_mode
 from ..features.hands import (
     HAND_MODEL_ENV,
     Hand,
@@ -42,6 +42,7 @@ from ..features.hands import (
 from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
+from ..head.calibration import UNSURE_BELOW
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
 from .builtin import is_builtin, resolve_model
 from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config
@@ -69,10 +70,12 @@ class Prediction:
     top_k: list[tuple[str, float]]
     route: str = ROUTE_IMAGE
     hand: Hand | None = None
+    unsure: bool = False  # confidence under the model's calibrated "unsure" threshold
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "label": self.label,
-                               "confidence": self.confidence, "route": self.route,
+                               "confidence": self.confidence, "unsure": self.unsure,
+                               "route": self.route,
                                "top_k": [[label, p] for label, p in self.top_k]}
         if self.hand is not None:
             out["hand"] = {"box": [round(min(1.0, max(0.0, v)), 4) for v in self.hand.box],
@@ -109,6 +112,15 @@ class Model:
         self.fallback_head = fallback_head.eval() if fallback_head is not None else None
         if self.mode.needs_hands and hand_model is None:
             raise ValueError(f"{features} features need a hand model")
+
+    @property
+    def temperature(self) -> float:
+        """Divides the head's log-probabilities (fitted at training; 1 for older bundles)."""
+        return float((self.info.get("calibration") or {}).get("temperature", 1.0))
+
+    @property
+    def unsure_below(self) -> float:
+        return float((self.info.get("calibration") or {}).get("unsure_below", UNSURE_BELOW))
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -235,8 +247,12 @@ class Model:
         if version > BUNDLE_VERSION:
             raise FingerspellError(f"{model_dir}: model format {version} is newer "
                                    f"than this fingerspell ({__version__}) understands; upgrade")
-        check_config(config, config_path)
         features = config.get("features") or {"mode": "image", "hand": {}}
+        named = features.get("mode") if isinstance(features, dict) else None
+        if named in HAND_MODES and not (model_dir / HAND_MODEL_FILE).is_file() \
+                and not is_builtin(model_dir):
+            raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
+        check_config(config, config_path)
         mode = get_mode(features["mode"])
         hand_model = _bundle_hand_model(model_dir, mode, features.get("hand_model_sha256"))
         size = weights_path.stat().st_size
@@ -314,11 +330,14 @@ class Model:
     @torch.inference_mode()
     def head_proba(self, vectors: np.ndarray, head: MLPHead | LateFusionHead | None = None,
                    batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities from ``head`` (default: the main head, with the model's
+        calibrated temperature; an explicitly given head is used as it is)."""
+        temperature = self.temperature if head is None else 1.0
         head = head or self.head
         out = []
         for start in range(0, len(vectors), batch_size):
             batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])).to(self.device)
-            out.append(head(batch).softmax(-1).float().cpu().numpy())
+            out.append((head(batch) / temperature).softmax(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
     def whole_image_features(self, paths: list[Path], *, use_cache: bool = False,
@@ -405,7 +424,8 @@ class Model:
         order = np.argsort(-probs)[:max(1, top_k)]
         top = [(self.classes[i], round(float(probs[i]), 6)) for i in order]
         hand = features.hands[index] if features.hands is not None else None
-        return Prediction(name, top[0][0], top[0][1], top, route, hand)
+        return Prediction(name, top[0][0], top[0][1], top, route, hand,
+                          unsure=top[0][1] < self.unsure_below)
 
 
 def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None) -> Path | None:
@@ -420,7 +440,7 @@ def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None)
             raise FingerspellError(f"{own}: differs from the hand model this model was trained "
                                    f"with (sha256 mismatch); restore the bundle's own copy")
         return own
-    if not (is_builtin(model_dir) and recorded):
+    if not recorded:  # a built-in bundle names its hand model by checksum; without one, broken
         raise FingerspellError(f"{model_dir}: {mode.name} model without its {HAND_MODEL_FILE}")
     found = resolve_hand_model()
     if file_digest(found) != recorded:

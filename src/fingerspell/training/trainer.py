@@ -23,6 +23,7 @@ from ..features.feature_mode import FeatureMode, get_mode
 from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
 from ..features.modes import ModeFeatures
 from ..features.onnx_runtime import choose_encoder
+from ..head.calibration import calibration_record, temper
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config
@@ -39,6 +40,8 @@ from .run_folder import (
     plan_run_folder,
     start_run_folder,
 )
+
+MIN_CALIBRATION_ROWS = 20  # fewer held-out predictions cannot pin a temperature down
 
 
 @dataclass
@@ -208,6 +211,12 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
+    if val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
+        # honest confidence: one temperature fitted on held-out predictions (answers unchanged)
+        record = calibration_record(val_probs.numpy(), labels[val_idx],
+                                    f"validation split ({split.strategy})")
+        model.info["calibration"] = metrics["calibration_fit"] = record
+        val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
     model.info["validation"] = {"accuracy": metrics["best_val_acc"], "split": split.strategy,
                                 "n": len(val_idx), "data": [str(p) for p in images.sources]}
     model.save(run_dir / "model")

@@ -1,0 +1,64 @@
+"""Honest confidence: a temperature fitted at training, stored in the bundle, used everywhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fingerspell import FingerspellError, Model
+from fingerspell.evaluation.metrics import calibration
+from fingerspell.head.calibration import fit_temperature, temper
+
+
+def test_fit_recovers_a_known_temperature():
+    """Labels drawn from softmax(z) are calibrated at T=1; shown softmax(2z), the fit says 2."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (4000, 5))
+    calibrated = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(5, p=p) for p in calibrated])
+    overconfident = temper(calibrated, 0.5)
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature == pytest.approx(2.0, rel=0.1)
+    after = calibration(temper(overconfident, temperature), labels)["ece"]
+    assert after < calibration(overconfident, labels)["ece"] and after < 0.03
+    assert (temper(overconfident, temperature).argmax(1) == overconfident.argmax(1)).all()
+
+
+def test_training_stores_the_temperature_and_predict_uses_it(trained_run: Path, shared_test: Path):
+    config = json.loads((trained_run / "model" / "config.json").read_text())
+    record = config["calibration"]
+    assert 0.05 <= record["temperature"] <= 20 and record["n"] >= 20
+    assert record["fitted_on"].startswith("validation split")
+    assert record["ece_after"] <= record["ece_before"]
+    model = Model.load(trained_run / "model")
+    assert model.temperature == record["temperature"]
+    predictions, _ = model.predict(sorted(shared_test.glob("*_test.jpg"))[:8])
+    for p in predictions:
+        assert p.unsure == (p.confidence < record["unsure_below"])
+        assert p.to_dict()["unsure"] == p.unsure
+    # the same vectors without the temperature: same answers, other confidences
+    vectors = model.features([Path(predictions[0].path)]).vectors
+    raw = model.head_proba(vectors, model.head)
+    assert raw.argmax() == model.head_proba(vectors).argmax()
+    np.testing.assert_allclose(temper(raw, model.temperature), model.head_proba(vectors),
+                               rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (-1.0, "'calibration.temperature' should be between"),
+    ("hot", "'calibration.temperature' should be a number"),
+    ({"temperature": 1.0, "unsure_below": 2}, "'calibration.unsure_below' should be between"),
+])
+def test_malformed_calibration_is_refused(tiny_model: Path, tmp_path: Path, value, message):
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["calibration"] = value if isinstance(value, dict) else {"temperature": value}
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FingerspellError, match=message) as refused:
+        Model.load(copy)
+    assert "config.json" in str(refused.value) and "\n" not in str(refused.value)
