@@ -196,6 +196,22 @@ def test_two_hands_in_view(hand_model: Path, shared_train: Path) -> None:
     assert (chosen["left"].box[0] < 0.5) != (chosen["right"].box[0] < 0.5)  # other halves
 
 
+def test_video_mode_tracks_frames_in_time_order(hand_model: Path, shared_train: Path) -> None:
+    """VIDEO mode (live --tracking): frames with times, the same hands as image mode finds on
+    well-lit frames, none in empty ones; a repeated time stamp is moved on, not refused."""
+    frames = [Image.open(shared_train / "L" / f"L{i}.jpg") for i in range(300, 375, 5)]
+    with HandDetector(hand_model, video=True) as tracker, HandDetector(hand_model) as single:
+        tracked = [tracker.find(frame, timestamp=k / 15) for k, frame in enumerate(frames)]
+        assert tracker.find(frames[0], timestamp=0.0) is not None  # an earlier time: moved on
+        empty = tracker.find(Image.open(shared_train / "nothing" / "nothing100.jpg"), 10.0)
+        alone = [single.find(frame) for frame in frames]
+    assert empty is None
+    assert sum(h is not None for h in tracked) >= sum(h is not None for h in alone) - 1
+    both = [(a, b) for a, b in zip(tracked, alone, strict=True) if a is not None and b is not None]
+    gaps = [float(np.abs(a.landmarks[:, :2] - b.landmarks[:, :2]).max()) for a, b in both]
+    assert gaps and np.median(gaps) < 0.05 and max(gaps) < 0.25  # tracking smooths a little
+
+
 def test_not_a_hand_model(tmp_path: Path) -> None:
     pytest.importorskip("mediapipe")
     bogus = tmp_path / "bogus.task"

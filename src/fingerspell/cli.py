@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _add_inference_options(p)
 
+    p = commands.add_parser("adapt", help="adapt a model to one person from a few labelled photos")
+    _add_model(p)
+    p.add_argument("data_dir", metavar="DATA_DIR",
+                   help="the person's photos, <CLASS>/<image> (some letters only is fine)")
+    p.add_argument("--out", default=None, metavar="RUN_DIR",
+                   help="a new folder; the adapted model goes to RUN_DIR/model "
+                        "(default: runs/adapt, numbered)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+
     p = commands.add_parser("inspect", help="draw why a model chose a letter (PNG)")
     _add_model(p)
     p.add_argument("image", metavar="IMAGE")
@@ -164,7 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "streams besides the server's own; repeatable")
     p.add_argument("--hold", type=float, default=0.5, help="seconds a letter must be held (0.5)")
     p.add_argument("--min-confidence", type=float, default=0.5,
-                   help="stream frames below this confidence do not count (0.5)")
+                   help="stream frames below this calibrated confidence do not count (0.5)")
+    p.add_argument("--profiles", default=None, metavar="DIR",
+                   help="the page's Teach mode keeps its profiles here (default: "
+                        "$FINGERSPELL_PROFILES or ~/.local/share/fingerspell/profiles)")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="serve this profile's adapted model (Teach mode adapts MODEL again)")
     _add_inference_options(p)
 
     p = commands.add_parser("export", help="export a model for fast inference")
@@ -245,6 +259,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _models(args.name)
     if args.command == "inspect":
         return _inspect(args)
+    if args.command == "adapt":
+        return _adapt(args, show_progress)
     if args.command == "live":
         return _live(args)
     if args.command == "serve":
@@ -381,6 +397,19 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _adapt(args: argparse.Namespace, show_progress: bool) -> int:
+    from .training.adapt import adapt_folder
+    result, out = adapt_folder(args.model_dir, args.data_dir, args.out, device=args.device,
+                               show_progress=show_progress)
+    letters = ", ".join(f"{letter} {n}" for letter, n in result.examples.items())
+    print(f"adapted    {args.model_dir} with {sum(result.examples.values())} photos of "
+          f"{len(result.examples)} letters in {result.seconds:.1f} s ({letters})")
+    for path, reason in result.skipped.items():
+        print(f"skipped    {path}: {reason}", file=sys.stderr)
+    print(f"model      {out / 'model'}  (fingerspell predict {out / 'model'} photo.jpg)")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from .infer import Model
     from .infer.inspect import inspect_image
@@ -447,9 +476,17 @@ def _serve(args: argparse.Namespace) -> int:
     from .infer import Model
     from .live.decoder import DecoderSettings
     from .serve.app import create_app
+    from .serve.profiles import NAME, Profiles, default_profiles_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
+    if args.profile:
+        if not NAME.match(args.profile):
+            raise FingerspellError(f"--profile {args.profile!r}: a profile name is 1-40 letters, "
+                                   f"digits, '-' or '_'")
+        model = profiles.load(args.profile)
     max_upload_bytes = int(args.max_upload_mb * 1024 * 1024)
-    app = create_app(model, max_upload_bytes=max_upload_bytes, max_pixels=args.max_pixels,
+    app = create_app(model, profiles=profiles, profile=args.profile,
+                     max_upload_bytes=max_upload_bytes, max_pixels=args.max_pixels,
                      max_streams=args.max_streams, stream_idle_seconds=args.stream_idle_seconds,
                      bind=args.host, allow_origins=args.allow_origin,
                      decoder_settings=DecoderSettings(hold_seconds=args.hold,

@@ -204,32 +204,43 @@ class HandDetector:
     """
 
     def __init__(self, model: str | Path, settings: HandSettings | None = None,
-                 *, max_hands: int = 2) -> None:
+                 *, max_hands: int = 2, video: bool = False) -> None:
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError:
             raise FingerspellError("hand landmarks need MediaPipe: "
                                    "pip install 'mediapipe>=0.10.30'") from None
         self.settings = settings or HandSettings()
+        # VIDEO: MediaPipe tracks the hand from frame to frame (frames in time order, no retries)
+        self.video = video
+        self._last_ms = -1
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)), num_hands=max_hands,
             min_hand_detection_confidence=self.settings.min_confidence,
-            running_mode=vision.RunningMode.IMAGE)
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE)
         try:
             with native_stderr_silenced():
                 self._landmarker = vision.HandLandmarker.create_from_options(options)
-                self.detect(Image.new("RGB", (64, 64)))  # the first run logs more set-up
+                if not video:
+                    self.detect(Image.new("RGB", (64, 64)))  # the first run logs more set-up
         except (RuntimeError, ValueError) as exc:
             raise FingerspellError(f"{model}: not a MediaPipe hand-landmarker bundle "
                                    f"({' '.join(str(exc).split())[:150]})") from None
 
-    def detect(self, image: Image.Image, attempt: int = 0) -> list[Hand]:
-        """Every hand MediaPipe finds in ``image`` as it is."""
+    def detect(self, image: Image.Image, attempt: int = 0, timestamp: float | None = None
+               ) -> list[Hand]:
+        """Every hand MediaPipe finds in ``image`` as it is (``timestamp``, in seconds: the
+        frame's time in a VIDEO-mode detector)."""
         import mediapipe as mp
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)
         with native_stderr_silenced():  # it warns about memory alignment on new image sizes
-            result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
-                                                      data=pixels))
+            if self.video:
+                # MediaPipe needs strictly increasing times; a repeated stamp moves on by 1 ms
+                self._last_ms = max(int((timestamp or 0.0) * 1000), self._last_ms + 1)
+                result = self._landmarker.detect_for_video(frame, self._last_ms)
+            else:
+                result = self._landmarker.detect(frame)
         n_hands = len(result.hand_landmarks)
         hands = []
         for points, labels in zip(result.hand_landmarks, result.handedness, strict=True):
@@ -238,9 +249,12 @@ class HandDetector:
                               attempt))
         return hands
 
-    def find(self, image: Image.Image) -> Hand | None:
-        """The signing hand, retrying a miss as ``settings`` says; None when there is none."""
+    def find(self, image: Image.Image, timestamp: float | None = None) -> Hand | None:
+        """The signing hand, retrying a miss as ``settings`` says (image mode); None when
+        there is none."""
         image = image.convert("RGB")
+        if self.video:
+            return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)
         passes = [("as is", lambda im: im)] + [(n, RETRIES[n]) for n in self.settings.retries]
         for attempt, (_, transform) in enumerate(passes):
             candidate = transform(image)

@@ -14,8 +14,7 @@ from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
 from ..paths import numbered_dir
 from .builtin import is_builtin, resolve_model
-from .bundle import read_config
-from .model import ONNX_FILE, PRETRAINED, Model
+from .model import ONNX_FILE, Model, packaged_backbone
 
 INT8_FILE = "model.int8.onnx"
 FORMATS = ("onnx",)
@@ -62,7 +61,7 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     if out is None and is_builtin(model_dir):  # never write inside the installed package
         out = numbered_dir(Path("runs/export") / model_dir.name)
     if out is not None:
-        model_dir = _copy_bundle(model, model_dir, Path(out))
+        model_dir = _copy_bundle(model, Path(out))
     calibration_images = _calibration_images(model_dir, calibration) if int8 else []
     graph = _FullGraph(model).eval()
     size = model.preprocessing.size
@@ -84,14 +83,13 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     return written
 
 
-def _copy_bundle(model: Model, source: Path, out: Path) -> Path:
+def _copy_bundle(model: Model, out: Path) -> Path:
     """``model`` saved to ``out`` (a new or empty folder), referring to its backbone's packaged
-    weights if ``source`` does; the copy loads like the original, from anywhere."""
+    weights when it has exactly those; the copy loads like the original, from anywhere."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FingerspellError(f"{out}: already exists and is not empty; export --out needs a new "
                                f"folder")
-    config = read_config(source / "config.json")
-    model.save(out, store_backbone=config["backbone"].get("weights") != PRETRAINED)
+    model.save(out, store_backbone=not packaged_backbone(model.backbone))
     return out
 
 

@@ -310,6 +310,13 @@ class Model:
                     fallback_head=fallback)
         return model.to(device).use_runtime(runtime, model_dir)
 
+    def adapt(self, paths: list[str | Path], labels: list[str], **settings: Any) -> Model:
+        """This model adapted to one person's labelled photos (a few per letter; some letters
+        only is fine): see ``fingerspell.training.adapt``. ``settings``: AdaptSettings fields."""
+        from ..training.adapt import AdaptSettings, adapt
+        return adapt(self, [Path(p) for p in paths], list(labels),
+                     AdaptSettings(**settings)).model
+
     # ----- inference ---------------------------------------------------------------------------
     def pipeline(self, *, mode: str | None = None, use_cache: bool = False,
                  cache_root: Path | None = None, show_progress: bool = False,
@@ -387,21 +394,25 @@ class Model:
         failed = {str(paths[i]): reason for i, reason in features.failed.items()}
         return predictions, failed
 
-    def detector(self) -> HandDetector | None:
-        """This model's hand detector (None for image features); close it when done."""
+    def detector(self, *, video: bool = False) -> HandDetector | None:
+        """This model's hand detector (None for image features); close it when done.
+        ``video``: MediaPipe's VIDEO mode, tracking the hand across frames given in time order
+        (``predict_images(..., timestamp=t)``)."""
         if not self.mode.needs_hands:
             return None
         assert self.hand_model is not None
-        return HandDetector(self.hand_model, self.hand_settings)
+        return HandDetector(self.hand_model, self.hand_settings, video=video)
 
     def predict_images(self, images: list[Image.Image], *, detector: HandDetector | None = None,
-                       top_k: int = 5, names: list[str] | None = None) -> list[Prediction]:
+                       top_k: int = 5, names: list[str] | None = None,
+                       timestamp: float | None = None) -> list[Prediction]:
         """Predict decoded images in memory (stream frames, uploads); ``detector`` (from
-        ``self.detector()``) is reused across calls when given."""
+        ``self.detector()``) is reused across calls when given; ``timestamp`` is the frame's
+        time for a VIDEO-mode detector."""
         own = detector is None and self.mode.needs_hands
         detector = self.detector() if own else detector
         try:
-            hands: list[Hand | None] = ([detector.find(image) for image in images]
+            hands: list[Hand | None] = ([detector.find(image, timestamp) for image in images]
                                         if detector is not None else [None] * len(images))
         finally:
             if own and detector is not None:
@@ -456,9 +467,16 @@ def _require_packaged_weights(backbone: FrozenBackbone) -> None:
     if not spec.offline:
         raise FingerspellError(f"backbone {spec.name}: its weights do not ship with a package; "
                                f"the bundle must hold them")
-    if create_backbone(spec.name).weights_id != backbone.weights_id:
+    if not packaged_backbone(backbone):
         raise FingerspellError(f"backbone {spec.name}: weights differ from {spec.weights_source}'s"
                                f" (fine-tuned?); the bundle must hold them")
+
+
+def packaged_backbone(backbone: FrozenBackbone) -> bool:
+    """True if ``backbone``'s weights are exactly those its package ships: a bundle saved with
+    ``store_backbone=False`` may then refer to them instead of holding them."""
+    return backbone.spec.offline and \
+        create_backbone(backbone.spec.name).weights_id == backbone.weights_id
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -104,9 +104,11 @@ class LiveSession:
     """
 
     def __init__(self, model: Model, settings: DecoderSettings | None = None,
-                 *, motion: bool = True) -> None:
+                 *, motion: bool = True, tracking: bool = False) -> None:
         self.model = model
-        self.detector = model.detector()
+        # tracking: MediaPipe's VIDEO mode follows the hand between frames (benchmarks/
+        # live_video.py compares it with detecting in every frame)
+        self.detector = model.detector(video=tracking)
         self.decoder = SpellingDecoder(settings or DecoderSettings())
         # J and Z from motion need landmarks and a model that knows those letters
         known = {c.upper() for c in model.classes}
@@ -118,7 +120,7 @@ class LiveSession:
         return self.decoder.text
 
     def process(self, t: float, frame: Image.Image) -> FrameResult:
-        prediction = self.model.predict_images([frame], detector=self.detector)[0]
+        prediction = self.model.predict_images([frame], detector=self.detector, timestamp=t)[0]
         return self.feed(t, prediction)
 
     def feed(self, t: float, prediction: Prediction) -> FrameResult:

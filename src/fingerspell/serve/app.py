@@ -7,6 +7,10 @@
   server answers each with the frame's prediction and the decoder's text; the text message
   ``{"command": "clear"}`` starts over. At most ``max_streams`` at once: the next is told so and
   closed (code 1013); a stream silent for ``stream_idle_seconds`` is closed (code 1001).
+- Teach mode (with ``profiles``): ``GET /v1/profiles/{name}`` (examples per letter),
+  ``POST /v1/profiles/{name}/examples?label=L`` (one frame, the same limits as ``/v1/predict``;
+  kept only with a hand in view; 409 over the counts), ``POST /v1/profiles/{name}/adapt`` (one
+  at a time per profile; the API and streams then answer with the adapted model).
 - ``GET /healthz``, ``GET /v1/model``, OpenAPI docs at ``/docs``; ``/`` is the web page.
 
 Every request passes the Host/Origin guard (guard.py). Images are decoded in worker threads,
@@ -23,6 +27,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ from ..infer.model import Model, Prediction
 from ..live.decoder import DecoderSettings
 from ..live.stream import LiveSession
 from .guard import GuardMiddleware, HostPolicy
+from .profiles import Profiles
 from .uploads import DEFAULT_MAX_PIXELS, BadInput, decode_image
 
 DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
@@ -66,10 +72,13 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS,
                decode_slots: int | None = None, bind: str = "127.0.0.1",
                allow_origins: Iterable[str] = (),
-               decoder_settings: DecoderSettings | None = None) -> FastAPI:
+               decoder_settings: DecoderSettings | None = None,
+               profiles: Profiles | None = None, profile: str | None = None) -> FastAPI:
     """A FastAPI application serving ``model`` (``bind``: the address it listens on, for the
-    Host check; ``allow_origins``: extra web origins that may call it)."""
+    Host check; ``allow_origins``: extra web origins that may call it; ``profiles``: Teach
+    mode's store, ``profile``: the name of the profile ``model`` was adapted to, if any)."""
     shared_detector = model.detector()
+    state = Serving(model, profile)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -115,7 +124,9 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
 
     @app.get("/v1/model")
     async def model_info() -> dict[str, Any]:
+        model = state.model
         return {"classes": model.classes, "features": model.features_mode,
+                "profile": state.profile, "teach": profiles is not None,
                 "backbone": model.backbone.spec.name, "runtime": model.runtime,
                 "fingerspell_version": __version__,
                 "validation": public_validation(model.info.get("validation")),
@@ -131,6 +142,18 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                                         415: {"description": "not an image"}})
     async def predict(request: Request, top_k: int = top_k_query) -> dict[str, Any]:
         """One image: multipart form (any file field) or the raw bytes as the body."""
+        image = await decode(await read_upload(request))
+
+        def run() -> Prediction:
+            with predict_lock:
+                return state.model.predict_images([image], detector=shared_detector,
+                                                  top_k=top_k, names=["upload"])[0]
+
+        return prediction_json(await asyncio.to_thread(run))
+
+    async def read_upload(request: Request) -> bytes:
+        """The uploaded image's bytes (multipart or raw body), refused over the byte limit
+        before it is all read."""
         limit = max_upload_bytes + MULTIPART_OVERHEAD
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
@@ -143,14 +166,46 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         data = bytes(body)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             data = await _multipart_file(request.headers["content-type"], data)
-        image = await decode(data)
+        return data
 
-        def run() -> Prediction:
-            with predict_lock:
-                return model.predict_images([image], detector=shared_detector, top_k=top_k,
-                                            names=["upload"])[0]
+    if profiles is not None:
+        @app.get("/v1/profiles/{name}")
+        async def profile(name: str) -> dict[str, Any]:
+            return {**profiles.describe(name), "serving": state.profile == name}
 
-        return prediction_json(await asyncio.to_thread(run))
+        @app.post("/v1/profiles/{name}/examples",
+                  responses={409: {"description": "the profile or letter is full"},
+                             413: {"description": "upload or image too large"},
+                             415: {"description": "not an image"},
+                             422: {"description": "bad profile name or unknown letter"}})
+        async def add_example(name: str, request: Request,
+                              label: str = Query(..., max_length=16)) -> dict[str, Any]:
+            """One captured frame for ``label``; kept only if a hand is in view."""
+            profiles.folder(name)
+            profiles.letter(label)  # both checked before the body is read
+            image = await decode(await read_upload(request))
+
+            def run() -> dict[str, Any]:
+                if shared_detector is not None:
+                    with predict_lock:
+                        if shared_detector.find(image) is None:
+                            return {"saved": False, "hand": False,
+                                    "examples": profiles.examples(name)}
+                return {"saved": True, "hand": shared_detector is not None,
+                        "examples": profiles.add(name, label, image)}
+
+            return await asyncio.to_thread(run)
+
+        @app.post("/v1/profiles/{name}/adapt",
+                  responses={409: {"description": "no examples, or already adapting"}})
+        async def adapt_profile(name: str) -> dict[str, Any]:
+            """Adapt the base model to the profile's examples; the API and every stream then
+            use the adapted model."""
+            result = await asyncio.to_thread(profiles.adapt, name)
+            state.model, state.profile = result.model, name
+            log.info("profile %s adapted (%s examples); now serving it", name,
+                     sum(result.examples.values()))
+            return {"profile": name, **result.to_dict()}
 
     @app.websocket("/v1/stream")
     async def stream(socket: WebSocket) -> None:
@@ -163,7 +218,7 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         streams["active"] += 1  # taken here, given back in the finally whatever happens
         session = None
         try:
-            session = await asyncio.to_thread(LiveSession, model, decoder_settings)
+            session = await asyncio.to_thread(LiveSession, state.model, decoder_settings)
             started = time.monotonic()
             while True:
                 try:
@@ -191,6 +246,7 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                     await socket.send_json({"error": f"bad frame: {exc}", "text": session.text})
                     continue
                 t = time.monotonic() - started
+                session.model = state.model  # a profile adapted meanwhile takes over at once
                 result = await asyncio.to_thread(session.process, t, image)
                 await socket.send_json({"t": round(t, 3), **prediction_json(result.prediction),
                                         "text": result.text, "motion": result.motion,
@@ -203,6 +259,14 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                 await asyncio.to_thread(session.close)
 
     return app
+
+
+@dataclass
+class Serving:
+    """What the server answers with now: Teach mode's Adapt swaps in the adapted model."""
+
+    model: Model
+    profile: str | None = None
 
 
 def _command(text: str) -> str | None:

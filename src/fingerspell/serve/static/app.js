@@ -90,4 +90,113 @@ $("speak").addEventListener("click", () => {
   speechSynthesis.cancel();
   speechSynthesis.speak(new SpeechSynthesisUtterance(text || "nothing spelled yet"));
 });
+// ----- Teach mode: capture a few frames of a letter, then adapt the model to this hand -----
+const params = new URLSearchParams(location.search);
+const COUNTDOWN = Number(params.get("countdown") ?? 3);  // seconds before capturing starts
+const PER_CAPTURE = 5, MAX_TRIES = 40;  // frames kept per Capture press; frames tried at most
+const teachStatus = (message) => { $("teach-status").textContent = message; };
+const profileName = () => $("profile").value.trim();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function api(path, options) {
+  const reply = await fetch(path, options);
+  const body = await reply.json().catch(() => ({}));
+  if (!reply.ok) throw new Error(typeof body.detail === "string" ? body.detail : reply.statusText);
+  return body;
+}
+
+async function setUpTeach() {
+  const model = await api("/v1/model");
+  if (!model.teach) { $("teach").hidden = true; return; }
+  const select = $("teach-letter");
+  for (const name of model.classes) {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    select.append(option);
+  }
+  if (model.profile) $("profile").value = model.profile;
+  await showProfile();
+}
+
+async function showProfile() {
+  try {
+    const profile = await api(`/v1/profiles/${encodeURIComponent(profileName())}`);
+    const counts = Object.entries(profile.examples).map(([k, n]) => `${k} ${n}`).join(", ");
+    teachStatus(counts ? `Examples: ${counts}.` : "No examples yet.");
+  } catch (error) { teachStatus(error.message); }
+}
+
+function grabBlob() {
+  grab.width = 480; grab.height = Math.round(480 * video.videoHeight / video.videoWidth);
+  grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
+  return new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+async function capture() {
+  if (!video.videoWidth) { teachStatus("Start the camera first."); return; }
+  const letter = $("teach-letter").value, name = profileName();
+  $("capture").disabled = true;
+  try {
+    for (let left = COUNTDOWN; left > 0; left--) {
+      teachStatus(`Hold ${letter}: capturing in ${left}…`);
+      await sleep(1000);
+    }
+    let kept = 0;
+    for (let tries = 0; kept < PER_CAPTURE && tries < MAX_TRIES; tries++) {
+      const blob = await grabBlob();
+      const reply = await api(`/v1/profiles/${encodeURIComponent(name)}/examples` +
+                              `?label=${encodeURIComponent(letter)}`,
+                              { method: "POST", body: blob,
+                                headers: { "content-type": "image/jpeg" } });
+      if (reply.saved) {
+        kept++;
+        const thumb = document.createElement("img");
+        thumb.src = URL.createObjectURL(blob);
+        thumb.alt = `${letter} example`;
+        $("captures").append(thumb);
+      }
+      teachStatus(`${letter}: ${kept} of ${PER_CAPTURE} kept` +
+                  (reply.hand === false ? " (no hand in view: hold it in the frame)" : ""));
+      await sleep(150);
+    }
+    await showProfile();
+  } catch (error) {
+    teachStatus(`Capture stopped: ${error.message}`);
+  } finally {
+    $("capture").disabled = false;
+  }
+}
+
+async function adapt() {
+  $("adapt").disabled = true;
+  teachStatus("Adapting…");
+  try {
+    const result = await api(`/v1/profiles/${encodeURIComponent(profileName())}/adapt`,
+                             { method: "POST" });
+    const body = $("before-after").querySelector("tbody");
+    body.replaceChildren();
+    for (const [letter, count] of Object.entries(result.examples)) {
+      const row = document.createElement("tr");
+      for (const value of [letter, count, `${Math.round(result.before[letter] * 100)}%`,
+                           `${Math.round(result.after[letter] * 100)}%`]) {
+        const cell = document.createElement("td");
+        cell.textContent = value;
+        row.append(cell);
+      }
+      body.append(row);
+    }
+    $("before-after").hidden = false;
+    teachStatus(`Adapted in ${result.seconds.toFixed(1)} s: the live letters now come from ` +
+                `profile ${result.profile}.`);
+  } catch (error) {
+    teachStatus(`Adapt failed: ${error.message}`);
+  } finally {
+    $("adapt").disabled = false;
+  }
+}
+
+$("capture").addEventListener("click", capture);
+$("adapt").addEventListener("click", adapt);
+$("profile").addEventListener("change", showProfile);
+setUpTeach().catch((error) => teachStatus(error.message));
 start();  // browsers that already allow the camera start at once; others wait for the button

@@ -1,0 +1,128 @@
+"""The live path on real recordings: which letters a person signing one letter per clip gets.
+
+Usage: python benchmarks/live_video.py [--model asl-alphabet] [--detector image|video]
+                                       [--out benchmarks/results/live_video.json]
+
+Clips: ``../shared/data/videos/letters/<L>.mp4`` (one person, one letter each) and
+``../shared/data/videos/jz/`` (J and Z by another person at a webcam). Each clip runs through
+``LiveSession`` exactly as ``fingerspell live --video`` does; per clip: the committed text,
+whether the clip's letter was committed and is the most committed letter, false commits (any
+other letter), false repeats (the clip's letter more than once: every clip holds one letter
+once), the time to the first commit of the right letter, and frames per second. The model's
+per-frame answers are computed once per clip, so decoder settings can be replayed cheaply
+(``--hold``, ``--min-confidence`` as in ``live``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from common import HAND_MODEL, SHARED
+
+VIDEOS = SHARED / "data" / "videos"
+
+
+def clips() -> list[tuple[str, Path]]:
+    """(the letter signed, clip) for every shared recording."""
+    found = [(p.stem.upper(), p) for p in sorted((VIDEOS / "letters").glob("*.mp4"))]
+    found += [(p.stem.split("_")[0].upper(), p) for p in sorted((VIDEOS / "jz").glob("*.mp4"))]
+    return found
+
+
+def frame_answers(model, clip: Path, detector: str) -> tuple[list, float]:
+    """The model's answer for every frame of ``clip`` and the frames per second it ran at."""
+    from fingerspell.live.stream import frames_from
+    session_detector = model.detector(video=detector == "video")
+    answers, started = [], time.perf_counter()
+    try:
+        for t, frame in frames_from(video=str(clip)):
+            answers.append((t, model.predict_images([frame], detector=session_detector,
+                                                    timestamp=t)[0]))
+    finally:
+        session_detector.close()
+    return answers, len(answers) / max(time.perf_counter() - started, 1e-9)
+
+
+def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, str]]]:
+    """The decoder over precomputed answers: the text and (time, event, letter) per event."""
+    from fingerspell.live.stream import LiveSession
+    session = LiveSession(model, settings)
+    try:
+        events = []
+        for t, prediction in answers:
+            for event in session.feed(t, prediction).events:
+                events.append((event.t, event.event, event.letter or ""))
+        return session.text, events
+    finally:
+        session.close()
+
+
+def score(letter: str, text: str, events: list, answers: list, fps: float) -> dict:
+    committed = Counter(e[2] for e in events if e[1] == "letter")
+    first = next((round(e[0], 2) for e in events if e[2] == letter), None)
+    found = sum(p.hand is not None for _, p in answers) / max(1, len(answers))
+    return {"letter": letter, "text": text, "committed": committed.get(letter, 0) > 0,
+            "most_committed": bool(committed) and committed.most_common(1)[0][0] == letter
+            and list(committed.values()).count(committed[letter]) == 1,
+            "false_commits": sum(n for k, n in committed.items() if k != letter),
+            "false_repeats": max(0, committed.get(letter, 0) - 1),
+            "first_commit_s": first, "frames": len(answers), "fps": round(fps, 1),
+            "hand_found": round(found, 3)}
+
+
+def summarize(rows: list[dict]) -> dict:
+    return {"clips": len(rows),
+            "most_committed": sum(r["most_committed"] for r in rows),
+            "committed": sum(r["committed"] for r in rows),
+            "false_commits": sum(r["false_commits"] for r in rows),
+            "false_repeats": sum(r["false_repeats"] for r in rows),
+            "jz_from_motion": [r["clip"] for r in rows if r["letter"] in ("J", "Z")
+                               and r["committed"]],
+            "fps_median": sorted(r["fps"] for r in rows)[len(rows) // 2],
+            "hand_found_mean": round(sum(r["hand_found"] for r in rows) / len(rows), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="asl-alphabet")
+    parser.add_argument("--detector", choices=("image", "video"), default="image")
+    parser.add_argument("--hold", type=float, default=None)
+    parser.add_argument("--min-confidence", type=float, default=None)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_video.json"))
+    args = parser.parse_args()
+    if not (VIDEOS / "letters").is_dir() or not HAND_MODEL.is_file():
+        sys.exit(f"needs the shared letter videos and hand model under {SHARED}")
+    import os
+    os.environ.setdefault("FINGERSPELL_HAND_MODEL", str(HAND_MODEL))
+    from fingerspell import Model
+    from fingerspell.live.decoder import DecoderSettings
+    settings = DecoderSettings(**{k: v for k, v in (("hold_seconds", args.hold),
+                                                    ("min_confidence", args.min_confidence))
+                                  if v is not None})
+    model = Model.load(args.model)
+    rows = []
+    for letter, clip in clips():
+        answers, fps = frame_answers(model, clip, args.detector)
+        text, events = replay(model, answers, settings)
+        row = {"clip": f"{clip.parent.name}/{clip.name}",
+               **score(letter, text, events, answers, fps)}
+        rows.append(row)
+        print(f"{row['clip']:<18} {letter:<2} text {text!r:<10} "
+              f"{'ok ' if row['most_committed'] else '-- '} false {row['false_commits']} "
+              f"repeats {row['false_repeats']} hand {row['hand_found']:.0%} {fps:.1f} fps",
+              flush=True)
+    summary = summarize(rows)
+    print(json.dumps(summary))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"model": args.model, "detector": args.detector,
+                                    "settings": settings.__dict__, "summary": summary,
+                                    "clips": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

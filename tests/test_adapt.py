@@ -1,0 +1,79 @@
+"""Adapting a model to one person: a few photos per letter, seconds, an ordinary bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fingerspell import FingerspellError, Model
+
+from .conftest import SHARED, run_cli
+
+MON95 = SHARED / "data" / "mon95"
+LETTERS = ["A", "P", "S", "T", "U", "V"]  # among the letters new people's hands confuse most
+
+
+@pytest.fixture(scope="module")
+def person(tmp_path_factory: pytest.TempPathFactory, hand_model: Path) -> tuple[Path, list[Path]]:
+    """3 photos per letter of one mon95 signer to adapt with (symlinks), and their other 7."""
+    if not MON95.is_dir():
+        pytest.skip(f"mon95 photos not available: {MON95} is absent")
+    folder = tmp_path_factory.mktemp("person") / "user3"
+    held_out = []
+    for letter in LETTERS:
+        photos = sorted((MON95 / letter).glob("user3_*.jpg"), key=lambda p: int(p.stem.split("_")[-1]))
+        (folder / letter).mkdir(parents=True)
+        for photo in photos[:3]:
+            (folder / letter / photo.name).symlink_to(photo)
+        held_out += photos[3:]
+    return folder, held_out
+
+
+def accuracy(model: Model, photos: list[Path]) -> float:
+    predictions, _ = model.predict(photos, top_k=1)
+    return sum(p.label == Path(p.path).parent.name for p in predictions) / len(photos)
+
+
+def test_adapt_the_builtin_model_to_a_person(person, tmp_path: Path):
+    examples, held_out = person
+    result = run_cli("adapt", "asl-alphabet", str(examples), "--out", str(tmp_path / "me"))
+    assert result.returncode == 0, result.stderr
+    assert "18 photos of 6 letters" in result.stdout
+    bundle = tmp_path / "me" / "model"
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["adapted"]["base"] == "asl-alphabet"
+    assert config["adapted"]["examples"] == {letter: 3 for letter in LETTERS}
+    assert config["backbone"]["weights"] == "pretrained"  # as small as its base
+    base, adapted = Model.load("asl-alphabet"), Model.load(bundle)
+    before, after = accuracy(base, held_out), accuracy(adapted, held_out)
+    assert after >= before + 0.15, (before, after)  # on the person's photos it was not shown
+
+
+def test_adapt_in_python_leaves_the_base_alone(person):
+    examples, _ = person
+    paths = sorted(p for p in examples.rglob("*.jpg"))
+    base = Model.load("asl-alphabet")
+    weights = {k: v.clone() for k, v in base.head.state_dict().items()}
+    adapted = base.adapt(paths, [p.parent.name for p in paths])
+    assert adapted is not base and adapted.classes == base.classes
+    assert all((base.head.state_dict()[k] == v).all() for k, v in weights.items())
+    assert any((adapted.head.state_dict()[k] != v).any() for k, v in weights.items())
+
+
+def test_adapt_refuses_what_it_cannot_use(person, tmp_path: Path):
+    examples, _ = person
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    result = run_cli("adapt", "asl-alphabet", str(examples), "--out", str(taken))
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert [p.name for p in taken.iterdir()] == ["notes.txt"]
+    (tmp_path / "odd" / "Ä").mkdir(parents=True)
+    (tmp_path / "odd" / "Ä" / "x.jpg").symlink_to(next(examples.rglob("*.jpg")))
+    result = run_cli("adapt", "asl-alphabet", str(tmp_path / "odd"), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "classes not known to the model: Ä" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    with pytest.raises(FingerspellError, match="no example photos"):
+        Model.load("asl-alphabet").adapt([], [])
