@@ -70,6 +70,28 @@ def test_moving_the_hand_repeats_a_letter() -> None:
     assert decoder.text == "OO"
 
 
+def test_rising_into_place_or_a_glitch_does_not_repeat_a_letter() -> None:
+    """What made held letters repeat on the shared recordings: the hand rising by most of a
+    palm length after the first commit, and one frame of collapsed landmarks (a tiny palm)."""
+    decoder = SpellingDecoder()
+    t = feed(decoder, [("B", 0.6)], wrist=(0.5, 0.55), palm=0.12)
+    t = feed(decoder, [("B", 0.25)], start=t, wrist=(0.48, 0.45), palm=0.12)  # rises 0.8 palm
+    t = feed(decoder, [("B", 1.0)], start=t, wrist=(0.48, 0.45), palm=0.12)
+    decoder.update(t, "B", 0.9, wrist=(0.52, 0.45), palm=0.01)  # landmarks collapsed
+    feed(decoder, [("B", 1.0)], start=t + 0.05, wrist=(0.48, 0.45), palm=0.12)
+    assert decoder.text == "B"
+
+
+def test_a_slide_needs_a_new_hold_before_the_repeat() -> None:
+    """The hand sliding away (leaving the view) right after holding a letter is no repeat:
+    the second letter must be held again after the slide."""
+    decoder = SpellingDecoder()
+    t = feed(decoder, [("A", 1.2)], wrist=(0.5, 0.5), palm=0.1)
+    t = feed(decoder, [("A", 0.1)], start=t, wrist=(0.62, 0.6), palm=0.1)  # sliding out ...
+    feed(decoder, [(None, 1.0)], start=t)  # ... and gone
+    assert decoder.text == "A"
+
+
 def test_slow_drift_does_not_repeat_a_letter() -> None:
     decoder = SpellingDecoder()
     for i in range(80):  # 4 s, the wrist wanders 2 palm lengths

@@ -430,10 +430,10 @@ def _live(args: argparse.Namespace) -> int:
     from .infer import Model
     from .live.annotate import Annotator
     from .live.decoder import DecoderSettings
-    from .live.stream import LiveSession, frames_from, video_fps
+    from .live.stream import MAX_VIDEO_FPS, LiveSession, frames_from, video_fps
     annotator = None
     if args.annotate:  # checked before the model loads: a bad name fails at once
-        fps = video_fps(args.video) if args.video else args.fps
+        fps = min(video_fps(args.video), MAX_VIDEO_FPS) if args.video else args.fps
         annotator = Annotator(args.annotate, fps)
     model = Model.load(args.model_dir, device=args.device)
     settings = DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence)

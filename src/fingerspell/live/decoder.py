@@ -22,6 +22,7 @@ from typing import Any
 RESET_LABELS = frozenset({"nothing"})
 SPACE_LABELS = frozenset({"space"})
 DELETE_LABELS = frozenset({"del", "delete"})
+GLITCH_PALM = 0.7  # a palm this much shorter than the window's median: misplaced landmarks
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class SpellingDecoder:
         self._window: deque[_Frame] = deque()
         self._last_committed: str | None = None
         self._released_since: float | None = None  # start of the current hand-free stretch
-        self._wrists: deque[tuple[float, float, float]] = deque()  # (t, x, y) of late frames
+        self._wrists: deque[tuple[float, float, float, float]] = deque()  # (t, x, y, palm)
         self._moved = False
 
     def reset(self, text: str = "") -> None:
@@ -136,12 +137,22 @@ class SpellingDecoder:
                         palm: float | None) -> None:
         if wrist is None or palm is None or palm <= 0:
             return
-        self._wrists.append((t, *wrist))
-        while self._wrists[0][0] < t - self.settings.movement_seconds:
+        while self._wrists and self._wrists[0][0] < t - self.settings.movement_seconds:
             self._wrists.popleft()
-        reach = max(((x - wrist[0]) ** 2 + (y - wrist[1]) ** 2) ** 0.5 for _, x, y in self._wrists)
-        if reach >= self.settings.movement * palm:
+        palms = sorted(p for *_, p in self._wrists)
+        # a frame whose landmarks collapsed (palm far shorter than the moments before) is not
+        # trusted: on real recordings such frames made a held letter "move" and repeat
+        if palms and palm < GLITCH_PALM * palms[len(palms) // 2]:
+            return
+        self._wrists.append((t, *wrist, palm))
+        palms = sorted(p for *_, p in self._wrists)
+        scale = palms[len(palms) // 2]  # the hand's size over the window, not one frame's
+        # sideways, as signers slide a doubled letter; a hand rising into place or sinking
+        # away moves up and down (on the shared recordings that made held letters repeat)
+        reach = max(abs(x - wrist[0]) for _, x, _, _ in self._wrists)
+        if reach >= self.settings.movement * scale and not self._moved:
             self._moved = True
+            self._window.clear()  # the repeat needs its own hold after the slide, not before
 
     def _commit(self, t: float, label: str) -> Event:
         lowered = label.lower()

@@ -25,6 +25,9 @@ def _natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
+MAX_VIDEO_FPS = 30.0  # frames a second that live reads from a file (a camera is real time)
+
+
 def frames_from(*, camera: int | None = None, video: str | Path | None = None,
                 frames: str | Path | None = None, fps: float = 15.0,
                 max_seconds: float | None = None) -> Iterator[tuple[float, Image.Image]]:
@@ -59,7 +62,7 @@ def frames_from(*, camera: int | None = None, video: str | Path | None = None,
                                else f"camera {camera} cannot be opened")
     started = time.monotonic()
     video_fps = capture.get(cv2.CAP_PROP_FPS) or fps
-    index = 0
+    index, last = 0, None
     try:
         while True:
             ok, bgr = capture.read()
@@ -69,6 +72,9 @@ def frames_from(*, camera: int | None = None, video: str | Path | None = None,
             index += 1
             if max_seconds is not None and t > max_seconds:
                 return
+            if last is not None and t - last < 1 / MAX_VIDEO_FPS - 1e-6:
+                continue  # a file declaring 1000 frames/s (duplicated frames) costs 30, not 1000
+            last = t
             yield t, Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     finally:
         capture.release()

@@ -30,7 +30,7 @@ class AdaptSettings:
 
     steps: int = 150
     lr: float = 0.01
-    pull: float = 0.01  # weight of the summed squared change from the base weights
+    pull: float = 0.001  # weight of the summed squared change from the base weights
     seed: int = 0
 
 
