@@ -1,6 +1,7 @@
 """How the recognizer does on people, cameras and rooms it has never seen: leave one source out.
 
 Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,...]
+                                           [--landmark-weights 0.3,0.5,0.7] [--leave-source-out-only]
                                            [--out benchmarks/results/generalisation.json]
 
 The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
@@ -71,9 +72,15 @@ def main() -> None:
     parser.add_argument("--features", default="fusion")
     parser.add_argument("--sources", default=",".join(SOURCES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--landmark-weights", default="", metavar="W,W",
+                        help="fusion: also score each leave-source-out fold with these weights "
+                             "of the landmark head (the heads are fitted once)")
+    parser.add_argument("--leave-source-out-only", action="store_true",
+                        help="skip the leave-signers-out folds and the frame split")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
     args = parser.parse_args()
     names = args.sources.split(",")
+    weights = [float(w) for w in args.landmark_weights.split(",") if w]
     missing = [SOURCES[n] for n in names if not SOURCES[n].is_dir()]
     if missing or not HAND_MODEL.is_file():
         sys.exit(f"needs the shared sources and hand model: missing {missing or HAND_MODEL}")
@@ -110,13 +117,23 @@ def main() -> None:
         in_source = [i for i in range(len(paths)) if sources[i] == k and readable[i]]
         held_out = [i for i in in_source if labels[i] in known]
         unseen = sorted({images.classes[labels[i]] for i in in_source} - {images.classes[c] for c in known})
+        fitted = fit(others)
         result = {"source": name, "fold": "leave source out", "letters_no_other_source_has": unseen,
-                  **score(fit(others), examples, images.classes, held_out, found)}
+                  **score(fitted, examples, images.classes, held_out, found)}
+        if weights:  # fusion: the same two heads, mixed with other landmark weights
+            head = fitted.fitted.head
+            default = head.landmark_weight
+            result["by_landmark_weight"] = {}
+            for weight in weights:
+                head.landmark_weight = weight
+                result["by_landmark_weight"][str(weight)] = score(
+                    fitted, examples, images.classes, held_out, found)["accuracy"]
+            head.landmark_weight = default
         rows.append(result)
         print(f"{name:<15} leave source out   {result['accuracy']:.1%} of {result['n']} "
               f"(hand {result['hand_found']:.0%}); worst {result['worst']}", flush=True)
         people = sorted({images.samples[i].signer for i in in_source} - {None})
-        if len(people) < 2:
+        if len(people) < 2 or args.leave_source_out_only:
             continue
         correct, n, hands = 0.0, 0, 0.0
         for group in (people[g::SIGNER_FOLDS] for g in range(min(SIGNER_FOLDS, len(people)))):
@@ -132,7 +149,7 @@ def main() -> None:
         rows.append(result)
         print(f"{name:<15} leave signers out  {result['accuracy']:.1%} of {n} "
               f"({len(people)} people)", flush=True)
-    if "kaggle" in names:  # the frame-block split of one signer, as `train` reports it
+    if "kaggle" in names and not args.leave_source_out_only:  # the frame-block split, as `train` reports it
         kaggle = names.index("kaggle")
         in_kaggle = [i for i in range(len(paths)) if sources[i] == kaggle]
         split = split_samples([images.samples[i] for i in in_kaggle], strategy="frame",

@@ -61,6 +61,16 @@ def test_predict_by_name_from_any_folder(tmp_path: Path, shared_test: Path, hand
     assert json.loads(result.stdout)[0]["label"] == "L"
 
 
+def test_evaluate_and_inspect_by_name(tmp_path: Path, shared_test: Path, hand_model: Path):
+    result = run_in(tmp_path, "evaluate", DEFAULT_MODEL, str(shared_test), "--json",
+                    str(tmp_path / "eval" / "metrics.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["accuracy"] >= 27 / 28
+    result = run_in(tmp_path, "inspect", DEFAULT_MODEL, str(shared_test / "B_test.jpg"),
+                    "--out", str(tmp_path / "b.png"))
+    assert result.returncode == 0 and (tmp_path / "b.png").stat().st_size > 10_000
+
+
 def test_a_folder_of_that_name_wins(tmp_path: Path, shared_test: Path):
     (tmp_path / DEFAULT_MODEL).mkdir()  # the user's own (here: not a model) is taken, not ours
     result = run_in(tmp_path, "predict", DEFAULT_MODEL, str(shared_test / "L_test.jpg"))

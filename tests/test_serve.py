@@ -10,7 +10,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -147,12 +149,27 @@ def write_y4m(path: Path, frames: list[Image.Image], fps: int = 10) -> Path:
     return path
 
 
-def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,
-                                                tmp_path: Path) -> None:
-    """C, A, B held in turn in front of Chromium's fake camera: the page shows CAB."""
+@contextmanager
+def fake_camera_page(clip: Path, url: str, height: int = 640) -> Iterator[Any]:
+    """The page at ``url`` in headless Chromium whose camera plays ``clip`` (a y4m, looped)."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": height})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,
+                                                tmp_path: Path) -> None:
+    """C, A, B held in turn in front of Chromium's fake camera: the page shows CAB."""
     frames = []
     for letter in "CAB":
         photo = Image.open(shared_train / letter / f"{letter}305.jpg").convert("RGB")
@@ -163,20 +180,12 @@ def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,
     clip = write_y4m(tmp_path / "cab.y4m", frames)
     reports = REPO / "reports"
     reports.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}", "--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 640})
-            page.goto(f"{server}/")
-            page.wait_for_function("document.getElementById('text').textContent.includes('CAB')",
-                                   timeout=60_000)
-            assert page.locator("#letter").inner_text() in {"A", "B", "C", "L", "Y", "–"}
-            page.screenshot(path=str(reports / "live-page.png"))
-            page.click("#clear")
-            page.wait_for_function("!document.getElementById('text').textContent.includes('CAB')",
-                                   timeout=10_000)
-        finally:
-            browser.close()
+    with fake_camera_page(clip, f"{server}/") as page:
+        page.wait_for_function("document.getElementById('text').textContent.includes('CAB')",
+                               timeout=60_000)
+        assert page.locator("#letter").inner_text() in {"A", "B", "C", "L", "Y", "–"}
+        page.screenshot(path=str(reports / "live-page.png"))
+        page.click("#clear")
+        page.wait_for_function("!document.getElementById('text').textContent.includes('CAB')",
+                               timeout=10_000)
     assert (reports / "live-page.png").stat().st_size > 10_000

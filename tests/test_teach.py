@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from .conftest import SHARED, run_cli
-from .test_serve import CHROMIUM, start_server, write_y4m
+from .test_serve import fake_camera_page, start_server, write_y4m
 
 MON95 = SHARED / "data" / "mon95"
 LETTER, TAKEN_FOR = "T", "G"  # the built-in model takes 9 of 10 of user3's T for G
@@ -91,38 +91,27 @@ def test_one_adaptation_at_a_time_per_profile(tmp_path: Path, hand_model: Path):
 def test_teach_mode_in_the_page(teach_server, tmp_path: Path):
     """The camera shows user3's T, which the built-in model calls G: capture it in the page,
     adapt, and the page then reads T; the profile survives a restart and works with live."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
     base, profiles = teach_server
     frames = [scene(photo) for photo in person_photos() for _ in range(3)]
     clip = write_y4m(tmp_path / "t.y4m", frames)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}", "--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(f"{base}/?countdown=0")
-            page.wait_for_function(f"document.getElementById('letter').textContent === "
-                                   f"'{TAKEN_FOR}'", timeout=60_000)
-            page.click("#teach summary")
-            page.fill("#profile", "user3")
-            page.select_option("#teach-letter", LETTER)
-            page.click("#capture")
-            page.wait_for_function("document.getElementById('teach-status').textContent"
-                                   ".startsWith('Examples: T 5')", timeout=60_000)
-            assert page.locator("#captures img").count() == 5
-            page.click("#adapt")
-            page.wait_for_function("document.getElementById('teach-status').textContent"
-                                   ".startsWith('Adapted')", timeout=60_000)
-            cells = page.locator("#before-after tbody tr").first.locator("td").all_inner_texts()
-            assert cells[0] == LETTER and cells[1] == "5" and cells[3] == "100%"
-            assert int(cells[2].rstrip("%")) <= 40
-            page.wait_for_function(f"document.getElementById('letter').textContent === "
-                                   f"'{LETTER}'", timeout=30_000)
-        finally:
-            browser.close()
+    with fake_camera_page(clip, f"{base}/?countdown=0", height=900) as page:
+        page.wait_for_function(f"document.getElementById('letter').textContent === "
+                               f"'{TAKEN_FOR}'", timeout=60_000)
+        page.click("#teach summary")
+        page.fill("#profile", "user3")
+        page.select_option("#teach-letter", LETTER)
+        page.click("#capture")
+        page.wait_for_function("document.getElementById('teach-status').textContent"
+                               ".startsWith('Examples: T 5')", timeout=60_000)
+        assert page.locator("#captures img").count() == 5
+        page.click("#adapt")
+        page.wait_for_function("document.getElementById('teach-status').textContent"
+                               ".startsWith('Adapted')", timeout=60_000)
+        cells = page.locator("#before-after tbody tr").first.locator("td").all_inner_texts()
+        assert cells[0] == LETTER and cells[1] == "5" and cells[3] == "100%"
+        assert int(cells[2].rstrip("%")) <= 40
+        page.wait_for_function(f"document.getElementById('letter').textContent === "
+                               f"'{LETTER}'", timeout=30_000)
     bundle = profiles / "user3" / "model"
     config = json.loads((bundle / "config.json").read_text())
     assert config["adapted"]["examples"] == {LETTER: 5}

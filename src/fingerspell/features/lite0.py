@@ -53,36 +53,38 @@ class BatchNormAct(nn.BatchNorm2d):
         return self.act(super().forward(x))
 
 
-class DepthwiseSeparable(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int) -> None:
+class Block(nn.Module):
+    """Convolution + BatchNorm pairs applied in order, with a residual when shapes allow.
+    ``layers``: (conv name, bn name, in, out, kernel, stride, grouped, activation) — the names
+    are timm's, so the state dict's keys are too."""
+
+    def __init__(self, layers: list[tuple[str, str, int, int, int, int, bool, bool]]) -> None:
         super().__init__()
-        self.conv_dw = SameConv2d(cin, cin, kernel, stride, groups=cin)
-        self.bn1 = BatchNormAct(cin, act=True)
-        self.conv_pw = SameConv2d(cin, cout, 1)
-        self.bn2 = BatchNormAct(cout, act=False)
-        self.skip = stride == 1 and cin == cout
+        self.order: list[str] = []
+        for conv, norm, cin, cout, kernel, stride, grouped, act in layers:
+            self.add_module(conv, SameConv2d(cin, cout, kernel, stride, groups=cin if grouped else 1))
+            self.add_module(norm, BatchNormAct(cout, act=act))
+            self.order += [conv, norm]
+        first, last = layers[0], layers[-1]
+        self.skip = all(layer[5] == 1 for layer in layers) and first[2] == last[3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv_pw(self.bn1(self.conv_dw(x))))
+        out = x
+        for name in self.order:
+            out = getattr(self, name)(out)
         return out + x if self.skip else out
 
 
-class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expansion: int) -> None:
-        super().__init__()
-        mid = cin * expansion
-        self.conv_pw = SameConv2d(cin, mid, 1)
-        self.bn1 = BatchNormAct(mid, act=True)
-        self.conv_dw = SameConv2d(mid, mid, kernel, stride, groups=mid)
-        self.bn2 = BatchNormAct(mid, act=True)
-        self.conv_pwl = SameConv2d(mid, cout, 1)
-        self.bn3 = BatchNormAct(cout, act=False)
-        self.skip = stride == 1 and cin == cout
+def depthwise_separable(cin: int, cout: int, kernel: int, stride: int) -> Block:
+    return Block([("conv_dw", "bn1", cin, cin, kernel, stride, True, True),
+                  ("conv_pw", "bn2", cin, cout, 1, 1, False, False)])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn1(self.conv_pw(x))
-        out = self.bn3(self.conv_pwl(self.bn2(self.conv_dw(out))))
-        return out + x if self.skip else out
+
+def inverted_residual(cin: int, cout: int, kernel: int, stride: int, expansion: int) -> Block:
+    mid = cin * expansion
+    return Block([("conv_pw", "bn1", cin, mid, 1, 1, False, True),
+                  ("conv_dw", "bn2", mid, mid, kernel, stride, True, True),
+                  ("conv_pwl", "bn3", mid, cout, 1, 1, False, False)])
 
 
 class EfficientNetLite0(nn.Module):
@@ -99,8 +101,8 @@ class EfficientNetLite0(nn.Module):
             blocks = []
             for i in range(repeats):
                 step = stride if i == 0 else 1
-                blocks.append(DepthwiseSeparable(cin, cout, kernel, step) if kind == "ds"
-                              else InvertedResidual(cin, cout, kernel, step, expansion))
+                blocks.append(depthwise_separable(cin, cout, kernel, step) if kind == "ds"
+                              else inverted_residual(cin, cout, kernel, step, expansion))
                 cin = cout
             stages.append(nn.Sequential(*blocks))
         self.blocks = nn.Sequential(*stages)
