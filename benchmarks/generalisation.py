@@ -1,7 +1,8 @@
 """How the recognizer does on people, cameras and rooms it has never seen: leave one source out.
 
 Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,...]
-                                           [--landmark-weights 0.3,0.5,0.7] [--leave-source-out-only]
+                                           [--landmark-weights 0.3,0.5,0.7] [--head-rules]
+                                           [--leave-source-out-only]
                                            [--out benchmarks/results/generalisation.json]
 
 The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
@@ -67,6 +68,25 @@ def score(fitter: HeadFitter, examples: Examples, classes: list[str], rows: list
             "worst": [[letter, round(r, 3)] for letter, r in worst]}
 
 
+def head_rules(head: torch.nn.Module, examples: Examples, rows: list[int],
+               found: np.ndarray) -> dict[str, float]:
+    """Accuracy on ``rows`` of a fusion head's parts alone and combined in other ways (where no
+    hand was found every rule falls back on the crop head, as the model does)."""
+    x = torch.from_numpy(np.asarray(examples.vectors[rows], np.float32))
+    split = head.crop.config.in_dim
+    with torch.no_grad():
+        crop = head.crop.eval()(x[:, :split]).softmax(-1).numpy()
+        marks = head.landmarks.eval()(x[:, split:split + head.landmarks.config.in_dim]
+                                      ).softmax(-1).numpy()
+    c_crop, c_marks = crop.max(1, keepdims=True), marks.max(1, keepdims=True)
+    rules = {"mean (today)": (crop + marks) / 2, "crop head alone": crop,
+             "landmark head alone": marks, "product": np.sqrt(crop * marks),
+             "confidence-weighted mean": (c_crop * crop + c_marks * marks) / (c_crop + c_marks)}
+    truth, hand = examples.labels[rows], found[rows][:, None]
+    return {name: round(float((np.where(hand, p, crop).argmax(1) == truth).mean()), 4)
+            for name, p in rules.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="fusion")
@@ -75,6 +95,9 @@ def main() -> None:
     parser.add_argument("--landmark-weights", default="", metavar="W,W",
                         help="fusion: also score each leave-source-out fold with these weights "
                              "of the landmark head (the heads are fitted once)")
+    parser.add_argument("--head-rules", action="store_true",
+                        help="fusion: also score the crop head alone, the landmark head alone, "
+                             "their product and a confidence-weighted mean per fold")
     parser.add_argument("--leave-source-out-only", action="store_true",
                         help="skip the leave-signers-out folds and the frame split")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
@@ -129,6 +152,8 @@ def main() -> None:
                 result["by_landmark_weight"][str(weight)] = score(
                     fitted, examples, images.classes, held_out, found)["accuracy"]
             head.landmark_weight = default
+        if args.head_rules:  # fusion: each head alone, and other ways of combining them
+            result["by_head_rule"] = head_rules(fitted.fitted.head, examples, held_out, found)
         rows.append(result)
         print(f"{name:<15} leave source out   {result['accuracy']:.1%} of {result['n']} "
               f"(hand {result['hand_found']:.0%}); worst {result['worst']}", flush=True)
