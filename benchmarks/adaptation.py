@@ -30,22 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import HAND_MODEL, SHARED
-from fingerspell.data import discover_many
-from fingerspell.features import create_backbone
+from common import SOURCES, pooled_features
 from fingerspell.features.feature_mode import get_mode
-from fingerspell.features.hands import HandSettings
-from fingerspell.features.onnx_runtime import choose_encoder
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.adapt import AdaptSettings, adapt_head
-from fingerspell.training.fitting import Examples, HeadFitter, remember_views
-from fingerspell.training.run_features import RunFeatures
+from fingerspell.training.fitting import Examples, HeadFitter
 
-SOURCES = {"kaggle": SHARED / "data" / "asl_alphabet" / "train",
-           "multi_signer": SHARED / "data" / "multi_signer",
-           "webcam_mit": SHARED / "data" / "webcam_mit",
-           "mon95": SHARED / "data" / "mon95",
-           "surrey_user_a": SHARED / "data" / "surrey_user_a"}
 PEOPLE_SOURCES = ("mon95", "webcam_mit", "multi_signer")
 SELECTION = "mon95"
 CANDIDATES = [AdaptSettings(steps=s, lr=lr, pull=p) for s in (100, 300) for lr in (0.01,)
@@ -116,29 +106,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/adaptation.json"))
     args = parser.parse_args()
     shots = [int(k) for k in args.shots.split(",")]
-    if not all(p.is_dir() for p in SOURCES.values()) or not HAND_MODEL.is_file():
-        sys.exit(f"needs the shared sources and hand model under {SHARED}")
     started = time.perf_counter()
     mode = get_mode("fusion")
     recipe = recipe_for_features(mode.name)
-    images = discover_many(list(SOURCES.values()))
-    paths = [s.path for s in images.samples]
-    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
-    sources = np.asarray([s.source for s in images.samples])
-    backbone = create_backbone(recipe.backbone)
-    encoder = choose_encoder(backbone, runtime="auto", device=torch.device("cpu"), cache_root=None)
-    extract = RunFeatures(encoder, hand_model=HAND_MODEL, hand_settings=HandSettings(),
-                          cache_dir=None)
-    features = extract(mode, paths)
-    usable = np.asarray([i not in features.failed for i in range(len(paths))])
-    examples = Examples(features.vectors, labels, features.found, sources,
-                        remember_views(extract.views(paths), len(paths)))
+    pooled = pooled_features(mode.name, list(SOURCES))
+    images, paths, sources = pooled.images, pooled.paths, pooled.sources
+    usable, examples = pooled.readable, pooled.examples
     print(f"features of {len(paths)} photos in {time.perf_counter() - started:.0f} s", flush=True)
 
     bases = {}
     for name in PEOPLE_SOURCES:
         k = list(SOURCES).index(name)
-        fitter = HeadFitter(mode, recipe, len(images.classes), backbone.spec.feature_dim,
+        fitter = HeadFitter(mode, recipe, len(images.classes), pooled.feature_dim,
                             seed=args.seed, show_progress=False)
         fitted = fitter.fit(examples, [i for i in range(len(paths)) if sources[i] != k and usable[i]],
                             [])

@@ -1,21 +1,77 @@
-"""What several benchmarks share: where the shared data is, small models trained on it, and
-webcam-like frames."""
+"""What several benchmarks share: where the shared data is, the shared sources pooled with their
+features, small models trained on them, and webcam-like frames."""
 
 from __future__ import annotations
 
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KAGGLE = SHARED / "data" / "asl_alphabet" / "train"
 HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
 LETTERS = ["A", "B", "C", "L", "Y", "nothing"]
+# the shared sources, as `fingerspell train DIR1 DIR2 ...` pools them
+SOURCES = {"kaggle": SHARED / "data" / "asl_alphabet" / "train",
+           "multi_signer": SHARED / "data" / "multi_signer",
+           "webcam_mit": SHARED / "data" / "webcam_mit",
+           "mon95": SHARED / "data" / "mon95",
+           "surrey_user_a": SHARED / "data" / "surrey_user_a"}
 
 
 def require_shared() -> None:
     if not (KAGGLE.is_dir() and HAND_MODEL.is_file()):
         sys.exit(f"needs the shared photos and hand model under {SHARED}")
+
+
+@dataclass
+class Pooled:
+    """Shared sources pooled, with a mode's features for every photo (cached between runs)."""
+
+    images: Any  # fingerspell.data.ImageSet
+    paths: list[Path]
+    labels: Any  # (n,) class index
+    sources: Any  # (n,) index into the pooled folders
+    readable: Any  # (n,) bool
+    features: Any  # ModeFeatures
+    examples: Any  # Examples with the mode's augmented views, kept in memory
+    encoder: Any
+    feature_dim: int
+
+
+def pooled_features(mode_name: str, names: list[str]) -> Pooled:
+    """The sources ``names`` pooled and their ``mode_name`` features, as training computes them."""
+    import numpy as np
+    import torch
+
+    from fingerspell.data import discover_many
+    from fingerspell.features import create_backbone
+    from fingerspell.features.feature_mode import get_mode
+    from fingerspell.features.hands import HandSettings
+    from fingerspell.features.onnx_runtime import choose_encoder
+    from fingerspell.head.recipes import recipe_for_features
+    from fingerspell.training.fitting import Examples, remember_views
+    from fingerspell.training.run_features import RunFeatures
+    missing = [SOURCES[n] for n in names if not SOURCES[n].is_dir()]
+    if missing or not HAND_MODEL.is_file():
+        sys.exit(f"needs the shared sources and hand model: missing {missing or HAND_MODEL}")
+    mode = get_mode(mode_name)
+    images = discover_many([SOURCES[n] for n in names])
+    paths = [s.path for s in images.samples]
+    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
+    sources = np.asarray([s.source for s in images.samples])
+    backbone = create_backbone(recipe_for_features(mode.name).backbone)
+    encoder = choose_encoder(backbone, runtime="auto", device=torch.device("cpu"), cache_root=None)
+    extract = RunFeatures(encoder, hand_model=HAND_MODEL if mode.needs_hands else None,
+                          hand_settings=HandSettings(), cache_dir=None)
+    features = extract(mode, paths)
+    readable = np.asarray([i not in features.failed for i in range(len(paths))])
+    examples = Examples(features.vectors, labels, features.found, sources,
+                        remember_views(extract.views(paths), len(paths)))
+    return Pooled(images, paths, labels, sources, readable, features, examples, encoder,
+                  backbone.spec.feature_dim)
 
 
 def small_model(folder: Path, mode: str = "fusion", epochs: int = 3) -> Path:

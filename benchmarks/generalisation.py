@@ -35,21 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import HAND_MODEL, SHARED
-from fingerspell.data import discover_many, split_samples
-from fingerspell.features import create_backbone
+from common import SHARED, SOURCES, pooled_features
+from fingerspell.data import split_samples
 from fingerspell.features.feature_mode import get_mode
-from fingerspell.features.hands import HandSettings
-from fingerspell.features.onnx_runtime import choose_encoder
 from fingerspell.head.recipes import recipe_for_features
-from fingerspell.training.fitting import Examples, HeadFitter, remember_views
-from fingerspell.training.run_features import RunFeatures
+from fingerspell.training.fitting import Examples, HeadFitter
 
-SOURCES = {"kaggle": SHARED / "data" / "asl_alphabet" / "train",
-           "multi_signer": SHARED / "data" / "multi_signer",
-           "webcam_mit": SHARED / "data" / "webcam_mit",
-           "mon95": SHARED / "data" / "mon95",
-           "surrey_user_a": SHARED / "data" / "surrey_user_a"}
 SIGNER_FOLDS = 5
 
 
@@ -104,30 +95,17 @@ def main() -> None:
     args = parser.parse_args()
     names = args.sources.split(",")
     weights = [float(w) for w in args.landmark_weights.split(",") if w]
-    missing = [SOURCES[n] for n in names if not SOURCES[n].is_dir()]
-    if missing or not HAND_MODEL.is_file():
-        sys.exit(f"needs the shared sources and hand model: missing {missing or HAND_MODEL}")
     started = time.perf_counter()
     mode = get_mode(args.features)
     recipe = recipe_for_features(mode.name)
-    images = discover_many([SOURCES[n] for n in names])
-    paths = [s.path for s in images.samples]
-    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
-    sources = np.asarray([s.source for s in images.samples])
-    backbone = create_backbone(recipe.backbone)
-    encoder = choose_encoder(backbone, runtime="auto", device=torch.device("cpu"), cache_root=None)
-    extract = RunFeatures(encoder, hand_model=HAND_MODEL if mode.needs_hands else None,
-                          hand_settings=HandSettings(), cache_dir=None)
-    features = extract(mode, paths)
-    readable = np.asarray([i not in features.failed for i in range(len(paths))])
-    found = features.found
-    examples = Examples(features.vectors, labels, found, sources,
-                        remember_views(extract.views(paths), len(paths)))
+    pooled = pooled_features(mode.name, names)
+    images, paths, labels, sources = pooled.images, pooled.paths, pooled.labels, pooled.sources
+    readable, found, examples = pooled.readable, pooled.features.found, pooled.examples
     print(f"{len(paths)} photos from {len(names)} sources, {len(images.classes)} classes; "
           f"features in {time.perf_counter() - started:.0f} s", flush=True)
 
     def fit(train: list[int]) -> HeadFitter:
-        fitter = HeadFitter(mode, recipe, len(images.classes), backbone.spec.feature_dim,
+        fitter = HeadFitter(mode, recipe, len(images.classes), pooled.feature_dim,
                             seed=args.seed, show_progress=False)
         fitter.fit(examples, [i for i in train if readable[i]], [])
         return fitter

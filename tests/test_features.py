@@ -38,3 +38,19 @@ def test_cache_is_per_backbone_weights(tmp_path: Path) -> None:
     pretrained = create_backbone("efficientnet_lite0")
     random = create_backbone("efficientnet_lite0", weights="none")
     assert pretrained.cache_namespace != random.cache_namespace
+
+
+def test_background_replaced_or_masked_behind_the_hand() -> None:
+    """Inside the hand's outline the crop is kept; outside, a new room (a seeded gradient with
+    noise) or, with ``plain``, one flat colour (the background masked out)."""
+    from PIL import Image
+
+    from fingerspell.features.crops import replace_background
+    crop = Image.fromarray(np.full((100, 100, 3), 200, np.uint8))
+    outline = [(40.0, 40.0), (60.0, 40.0), (60.0, 60.0), (40.0, 60.0)]
+    masked = np.asarray(replace_background(crop, outline, np.random.default_rng(0),
+                                           plain=(10, 20, 30)))
+    assert (masked[50, 50] == 200).all() and (masked[2, 2] == (10, 20, 30)).all()
+    one = np.asarray(replace_background(crop, outline, np.random.default_rng(1)))
+    two = np.asarray(replace_background(crop, outline, np.random.default_rng(1)))
+    assert (one == two).all() and (one[50, 50] == 200).all() and one[:10, :10].std() > 0

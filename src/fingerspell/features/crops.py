@@ -55,9 +55,11 @@ def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def replace_background(image: Image.Image, outline: list[tuple[float, float]],
-                       rng: np.random.Generator) -> Image.Image:
+                       rng: np.random.Generator,
+                       plain: tuple[int, int, int] | None = None) -> Image.Image:
     """Keep the hand (its outline, widened to cover the fingers' thickness) and paint a random
-    colour gradient with noise behind it: another room for every training crop."""
+    colour gradient with noise behind it: another room for every training crop (``plain``: one
+    flat colour instead, i.e. the background masked out)."""
     width, height = image.size
     mask = Image.new("L", image.size, 0)
     if len(outline) >= 3:
@@ -66,6 +68,8 @@ def replace_background(image: Image.Image, outline: list[tuple[float, float]],
         draw.line([*outline, outline[0]], fill=255, width=max(3, round(0.12 * width)),
                   joint="curve")
     mask = mask.filter(ImageFilter.GaussianBlur(max(1.0, 0.02 * width)))
+    if plain is not None:
+        return Image.composite(image, Image.new("RGB", image.size, plain), mask)
     start, end = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     ramp = np.linspace(0, 1, width)[None, :, None]
     if rng.random() < 0.5:
