@@ -77,3 +77,16 @@ def test_adapt_refuses_what_it_cannot_use(person, tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(FingerspellError, match="no example photos"):
         Model.load("asl-alphabet").adapt([], [])
+
+
+def test_saving_decides_whether_the_backbone_can_be_referred_to(tmp_path: Path, tiny_model: Path):
+    """``store_backbone=None``: a bundle refers to the packaged backbone when it has exactly
+    those weights and holds it otherwise (a fine-tuned backbone is never lost)."""
+    model = Model.load(tiny_model)
+    model.save(tmp_path / "same", store_backbone=None)
+    assert json.loads((tmp_path / "same" / "config.json").read_text())["backbone"]["weights"] \
+        == "pretrained"
+    model.backbone.weights_id = "fine-tuned"
+    model.save(tmp_path / "tuned", store_backbone=None)
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert "weights" not in config["backbone"] and config["format_version"] == 2

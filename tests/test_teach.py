@@ -126,3 +126,11 @@ def test_teach_mode_in_the_page(teach_server, tmp_path: Path):
         process.wait(timeout=30)
     result = run_cli("predict", str(bundle), str(person_photos()[2]), "--json")
     assert result.returncode == 0 and json.loads(result.stdout)[0]["label"] == LETTER
+
+
+def test_serve_with_a_bad_or_unknown_profile_is_one_line(tmp_path: Path, hand_model: Path):
+    for name, message in (("../x", "a profile name is 1-40"), ("nobody", "has no adapted model")):
+        result = run_cli("serve", "--profiles", str(tmp_path), "--profile", name, timeout=120)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

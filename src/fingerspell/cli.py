@@ -480,13 +480,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .infer import Model
     from .live.decoder import DecoderSettings
     from .serve.app import create_app
-    from .serve.profiles import NAME, Profiles, default_profiles_dir
+    from .serve.profiles import Profiles, default_profiles_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
     if args.profile:
-        if not NAME.match(args.profile):
-            raise FingerspellError(f"--profile {args.profile!r}: a profile name is 1-40 letters, "
-                                   f"digits, '-' or '_'")
         model = profiles.load(args.profile)
     max_upload_bytes = int(args.max_upload_mb * 1024 * 1024)
     app = create_app(model, profiles=profiles, profile=args.profile,

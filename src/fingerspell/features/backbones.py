@@ -6,6 +6,7 @@ network, where its pretrained weights come from, and the preprocessing those wei
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,6 +184,13 @@ def read_state_dict(path: str | Path) -> StateDict:
 
 
 _CLASSIFIER_PREFIXES = ("classifier.", "fc.", "_fc.", "head.", "head_", "pre_logits.")
+
+
+@functools.lru_cache(maxsize=8)
+def pretrained_weights_id(name: str) -> str:
+    """The content hash of ``name``'s pretrained weights (built once per process: saving,
+    adapting and exporting ask whether a backbone still has exactly these)."""
+    return create_backbone(name).weights_id
 
 
 def create_backbone(name: str, weights: str | Path | None = None) -> FrozenBackbone:

@@ -14,7 +14,7 @@ from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
 from ..paths import numbered_dir
 from .builtin import is_builtin, resolve_model
-from .model import ONNX_FILE, Model, packaged_backbone
+from .model import ONNX_FILE, Model
 
 INT8_FILE = "model.int8.onnx"
 FORMATS = ("onnx",)
@@ -89,7 +89,7 @@ def _copy_bundle(model: Model, out: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FingerspellError(f"{out}: already exists and is not empty; export --out needs a new "
                                f"folder")
-    model.save(out, store_backbone=not packaged_backbone(model.backbone))
+    model.save(out, store_backbone=None)
     return out
 
 

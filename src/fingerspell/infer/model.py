@@ -28,7 +28,12 @@ from .._atomic import match_umask, replace_dir, write_json
 from .._version import __version__
 from ..choices import RUNTIMES
 from ..errors import FingerspellError
-from ..features.backbones import FrozenBackbone, create_backbone, get_spec
+from ..features.backbones import (
+    FrozenBackbone,
+    create_backbone,
+    get_spec,
+    pretrained_weights_id,
+)
 from ..features.extract import Encoder, resolve_device
 from ..features.feature_mode import HAND_MODES, FeatureMode, get_mode
 from ..features.hands import (
@@ -187,17 +192,20 @@ class Model:
             **self.info,
         }
 
-    def save(self, model_dir: str | Path, *, store_backbone: bool = True,
+    def save(self, model_dir: str | Path, *, store_backbone: bool | None = True,
              hand_model: bool = True) -> Path:
         """Write the bundle atomically (a half-written bundle never replaces a good one).
 
         ``store_backbone=False`` leaves the backbone's weights out: the bundle refers to the
         pretrained weights its backbone's package ships (a few MB instead of tens; the built-in
-        models). Only for a frozen backbone whose weights are exactly those. ``hand_model=False``
+        models). Only for a frozen backbone whose weights are exactly those; ``None`` decides by
+        that (adapted models, exported copies, Teach profiles). ``hand_model=False``
         leaves out the hand model's copy (built-in models: the wheel adds it).
         """
         from safetensors.torch import save_file
 
+        if store_backbone is None:
+            store_backbone = not packaged_backbone(self.backbone)
         tensors = {}
         if store_backbone:
             tensors = {f"backbone.{k}": v.detach().cpu().contiguous()
@@ -476,7 +484,7 @@ def packaged_backbone(backbone: FrozenBackbone) -> bool:
     """True if ``backbone``'s weights are exactly those its package ships: a bundle saved with
     ``store_backbone=False`` may then refer to them instead of holding them."""
     return backbone.spec.offline and \
-        create_backbone(backbone.spec.name).weights_id == backbone.weights_id
+        pretrained_weights_id(backbone.spec.name) == backbone.weights_id
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

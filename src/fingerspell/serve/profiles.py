@@ -20,7 +20,7 @@ from PIL import Image
 
 from .._atomic import write_atomic
 from ..errors import FingerspellError
-from ..infer.model import Model, packaged_backbone
+from ..infer.model import Model
 from .uploads import BadInput
 
 
@@ -62,7 +62,6 @@ class Profiles:
         self.root = Path(root)  # created with the first example
         self.base = base
         self.base_name = base_name
-        self._packaged = packaged_backbone(base.backbone)  # adapted bundles refer to it if so
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -125,7 +124,7 @@ class Profiles:
                 result = adapt(self.base, paths, labels, base_name=self.base_name)
             except FingerspellError as exc:
                 raise BadInput(422, str(exc)) from None
-            result.model.save(folder / "model", store_backbone=not self._packaged)
+            result.model.save(folder / "model", store_backbone=None)
             before = _accuracy(self.base, paths, labels)
             after = _accuracy(result.model, paths, labels)
             return Adapted(result.model, result.examples, before, after,
@@ -135,7 +134,10 @@ class Profiles:
 
     def load(self, name: str) -> Model:
         """A profile's adapted model (``serve --profile NAME``)."""
-        bundle = self.folder(name) / "model"
+        try:
+            bundle = self.folder(name) / "model"
+        except BadInput as exc:
+            raise FingerspellError(f"--profile {name!r}: {exc}") from None
         if not (bundle / "config.json").is_file():
             raise FingerspellError(f"{bundle}: profile {name} has no adapted model yet "
                                    f"(capture examples in the page's Teach mode, then Adapt)")

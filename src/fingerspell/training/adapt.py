@@ -96,8 +96,9 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     features = model.features(list(paths), show_progress=show_progress)
     usable = [i for i in range(len(paths)) if i not in features.failed
               and (features.found[i] or not model.mode.head_needs_hand)]
+    kept = set(usable)
     skipped = {str(paths[i]): features.failed.get(i, "no hand found") for i in range(len(paths))
-               if i not in set(usable)}
+               if i not in kept}
     if not usable:
         raise FingerspellError("adapt: none of the example photos could be used (unreadable, or "
                                "no hand found)")
@@ -125,7 +126,6 @@ def adapt_folder(model_name: str | Path, data_dir: str | Path, out: str | Path |
     new numbered ``runs/adapt``). ``out`` must be new or empty: nothing is overwritten."""
     from ..data.layout import discover
     from ..infer.builtin import is_builtin, resolve_model
-    from ..infer.model import packaged_backbone
     from ..paths import RUNS, numbered_dir
 
     source = resolve_model(model_name)
@@ -139,5 +139,5 @@ def adapt_folder(model_name: str | Path, data_dir: str | Path, out: str | Path |
     result = adapt(model, [s.path for s in images.samples], [s.label for s in images.samples],
                    settings, base_name=base, show_progress=show_progress)
     # as small as its base when the backbone is the packaged one
-    result.model.save(out / "model", store_backbone=not packaged_backbone(model.backbone))
+    result.model.save(out / "model", store_backbone=None)
     return result, out
