@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DATA   ?= ../shared/data/asl_alphabet/train
+SHARED_DATA := ../shared/data
+# the recommended model learns from every shared source: one signer's Kaggle frames and the
+# photos of 30 other people, cameras and rooms (README, "On people it has never seen")
+DATA   ?= $(SHARED_DATA)/asl_alphabet/train $(SHARED_DATA)/multi_signer $(SHARED_DATA)/mon95 \
+          $(SHARED_DATA)/surrey_user_a $(SHARED_DATA)/webcam_mit
 TEST_DATA ?= ../shared/data/asl_alphabet/test
 RUN    ?= runs/demo
 # offline machines: MediaPipe's hand model from ../shared (online ones download it once)
@@ -34,16 +38,16 @@ demo: setup
 	  if [ -f "$$clip" ]; then echo "-- live on $$clip"; \
 	    $(BIN)/fingerspell live asl-alphabet --video "$$clip" 2>/dev/null | tail -1; fi; done
 	@echo "== training your own model on $(DATA)"
-	@if [ ! -d "$(DATA)" ]; then \
-	  echo "No data at $(DATA). Point DATA= at a folder of <CLASS>/<image> photos, or"; \
+	@for folder in $(DATA); do if [ ! -d "$$folder" ]; then \
+	  echo "No data at $$folder. Point DATA= at folders of <CLASS>/<image> photos, or"; \
 	  $(BIN)/python -c "from fingerspell.data.download import HOW_TO_GET; print(HOW_TO_GET)"; \
-	  exit 1; fi
+	  exit 1; fi; done
 	@if [ -f "$(RUN)/model/config.json" ]; then \
 	  echo "== $(RUN) has a model: reusing it (rm -r $(RUN) to train again)"; \
 	elif [ -f "$(RUN)/config.json" ]; then \
-	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" --resume $(HAND_OPT); \
+	  $(BIN)/fingerspell train $(DATA) --out "$(RUN)" --resume $(HAND_OPT); \
 	else \
-	  $(BIN)/fingerspell train "$(DATA)" --out "$(RUN)" $(HAND_OPT); fi
+	  $(BIN)/fingerspell train $(DATA) --out "$(RUN)" $(HAND_OPT); fi
 	@if [ -d "$(TEST_DATA)" ]; then \
 	  $(BIN)/fingerspell evaluate "$(RUN)/model" "$(TEST_DATA)" --json "$(RUN)/test_eval/metrics.json" && \
 	  $(BIN)/fingerspell predict "$(RUN)/model" "$(TEST_DATA)" --top-k 3; fi

@@ -35,14 +35,17 @@ class Pooled:
     labels: Any  # (n,) class index
     sources: Any  # (n,) index into the pooled folders
     readable: Any  # (n,) bool
+    mode: Any  # FeatureMode
     features: Any  # ModeFeatures
     examples: Any  # Examples with the mode's augmented views, kept in memory
     encoder: Any
     feature_dim: int
 
 
-def pooled_features(mode_name: str, names: list[str]) -> Pooled:
-    """The sources ``names`` pooled and their ``mode_name`` features, as training computes them."""
+def pooled_features(mode_name: str, names: list[str], landmark_encoding: int | None = None
+                    ) -> Pooled:
+    """The sources ``names`` pooled and their ``mode_name`` features, as training computes them
+    (``landmark_encoding``: another than today's, to compare with bundles that use it)."""
     import numpy as np
     import torch
 
@@ -58,6 +61,8 @@ def pooled_features(mode_name: str, names: list[str]) -> Pooled:
     if missing or not HAND_MODEL.is_file():
         sys.exit(f"needs the shared sources and hand model: missing {missing or HAND_MODEL}")
     mode = get_mode(mode_name)
+    if landmark_encoding is not None:
+        mode = mode.with_landmark_encoding(landmark_encoding)
     images = discover_many([SOURCES[n] for n in names])
     paths = [s.path for s in images.samples]
     labels = np.asarray([images.classes.index(s.label) for s in images.samples])
@@ -70,7 +75,7 @@ def pooled_features(mode_name: str, names: list[str]) -> Pooled:
     readable = np.asarray([i not in features.failed for i in range(len(paths))])
     examples = Examples(features.vectors, labels, features.found, sources,
                         remember_views(extract.views(paths), len(paths)))
-    return Pooled(images, paths, labels, sources, readable, features, examples, encoder,
+    return Pooled(images, paths, labels, sources, readable, mode, features, examples, encoder,
                   backbone.spec.feature_dim)
 
 

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,...]
                                            [--landmark-weights 0.3,0.5,0.7] [--head-rules]
-                                           [--leave-source-out-only]
+                                           [--leave-source-out-only] [--landmark-encoding 1]
                                            [--out benchmarks/results/generalisation.json]
 
 The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
@@ -18,8 +18,10 @@ name, every folder weighing the same within a letter). Folds:
 
 Each fold fits the heads exactly as ``fingerspell train --features MODE`` does (``HeadFitter``:
 the mode's recipe, augmented views, source balancing) and decides as ``predict`` does where no
-hand is found. Reported per source: accuracy, share of photos with a hand found, and the five
-worst letters (recall); then the mean over the held-out sources. Nothing here chooses a recipe,
+hand is found. Reported per source: accuracy, share of photos with a hand found, recall per
+letter and the five worst letters; then the mean over the held-out sources and the recall of
+the letters that tell apart by the thumb or a finger's angle (M, N, T, S, X, E, I) pooled over
+the held-out sources. Nothing here chooses a recipe,
 so the figures are not optimistic for the recipe they measure; a script that compares recipes on
 these folds must keep a selection fold apart or say how optimistic its choice is.
 """
@@ -37,11 +39,13 @@ import torch
 
 from common import SHARED, SOURCES, pooled_features
 from fingerspell.data import split_samples
-from fingerspell.features.feature_mode import get_mode
+from fingerspell.evaluation.metrics import calibration
+from fingerspell.head.calibration import fit_temperature, temper
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.fitting import Examples, HeadFitter
 
 SIGNER_FOLDS = 5
+HARD_LETTERS = ("M", "N", "T", "S", "X", "E", "I")
 
 
 def score(fitter: HeadFitter, examples: Examples, classes: list[str], rows: list[int],
@@ -56,7 +60,9 @@ def score(fitter: HeadFitter, examples: Examples, classes: list[str], rows: list
     worst = sorted(recall.items(), key=lambda item: item[1])[:5]
     return {"accuracy": round(float((predicted == truth).mean()), 4), "n": len(rows),
             "hand_found": round(float(found[rows].mean()), 4),
-            "worst": [[letter, round(r, 3)] for letter, r in worst]}
+            "worst": [[letter, round(r, 3)] for letter, r in worst],
+            "recall": {letter: round(r, 3) for letter, r in recall.items()},
+            "n_per_letter": {classes[c]: int((truth == c).sum()) for c in np.unique(truth)}}
 
 
 def head_rules(head: torch.nn.Module, examples: Examples, rows: list[int],
@@ -78,6 +84,35 @@ def head_rules(head: torch.nn.Module, examples: Examples, rows: list[int],
             for name, p in rules.items()}
 
 
+def held_out_calibration(fold_answers: dict[str, tuple[np.ndarray, np.ndarray]],
+                         source: str) -> dict[str, float]:
+    """Expected calibration error on ``source``'s held-out answers: raw, and with a temperature
+    fitted on the other folds' out-of-source answers (how ``train`` fits it on several folders;
+    those folds' heads did see ``source``, so this is an estimate, not a nested fit)."""
+    probs, truth = fold_answers[source]
+    others = [answers for name, answers in fold_answers.items() if name != source]
+    temperature = fit_temperature(np.concatenate([p for p, _ in others]),
+                                  np.concatenate([t for _, t in others]))
+    return {"temperature": round(temperature, 3),
+            "ece_raw": round(calibration(probs, truth)["ece"], 4),
+            "ece_calibrated": round(calibration(temper(probs, temperature), truth)["ece"], 4)}
+
+
+def validation_calibration(fit, examples: Examples, samples: list, rows: list[int],
+                           held_out: list[int], seed: int) -> dict[str, float]:
+    """The temperature ``train`` would fit on its validation split of ``rows`` (the default
+    split of those samples), applied to a head fitted on the rest and scored on ``held_out``."""
+    split = split_samples(samples, seed=seed)
+    fitted = fit([rows[j] for j in split.train])
+    val = [rows[j] for j in split.val if examples.found[rows[j]] or not fitted.mode.head_needs_hand]
+    temperature = fit_temperature(fitted.predict_proba(examples.vectors[val]),
+                                  examples.labels[val])
+    probs, truth = fitted.predict_proba(examples.vectors[held_out]), examples.labels[held_out]
+    return {"temperature": round(temperature, 3), "split": split.strategy,
+            "accuracy": round(float((probs.argmax(1) == truth).mean()), 4),
+            "ece_calibrated": round(calibration(temper(probs, temperature), truth)["ece"], 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="fusion")
@@ -89,6 +124,12 @@ def main() -> None:
     parser.add_argument("--head-rules", action="store_true",
                         help="fusion: also score the crop head alone, the landmark head alone, "
                              "their product and a confidence-weighted mean per fold")
+    parser.add_argument("--landmark-encoding", type=int, default=None,
+                        help="landmark encoding (default: today's; 1: the bundles of 0.1-0.4)")
+    parser.add_argument("--validation-temperature", action="store_true",
+                        help="also calibrate each leave-source-out fold on a validation split "
+                             "of its training sources (one more fit per fold) and report its "
+                             "held-out calibration error beside the leave-source-out one")
     parser.add_argument("--leave-source-out-only", action="store_true",
                         help="skip the leave-signers-out folds and the frame split")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
@@ -96,9 +137,9 @@ def main() -> None:
     names = args.sources.split(",")
     weights = [float(w) for w in args.landmark_weights.split(",") if w]
     started = time.perf_counter()
-    mode = get_mode(args.features)
-    recipe = recipe_for_features(mode.name)
-    pooled = pooled_features(mode.name, names)
+    recipe = recipe_for_features(args.features)
+    pooled = pooled_features(args.features, names, args.landmark_encoding)
+    mode = pooled.mode
     images, paths, labels, sources = pooled.images, pooled.paths, pooled.labels, pooled.sources
     readable, found, examples = pooled.readable, pooled.features.found, pooled.examples
     print(f"{len(paths)} photos from {len(names)} sources, {len(images.classes)} classes; "
@@ -111,6 +152,7 @@ def main() -> None:
         return fitter
 
     rows = []
+    fold_answers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # leave source out: heads' answers
     for k, name in enumerate(names):
         others = [i for i in range(len(paths)) if sources[i] != k]
         # letters no other source has (Kaggle's del, nothing, space) cannot be learnt: left out
@@ -121,6 +163,13 @@ def main() -> None:
         fitted = fit(others)
         result = {"source": name, "fold": "leave source out", "letters_no_other_source_has": unseen,
                   **score(fitted, examples, images.classes, held_out, found)}
+        answerable = [i for i in held_out if found[i] or not mode.head_needs_hand]
+        fold_answers[name] = (fitted.predict_proba(examples.vectors[answerable]),
+                              examples.labels[answerable])
+        if args.validation_temperature:  # as `train` calibrates on one source: its own split
+            result["calibration_validation_split"] = validation_calibration(
+                fit, examples, [images.samples[i] for i in others], others, answerable,
+                args.seed)
         if weights:  # fusion: the same two heads, mixed with other landmark weights
             head = fitted.fitted.head
             default = head.landmark_weight
@@ -165,11 +214,24 @@ def main() -> None:
         rows.append(result)
         print(f"kaggle          frame split        {result['accuracy']:.1%}", flush=True)
     held = [r["accuracy"] for r in rows if r["fold"] == "leave source out"]
-    output = {"features": mode.name, "recipe": recipe.to_dict(), "seed": args.seed,
+    hard = {}  # recall per hard letter over every held-out photo of it (leave source out)
+    for letter in HARD_LETTERS:
+        parts = [(r["recall"][letter], r["n_per_letter"][letter]) for r in rows
+                 if r["fold"] == "leave source out" and letter in r["recall"]]
+        if parts:
+            hard[letter] = round(sum(a * n for a, n in parts) / sum(n for _, n in parts), 3)
+    for row in rows:
+        if row["fold"] == "leave source out" and len(fold_answers) > 1:
+            row["calibration"] = held_out_calibration(fold_answers, row["source"])
+    output = {"features": mode.name, "landmark_encoding": mode.landmark_encoding,
+              "recipe": recipe.to_dict(), "seed": args.seed,
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "n_photos": len(paths), "rows": rows,
               "mean_leave_source_out": round(float(np.mean(held)), 4),
               "min_leave_source_out": round(float(np.min(held)), 4),
+              "hard_letter_recall_leave_source_out": hard,
+              "ece_calibrated_leave_source_out": [r["calibration"]["ece_calibrated"]
+                                                  for r in rows if "calibration" in r],
               "seconds": round(time.perf_counter() - started)}
     print(f"mean over held-out sources {output['mean_leave_source_out']:.1%}, "
           f"worst {output['min_leave_source_out']:.1%}", flush=True)

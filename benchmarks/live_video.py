@@ -8,7 +8,10 @@ Clips: ``../shared/data/videos/letters/<L>.mp4`` (one person, one letter each) a
 ``LiveSession`` exactly as ``fingerspell live --video`` does; per clip: the committed text,
 whether the clip's letter was committed and is the most committed letter, false commits (any
 other letter), false repeats (the clip's letter more than once: every clip holds one letter
-once), the time to the first commit of the right letter, and frames per second. The model's
+once) — all counted in the text the clip leaves, so a letter taken back by a J or Z motion does
+not count (``taken_back`` counts them) — whether J and Z came from the motion tracker, motion
+letters fired on the other clips, the time to the first commit of the right letter, and frames
+per second. The model's
 per-frame answers are computed once per clip, so decoder settings can be replayed cheaply
 (``--hold``, ``--min-confidence`` as in ``live``).
 """
@@ -49,13 +52,17 @@ def frame_answers(model, clip: Path, detector: str) -> tuple[list, float]:
 
 
 def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, str]]]:
-    """The decoder over precomputed answers: the text and (time, event, letter) per event."""
+    """The decoder over precomputed answers: the text and (time, event, letter) per event;
+    letters the motion tracker recognised are events ``motion``."""
     from fingerspell.live.stream import LiveSession
     session = LiveSession(model, settings)
     try:
         events = []
         for t, prediction in answers:
-            for event in session.feed(t, prediction).events:
+            result = session.feed(t, prediction)
+            if result.motion:
+                events.append((t, "motion", result.motion))
+            for event in result.events:
                 events.append((event.t, event.event, event.letter or ""))
         return session.text, events
     finally:
@@ -63,7 +70,8 @@ def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, 
 
 
 def score(letter: str, text: str, events: list, answers: list, fps: float) -> dict:
-    committed = Counter(e[2] for e in events if e[1] == "letter")
+    # what the user is left with: a letter taken back (the I a J starts from) does not count
+    committed = Counter(ch for ch in text if ch != " ")
     first = next((round(e[0], 2) for e in events if e[2] == letter), None)
     found = sum(p.hand is not None for _, p in answers) / max(1, len(answers))
     return {"letter": letter, "text": text, "committed": committed.get(letter, 0) > 0,
@@ -71,6 +79,9 @@ def score(letter: str, text: str, events: list, answers: list, fps: float) -> di
             and list(committed.values()).count(committed[letter]) == 1,
             "false_commits": sum(n for k, n in committed.items() if k != letter),
             "false_repeats": max(0, committed.get(letter, 0) - 1),
+            "from_motion": any(e[1] == "motion" and e[2] == letter for e in events),
+            "taken_back": sum(e[1] == "delete" for e in events),
+            "false_motion": sum(e[1] == "motion" and e[2] != letter for e in events),
             "first_commit_s": first, "frames": len(answers), "fps": round(fps, 1),
             "hand_found": round(found, 3)}
 
@@ -82,7 +93,8 @@ def summarize(rows: list[dict]) -> dict:
             "false_commits": sum(r["false_commits"] for r in rows),
             "false_repeats": sum(r["false_repeats"] for r in rows),
             "jz_from_motion": [r["clip"] for r in rows if r["letter"] in ("J", "Z")
-                               and r["committed"]],
+                               and r["committed"] and r["from_motion"]],
+            "motion_letters_elsewhere": sum(r["false_motion"] for r in rows),
             "fps_median": sorted(r["fps"] for r in rows)[len(rows) // 2],
             "hand_found_mean": round(sum(r["hand_found"] for r in rows) / len(rows), 3)}
 

@@ -21,11 +21,13 @@ from fingerspell.features.hands import (
 )
 from fingerspell.features.landmarks import (
     BONES,
-    LANDMARK_DIM,
     MIDDLE_MCP,
+    SHAPE_DIM,
     augment_landmarks,
+    landmark_dim,
     landmark_features,
     normalize_landmarks,
+    palm_orientation,
 )
 
 hands = st.integers(0, 10_000).map(
@@ -64,7 +66,8 @@ def test_canonical_frame(points) -> None:
     assert np.allclose(normalized[0], 0)  # wrist at the origin
     assert abs(normalized[MIDDLE_MCP, 0]) < 1e-5 and normalized[MIDDLE_MCP, 1] < 0  # pointing up
     assert np.linalg.norm(normalized[MIDDLE_MCP]) == pytest.approx(1.0, abs=1e-5)
-    assert landmark_features(points).shape == (LANDMARK_DIM,)
+    assert landmark_features(points).shape == (landmark_dim(),)
+    assert landmark_features(points, encoding=1).shape == (landmark_dim(1),) == (SHAPE_DIM,)
 
 
 @settings(max_examples=40, deadline=None)
@@ -75,8 +78,28 @@ def test_features_invariant_to_pose_and_mirror(points, scale, angle, mirror) -> 
     if mirror:
         moved[:, 0] = -moved[:, 0]
         handedness = "Left"
-    np.testing.assert_allclose(landmark_features(moved, handedness), landmark_features(points),
-                               atol=2e-3)
+    # the shape does not change; the palm's orientation turns with the hand
+    np.testing.assert_allclose(landmark_features(moved, handedness)[:SHAPE_DIM],
+                               landmark_features(points)[:SHAPE_DIM], atol=2e-3)
+    np.testing.assert_allclose(landmark_features(moved, handedness, encoding=1),
+                               landmark_features(points, encoding=1), atol=2e-3)
+    axes, turned = palm_orientation(points), palm_orientation(moved, handedness)
+    np.testing.assert_allclose(axes @ axes.T, np.eye(3), atol=1e-5)  # orthonormal
+    np.testing.assert_allclose(turned[:, 2], axes[:, 2], atol=1e-4)  # depth: unchanged
+    in_plane = [math.atan2(row[1], row[0]) for row in (axes[1], turned[1])]
+    if np.linalg.norm(axes[1, :2]) > 0.2:  # the "up" axis, where it is not along the view
+        # (a left hand is mirrored back first, so it turned by the same angle)
+        assert math.remainder(in_plane[1] - in_plane[0] - angle, 2 * math.pi) \
+            == pytest.approx(0, abs=1e-3)
+
+
+def test_orientation_tells_pointing_apart() -> None:
+    """The same shape pointing up and sideways (H and U) differs only in the orientation."""
+    points = np.random.default_rng(5).uniform(0.3, 0.7, (21, 3))
+    sideways = rotate(points, math.pi / 2)
+    up, side = landmark_features(points), landmark_features(sideways)
+    np.testing.assert_allclose(up[:SHAPE_DIM], side[:SHAPE_DIM], atol=2e-3)
+    assert np.abs(up[SHAPE_DIM:] - side[SHAPE_DIM:]).max() > 0.5
 
 
 @settings(max_examples=40, deadline=None)
@@ -159,7 +182,8 @@ def test_real_detection_on_a_shared_photo(hand_model: Path, shared_train: Path) 
     hand = next(h[0] for h in found if h)
     left, top, right, bottom = hand.box
     assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1 and hand.score > 0.5
-    assert landmark_features(hand.landmarks, hand.handedness).shape == (LANDMARK_DIM,)
+    assert landmark_features(hand.shape_points(), hand.handedness).shape == (landmark_dim(),)
+    assert hand.aspect == 1.0 and hand.world is not None and hand.world.shape == (21, 3)
 
 
 def test_retries_find_more_hands_and_invent_none(hand_model: Path, shared_train: Path,

@@ -43,6 +43,9 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
     elif case == "head in_dim":
         config["head"] = {**config["head"], "in_dim": 7}
         config_path.write_text(json.dumps(config))
+    elif case == "unknown landmark encoding":
+        config["features"] = {**config["features"], "landmark_encoding": 7}
+        config_path.write_text(json.dumps(config))
     elif case == "huge config":
         config_path.write_text(json.dumps({**config, "padding": "x" * (5 * 1024 * 1024)}))
     return model
@@ -74,6 +77,7 @@ def test_wrong_model_files(tiny_model: Path, tmp_path: Path, case: str, message:
     ("fewer classes", "the head has 3 outputs but 'classes' lists 2"),
     ("head in_dim", "the head takes 7 inputs but image features have 1280"),
     ("huge config", "config.json: 5"),
+    ("unknown landmark encoding", "config.json: landmark encoding 7 is not one this"),
 ])
 def test_malformed_bundle_configs(tiny_model: Path, tmp_path: Path, case: str,
                                   message: str) -> None:
@@ -112,3 +116,36 @@ def test_saved_weights_have_the_usual_permissions(tiny_model: Path) -> None:
     os.umask(umask)
     for name in ("model.safetensors", "config.json"):
         assert (tiny_model / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_bundles_name_their_landmark_encoding(mode_runs: dict[str, Path], tmp_path: Path,
+                                              shared_train: Path) -> None:
+    """A bundle records the landmark encoding its head learnt; one written before the field
+    existed reads as encoding 1 (its head's inputs are checked against that) and still
+    predicts."""
+    from fingerspell import FingerspellError, Model
+    from fingerspell.features.landmarks import landmark_dim
+    from fingerspell.head.heads import HeadConfig, MLPHead
+    trained = Model.load(mode_runs["landmarks"] / "model")
+    config = json.loads((mode_runs["landmarks"] / "model" / "config.json").read_text())
+    assert config["features"]["landmark_encoding"] == trained.mode.landmark_encoding == 2
+    unnamed = tmp_path / "unnamed"
+    shutil.copytree(mode_runs["landmarks"] / "model", unnamed)
+    del config["features"]["landmark_encoding"]
+    (unnamed / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FingerspellError, match=f"takes {landmark_dim(2)} inputs but landmarks "
+                                               f"features have {landmark_dim(1)}"):
+        Model.load(unnamed)
+    # an old bundle: a head on encoding 1's features, the field absent
+    head = MLPHead(HeadConfig(in_dim=landmark_dim(1), n_classes=len(trained.classes),
+                              hidden=(8,), dropout=(0.0,)))
+    old = Model(trained.backbone, head, trained.classes, features=trained.mode
+                .with_landmark_encoding(1), hand_model=trained.hand_model)
+    old.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["features"]["landmark_encoding"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    loaded = Model.load(tmp_path / "old")
+    assert loaded.mode.landmark_encoding == 1
+    prediction = loaded.predict([shared_train / "L" / "L300.jpg"])[0]
+    assert prediction.hand is not None and prediction.label in trained.classes

@@ -17,7 +17,7 @@ from .conftest import SHARED, run_cli
 from .test_serve import fake_camera_page, start_server, write_y4m
 
 MON95 = SHARED / "data" / "mon95"
-LETTER, TAKEN_FOR = "T", "G"  # the built-in model takes 9 of 10 of user3's T for G
+LETTER, TAKEN_FOR = "T", "G"  # the built-in model takes all 10 of user3's T for G
 
 
 def person_photos(letter: str = LETTER) -> list[Path]:
@@ -89,8 +89,9 @@ def test_one_adaptation_at_a_time_per_profile(tmp_path: Path, hand_model: Path):
 
 
 def test_teach_mode_in_the_page(teach_server, tmp_path: Path):
-    """The camera shows user3's T, which the built-in model calls G: capture it in the page,
-    adapt, and the page then reads T; the profile survives a restart and works with live."""
+    """The camera shows user3's T, which the built-in model calls G: the page's check finds
+    it wrong, capture more, adapt, and the page then reads T; the profile survives a restart
+    and works with live."""
     base, profiles = teach_server
     frames = [scene(photo) for photo in person_photos() for _ in range(3)]
     clip = write_y4m(tmp_path / "t.y4m", frames)
@@ -99,22 +100,27 @@ def test_teach_mode_in_the_page(teach_server, tmp_path: Path):
                                f"'{TAKEN_FOR}'", timeout=60_000)
         page.click("#teach summary")
         page.fill("#profile", "user3")
-        page.select_option("#teach-letter", LETTER)
-        page.click("#capture")
+        page.fill("#check-letters", f"{LETTER.lower()}")
+        page.click("#check")
         page.wait_for_function("document.getElementById('teach-status').textContent"
                                ".startsWith('Examples: T 5')", timeout=60_000)
-        assert page.locator("#captures img").count() == 5
+        assert page.inner_text("#wrong-letters") == f"Got wrong: {LETTER} (read {TAKEN_FOR})"
+        assert page.input_value("#teach-letter") == LETTER  # the wrong letters come first
+        page.click("#capture")
+        page.wait_for_function("document.getElementById('teach-status').textContent"
+                               ".startsWith('Examples: T 10')", timeout=60_000)
+        assert page.locator("#captures img").count() == 10
         page.click("#adapt")
         page.wait_for_function("document.getElementById('teach-status').textContent"
                                ".startsWith('Adapted')", timeout=60_000)
         cells = page.locator("#before-after tbody tr").first.locator("td").all_inner_texts()
-        assert cells[0] == LETTER and cells[1] == "5" and cells[3] == "100%"
+        assert cells[0] == LETTER and cells[1] == "10" and cells[3] == "100%"
         assert int(cells[2].rstrip("%")) <= 40
         page.wait_for_function(f"document.getElementById('letter').textContent === "
                                f"'{LETTER}'", timeout=30_000)
     bundle = profiles / "user3" / "model"
     config = json.loads((bundle / "config.json").read_text())
-    assert config["adapted"]["examples"] == {LETTER: 5}
+    assert config["adapted"]["examples"] == {LETTER: 10}
     process, again = start_server(Path("asl-alphabet"), "--profiles", str(profiles),
                                   "--profile", "user3")
     try:

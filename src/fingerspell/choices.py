@@ -3,8 +3,11 @@
 from .features.feature_mode import FEATURE_MODES
 
 SPLIT_STRATEGIES = ("auto", "signer", "frame", "random")
+# where the stored temperature is fitted (README, "Calibrated confidence")
+CALIBRATION_SOURCES = ("validation", "sources")
 HAND_PICKS = ("largest", "right", "left", "confident")
 EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction
 RUNTIMES = (*EXTRACTION_RUNTIMES, "int8")  # engines for a model bundle (int8 needs calibration)
 
-__all__ = ["EXTRACTION_RUNTIMES", "FEATURE_MODES", "HAND_PICKS", "RUNTIMES", "SPLIT_STRATEGIES"]
+__all__ = ["CALIBRATION_SOURCES", "EXTRACTION_RUNTIMES", "FEATURE_MODES", "HAND_PICKS",
+           "RUNTIMES", "SPLIT_STRATEGIES"]

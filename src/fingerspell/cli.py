@@ -43,7 +43,7 @@ def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .choices import FEATURE_MODES, HAND_PICKS, SPLIT_STRATEGIES
+    from .choices import CALIBRATION_SOURCES, FEATURE_MODES, HAND_PICKS, SPLIT_STRATEGIES
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
     parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): whole signers held out where file names say who "
                         "signed (<signer>_<CLASS>_<n>.jpg), else blocks of the frame index; "
                         "signer, frame, or random (leaky)")
+    p.add_argument("--calibrate-on", choices=CALIBRATION_SOURCES, default=None,
+                   help="where the confidence temperature is fitted: validation (default: the "
+                        "validation split's answers) or sources (with several data folders: "
+                        "each folder answered by heads fitted without it; one more fit per "
+                        "folder)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default=None,
                    help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
@@ -319,6 +324,11 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         f"model      {result.model_dir}",
         f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
     ]
+    if "calibration_fit" in m:
+        fit = m["calibration_fit"]
+        lines.insert(-2, f"confidence temperature {fit['temperature']:g} fitted on "
+                         f"{fit['fitted_on']}: calibration error {fit['ece_before']:.3f} -> "
+                         f"{fit['ece_after']:.3f} on {fit['n']} answers")
     if len(m["sources"]) > 1:  # merged folders: who brought which letters
         for source in reversed(m["sources"]):
             lines.insert(3, f"  from     {source['data']}: {source['images']} images, "

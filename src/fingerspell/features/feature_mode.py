@@ -9,7 +9,7 @@ vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_O
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import FingerspellError
 
@@ -31,6 +31,21 @@ class FeatureMode:
     # The head learns from photos with a hand only; without one the model answers `nothing`
     # when it knows that class, else a whole-image fallback head trained beside it.
     head_needs_hand: bool = False
+    # which landmark encoding the head reads (features/landmarks.py); a bundle records it,
+    # older bundles read as 1
+    landmark_encoding: int = 2
+
+    @property
+    def landmark_dim(self) -> int:
+        """Columns of landmark features in the vector (0 without landmarks)."""
+        from .landmarks import landmark_dim
+        return landmark_dim(self.landmark_encoding) if self.landmarks else 0
+
+    def with_landmark_encoding(self, encoding: int) -> FeatureMode:
+        """The same mode reading landmarks in ``encoding`` (a saved bundle's)."""
+        from .landmarks import landmark_dim
+        landmark_dim(encoding)  # a known one
+        return replace(self, landmark_encoding=encoding)
 
     @property
     def needs_hands(self) -> bool:

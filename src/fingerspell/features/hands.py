@@ -116,7 +116,10 @@ class Hand:
 
     ``handedness`` is the signer's own hand ("Left"/"Right", as MediaPipe reports it),
     ``n_hands`` how many hands were in view, ``attempt`` which detection pass found it
-    (0 the image as it is, k the k-th of HandSettings.retries).
+    (0 the image as it is, k the k-th of HandSettings.retries), ``aspect`` the image's
+    width / height (x is a fraction of the width, y of the height: ``shape_points`` undoes
+    that), ``world`` MediaPipe's metric 3-D estimate of the same points (metres, origin near
+    the hand's centre; None where unknown).
     """
 
     landmarks: np.ndarray  # (21, 3)
@@ -124,6 +127,16 @@ class Hand:
     score: float
     n_hands: int = 1
     attempt: int = 0
+    aspect: float = 1.0
+    world: np.ndarray | None = None  # (21, 3)
+
+    def shape_points(self) -> np.ndarray:
+        """The landmarks in one unit on every axis (the image's height): a hand in a 4:3
+        webcam frame or a tall crop keeps its true proportions."""
+        points = np.asarray(self.landmarks, np.float64).copy()
+        points[:, 0] *= self.aspect
+        points[:, 2] *= self.aspect  # MediaPipe's z is on the scale of x
+        return points
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -145,19 +158,23 @@ class Hand:
         return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
 
     # a flat float vector, so detections are cached like features
-    VECTOR_DIM = 5 + 63
+    VECTOR_DIM = 6 + 63 + 63
 
     def to_vector(self) -> np.ndarray:
-        head = [1.0, float(self.handedness == "Left"), self.score, self.n_hands, self.attempt]
-        return np.concatenate([head, self.landmarks.ravel()]).astype(np.float32)
+        head = [1.0, float(self.handedness == "Left"), self.score, self.n_hands, self.attempt,
+                self.aspect]
+        world = np.zeros(63) if self.world is None else np.asarray(self.world).ravel()
+        return np.concatenate([head, self.landmarks.ravel(), world]).astype(np.float32)
 
     @classmethod
     def from_vector(cls, vector: np.ndarray) -> Hand | None:
         vector = np.asarray(vector, dtype=np.float32)
         if vector[0] < 0.5:
             return None
-        return cls(vector[5:].reshape(21, 3).copy(), "Left" if vector[1] > 0.5 else "Right",
-                   float(vector[2]), round(float(vector[3])), round(float(vector[4])))
+        world = vector[69:132].reshape(21, 3).copy()
+        return cls(vector[6:69].reshape(21, 3).copy(), "Left" if vector[1] > 0.5 else "Right",
+                   float(vector[2]), round(float(vector[3])), round(float(vector[4])),
+                   float(vector[5]), world if np.any(world) else None)
 
     @staticmethod
     def missing_vector() -> np.ndarray:
@@ -243,10 +260,12 @@ class HandDetector:
                 result = self._landmarker.detect(frame)
         n_hands = len(result.hand_landmarks)
         hands = []
-        for points, labels in zip(result.hand_landmarks, result.handedness, strict=True):
+        for points, world, labels in zip(result.hand_landmarks, result.hand_world_landmarks,
+                                         result.handedness, strict=True):
             array = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+            metres = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float32)
             hands.append(Hand(array, labels[0].category_name, float(labels[0].score), n_hands,
-                              attempt))
+                              attempt, image.width / image.height, metres))
         return hands
 
     def find(self, image: Image.Image, timestamp: float | None = None) -> Hand | None:
@@ -267,7 +286,8 @@ class HandDetector:
                 points = hand.landmarks.copy()
                 points[:, 0] = (points[:, 0] * candidate.width - border_x) / image.width
                 points[:, 1] = (points[:, 1] * candidate.height - border_y) / image.height
-                hand = Hand(points, hand.handedness, hand.score, hand.n_hands, attempt)
+                hand = Hand(points, hand.handedness, hand.score, hand.n_hands, attempt,
+                            image.width / image.height, hand.world)
             return hand
         return None
 

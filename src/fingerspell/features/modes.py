@@ -27,22 +27,23 @@ from .extract import Encoder, Features, HandCrops, extract_features
 from .feature_mode import FeatureMode, get_mode
 from .hand_detection import Detections, detect_hands, hand_cache_namespace
 from .hands import Hand, HandSettings
-from .landmarks import LANDMARK_DIM, augment_landmarks, landmark_features
+from .landmarks import LATEST_ENCODING, augment_landmarks, landmark_dim, landmark_features
 
 
-def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None
-                    ) -> np.ndarray:
-    """(N, LANDMARK_DIM) landmark features; zero rows where there is no hand. ``view`` k >= 1
-    encodes the k-th augmented copy of each hand (seeded by the view and the file name)."""
-    out = np.zeros((len(hands), LANDMARK_DIM), np.float32)
+def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None,
+                    encoding: int = LATEST_ENCODING) -> np.ndarray:
+    """(N, landmark_dim(encoding)) landmark features; zero rows where there is no hand.
+    ``view`` k >= 1 encodes the k-th augmented copy of each hand (seeded by the view and the
+    file name)."""
+    out = np.zeros((len(hands), landmark_dim(encoding)), np.float32)
     for row, hand in enumerate(hands):
         if hand is None:
             continue
-        points = hand.landmarks
+        points = hand.shape_points() if encoding >= 2 else hand.landmarks
         if view:
             name = names[row] if names else str(row)
             points = augment_landmarks(points, np.random.default_rng([view, zlib.crc32(name.encode())]))
-        out[row] = landmark_features(points, hand.handedness)
+        out[row] = landmark_features(points, hand.handedness, encoding)
     return out
 
 
@@ -70,7 +71,7 @@ def assemble(mode: str | FeatureMode, backbone: np.ndarray | None, hands: list[H
     mode = get_mode(mode)
     parts = [] if backbone is None else [np.asarray(backbone, np.float32)]
     if mode.landmarks:
-        parts.append(landmark_matrix(hands, view, names))
+        parts.append(landmark_matrix(hands, view, names, mode.landmark_encoding))
     if mode.found_flag:
         parts.append(np.asarray([[h is not None] for h in hands], np.float32))
     return np.concatenate(parts, axis=1)

@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
+from .._version import __version__
 from ..errors import FingerspellError
-from ..features.feature_mode import get_mode
-from ..features.landmarks import LANDMARK_DIM
+from ..features.feature_mode import FeatureMode, get_mode
+from ..features.landmarks import LANDMARK_ENCODINGS
 from ..head.calibration import check_calibration
 from ..head.heads import head_from_config
 
@@ -70,10 +71,7 @@ def check_config(config: dict[str, Any], config_path: Path) -> None:
     if not isinstance(features, dict) or not isinstance(features.get("mode"), str) \
             or not isinstance(features.get("hand", {}), dict):
         raise FingerspellError(f"{config_path}: 'features' should be an object with a 'mode'")
-    try:
-        mode = get_mode(features["mode"])
-    except FingerspellError as exc:
-        raise FingerspellError(f"{config_path}: {exc}") from None
+    mode = saved_mode(features, config_path)
     problem = check_calibration(config.get("calibration"))
     if problem:
         raise FingerspellError(f"{config_path}: {problem}")
@@ -90,15 +88,30 @@ def check_config(config: dict[str, Any], config_path: Path) -> None:
         if part["n_classes"] != len(classes):
             raise FingerspellError(f"{config_path}: the head has {part['n_classes']} outputs but "
                                    f"'classes' lists {len(classes)}")
-    expected_in = {"crop": feature_dim, "landmarks": LANDMARK_DIM}
+    expected_in = {"crop": feature_dim, "landmarks": mode.landmark_dim}
     if "head" in parts:
         expected_in["head"] = ((feature_dim if mode.uses_backbone else 0)
-                               + (LANDMARK_DIM if mode.landmarks else 0) + int(mode.found_flag))
+                               + mode.landmark_dim + int(mode.found_flag))
     for name, part in parts.items():
         if part["in_dim"] != expected_in[name]:
             label = "head" if name == "head" else f"{name} head"
             raise FingerspellError(f"{config_path}: the {label} takes {part['in_dim']} "
                                    f"inputs but {mode.name} features have {expected_in[name]}")
+
+
+def saved_mode(features: dict[str, Any], config_path: Path) -> FeatureMode:
+    """The feature mode a bundle's ``features`` names, reading landmarks in the encoding its
+    head was trained on (absent: 1, bundles written before the encoding was recorded)."""
+    try:
+        mode = get_mode(features["mode"])
+    except FingerspellError as exc:
+        raise FingerspellError(f"{config_path}: {exc}") from None
+    encoding = features.get("landmark_encoding", 1)
+    if type(encoding) is not int or encoding not in LANDMARK_ENCODINGS:
+        known = ", ".join(map(str, LANDMARK_ENCODINGS))
+        raise FingerspellError(f"{config_path}: landmark encoding {encoding!r} is not one this "
+                               f"fingerspell ({__version__}) knows ({known}); upgrade")
+    return mode.with_landmark_encoding(encoding)
 
 
 def check_weight_shapes(weights_path: Path, prefix: str, head_config: dict[str, Any]) -> None:

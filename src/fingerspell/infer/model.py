@@ -50,7 +50,7 @@ from ..features.preprocessing import Preprocessing
 from ..head.calibration import UNSURE_BELOW
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
 from .builtin import is_builtin, resolve_model
-from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config
+from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config, saved_mode
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
@@ -181,7 +181,9 @@ class Model:
             "format_version": BUNDLE_VERSION if not store_backbone else STORED_BACKBONE_VERSION,
             "fingerspell_version": __version__,
             "classes": self.classes,
-            "features": {"mode": self.features_mode, "hand": self.hand_settings.to_dict(),
+            "features": {"mode": self.features_mode,
+                         "landmark_encoding": self.mode.landmark_encoding,
+                         "hand": self.hand_settings.to_dict(),
                          "hand_model_sha256": file_digest(self.hand_model)
                          if self.hand_model else None},
             "backbone": backbone,
@@ -261,7 +263,7 @@ class Model:
                 and not is_builtin(model_dir):
             raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
         check_config(config, config_path)
-        mode = get_mode(features["mode"])
+        mode = saved_mode(features, config_path)
         hand_model = _bundle_hand_model(model_dir, mode, features.get("hand_model_sha256"))
         size = weights_path.stat().st_size
         if size > MAX_WEIGHTS_BYTES:

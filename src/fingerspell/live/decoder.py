@@ -113,10 +113,19 @@ class SpellingDecoder:
             return []
         return [self._commit(t, held)]
 
-    def commit_motion(self, t: float, letter: str) -> list[Event]:
-        """A letter recognised from motion (J, Z): committed at once."""
+    def commit_motion(self, t: float, letter: str, since: float | None = None) -> list[Event]:
+        """A letter recognised from motion (J, Z): committed at once. The motion began with a
+        held handshape at ``since``; a letter committed from that hold (the I a J starts
+        from) is taken back first."""
         self._window.clear()
-        return [self._commit(t, letter)]
+        events = []
+        last = self.events[-1] if self.events else None
+        if since is not None and last is not None and last.event == "letter" \
+                and last.t >= since and self.text.endswith(last.letter or ""):
+            self.text = self.text[:-1]
+            events.append(Event(t, "delete", self.text))
+            self.events.append(events[-1])
+        return [*events, self._commit(t, letter)]
 
     # ------------------------------------------------------------------------------------------
     def _held(self, t: float) -> str | None:

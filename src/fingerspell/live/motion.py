@@ -1,13 +1,25 @@
-"""J and Z are motions, not poses: recognise them from the fingertip's path over the last second.
+"""J and Z are motions, not poses: recognise them from the hand's path over the last second.
 
-- **J**: the I handshape (little finger out, the others curled) while the little fingertip
-  draws a hook: it travels at least ``min_path`` palm lengths and its direction turns by at least
-  ``min_turn_degrees`` (down, then curving sideways and up).
-- **Z**: the index finger out (the others curled) while the index tip draws a Z: three strokes,
-  sideways, diagonally back and down, sideways again (either way round: a mirrored camera draws
-  it mirrored).
+Both start from a held handshape — the I (little finger out) for J, the index finger out for Z —
+seen in at least ``min_hold_frames`` frames in a row; that hold is the anchor, and the rest is
+measured from it in palm lengths:
 
-Input is MediaPipe's image-normalised landmarks (x right, y down) with a time stamp per frame.
+- **J**: the hand twists (the palm's normal turns by ``min_twist_degrees``) while the little
+  fingertip drops by ``min_drop`` palm lengths, in ``confirm_frames`` frames in a row;
+- **Z**: the index tip strokes sideways (``min_stroke`` palm lengths, mostly horizontal), then
+  back and down (``min_back`` sideways the other way and ``min_drop`` down); the last stroke is
+  not needed: on recordings it is a blur that MediaPipe loses.
+
+Thresholds were read off the shared recordings (two J and two Z clips against the other letter
+clips, where a held I or Y drifts by up to 0.6 palm lengths and turns by up to 16 degrees), with
+margins on both sides; see README ("J and Z"). During a fast motion MediaPipe's landmarks are
+often wrong — the palm collapses, the hand flips left/right — so frames whose handedness differs
+from the anchor's or whose palm shrinks below half (or grows past twice) the anchor's are left
+out, as are a few frames without a hand, and the handshape is not asked for after the anchor
+(a twisting little finger foreshortens).
+
+Input: ``Hand`` objects (image landmarks with the image's aspect, so a 4:3 frame does not squash
+the path) with a time stamp per frame.
 """
 
 from __future__ import annotations
@@ -18,11 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..features.hands import Hand
+from ..features.landmarks import palm_orientation
+
 WRIST, MIDDLE_MCP = 0, 9
 INDEX_TIP, PINKY_TIP = 8, 20
 # (tip, pip) per finger: extended when the tip is farther from the wrist than the middle joint
 FINGERS = {"thumb": (4, 2), "index": (8, 6), "middle": (12, 10), "ring": (16, 14),
            "pinky": (20, 18)}
+# the handshape each motion starts from, and the fingertip that draws it
+STARTS = {"J": ({"pinky"}, PINKY_TIP), "Z": ({"index"}, INDEX_TIP)}
 
 
 def extended_fingers(points: np.ndarray) -> set[str]:
@@ -41,8 +58,25 @@ def extended_fingers(points: np.ndarray) -> set[str]:
 @dataclass
 class _Sample:
     t: float
-    points: np.ndarray  # (21, 2)
-    palm: float
+    points: np.ndarray  # (21, 3), one unit on every axis
+    handedness: str
+    palm: float  # wrist to middle knuckle in the image plane
+    normal: np.ndarray  # the palm's normal in the camera's frame
+    shape: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """What counts as a J or a Z (distances in palm lengths; see the module's docstring)."""
+
+    window_seconds: float = 1.0
+    max_gap_seconds: float = 0.25  # frames without a hand mid-motion (blur) are skipped
+    min_hold_frames: int = 3
+    min_twist_degrees: float = 30.0
+    min_drop: float = 0.8
+    confirm_frames: int = 2
+    min_stroke: float = 1.0
+    min_back: float = 0.5
 
 
 class MotionTracker:
@@ -52,80 +86,77 @@ class MotionTracker:
         True
     """
 
-    def __init__(self, window_seconds: float = 1.0, min_path: float = 1.0,
-                 min_turn_degrees: float = 100.0) -> None:
-        self.window_seconds = window_seconds
-        self.min_path = min_path
-        self.min_turn = math.radians(min_turn_degrees)
+    def __init__(self, settings: MotionSettings | None = None) -> None:
+        self.settings = settings or MotionSettings()
         self._samples: deque[_Sample] = deque()
+        self.anchor_t: float | None = None  # when the last motion's starting hold began
 
-    def update(self, t: float, landmarks: np.ndarray | None) -> str | None:
-        """Add one frame (None: no hand); return "J" or "Z" when the last second draws one.
-        After a detection the history is cleared, so one motion gives one letter."""
-        if landmarks is None:
-            self._samples.clear()
+    def update(self, t: float, hand: Hand | None) -> str | None:
+        """Add one frame (None: no hand); return "J" or "Z" when the last second draws one
+        (``anchor_t`` then says when its starting hold began). After a detection the history
+        is cleared, so one motion gives one letter; so is a gap of ``max_gap_seconds``
+        without a hand."""
+        if self._samples and t - self._samples[-1].t > self.settings.max_gap_seconds:
+            self._samples.clear()  # the hand was gone: a new motion starts afresh
+        if hand is None:
             return None
-        points = np.asarray(landmarks, dtype=np.float64)[:, :2]
-        palm = float(np.linalg.norm(points[MIDDLE_MCP] - points[WRIST]))
-        self._samples.append(_Sample(t, points, max(palm, 1e-6)))
-        while self._samples and self._samples[0].t < t - self.window_seconds:
+        points = hand.shape_points()
+        palm = float(np.linalg.norm(points[MIDDLE_MCP, :2] - points[WRIST, :2]))
+        self._samples.append(_Sample(t, points, hand.handedness, max(palm, 1e-6),
+                                     palm_orientation(points, hand.handedness)[2],
+                                     frozenset(extended_fingers(points))))
+        while self._samples and self._samples[0].t < t - self.settings.window_seconds:
             self._samples.popleft()
-        if len(self._samples) < 5:
-            return None
-        letter = self._classify()
-        if letter:
-            self._samples.clear()
-        return letter
-
-    def _classify(self) -> str | None:
-        samples = list(self._samples)
-        shapes = [extended_fingers(s.points) for s in samples]
-        palm = float(np.median([s.palm for s in samples]))
-        pinky_only = sum(s == {"pinky"} for s in shapes) >= 0.6 * len(shapes)
-        index_only = sum(s == {"index"} for s in shapes) >= 0.6 * len(shapes)
-        if pinky_only and self._is_hook(np.array([s.points[PINKY_TIP] for s in samples]), palm):
-            return "J"
-        if index_only and _is_z(np.array([s.points[INDEX_TIP] for s in samples]), palm):
-            return "Z"
+        for letter in STARTS:
+            anchor = self._anchor(letter)
+            if anchor is not None and self._drawn(letter, anchor):
+                self.anchor_t = self._samples[anchor].t
+                self._samples.clear()
+                return letter
         return None
 
-    def _is_hook(self, path: np.ndarray, palm: float) -> bool:
-        steps = np.diff(path, axis=0)
-        lengths = np.linalg.norm(steps, axis=1)
-        if lengths.sum() < self.min_path * palm:
+    def _anchor(self, letter: str) -> int | None:
+        """Index of the last frame of the first run of ``min_hold_frames`` frames showing the
+        letter's starting handshape, or None."""
+        shape, _ = STARTS[letter]
+        run = 0
+        for i, sample in enumerate(self._samples):
+            run = run + 1 if sample.shape == shape else 0
+            if run >= self.settings.min_hold_frames:
+                return i
+        return None
+
+    def _after(self, anchor: int) -> list[_Sample]:
+        """The frames after the anchor's hold whose landmarks can be trusted."""
+        start = self._samples[anchor]
+        return [s for s in list(self._samples)[anchor + 1:]
+                if s.handedness == start.handedness and 0.5 <= s.palm / start.palm <= 2.0]
+
+    def _drawn(self, letter: str, anchor: int) -> bool:
+        start = self._samples[anchor]
+        _, tip = STARTS[letter]
+        moves = [(s.points[tip, :2] - start.points[tip, :2]) / start.palm
+                 for s in self._after(anchor)]
+        if letter == "J":
+            twists = [math.degrees(math.acos(float(np.clip(s.normal @ start.normal, -1, 1))))
+                      for s in self._after(anchor)]
+            run = 0
+            for twist, (_, dy) in zip(twists, moves, strict=True):
+                ok = twist >= self.settings.min_twist_degrees and dy >= self.settings.min_drop
+                run = run + 1 if ok else 0
+                if run >= self.settings.confirm_frames:
+                    return True
             return False
-        moving = steps[lengths > 0.02 * palm]
-        if len(moving) < 3:
-            return False
-        angles = np.unwrap(np.arctan2(moving[:, 1], moving[:, 0]))
-        starts_down = moving[0, 1] > abs(moving[0, 0]) * 0.5
-        return bool(starts_down and abs(angles[-1] - angles[0]) >= self.min_turn)
+        return _is_z(moves, self.settings)
 
 
-def _is_z(path: np.ndarray, palm: float, min_stroke: float = 0.5) -> bool:
-    """Three strokes: sideways, back diagonally downwards, sideways in the first direction."""
-    strokes = _strokes(path, min_stroke * palm)
-    if len(strokes) != 3:
-        return False
-    (dx1, dy1), (dx2, dy2), (dx3, dy3) = strokes
-    sideways = abs(dx1) > 2 * abs(dy1) and abs(dx3) > 2 * abs(dy3)
-    diagonal = dy2 > 0.4 * abs(dx2) and abs(dx2) > 0.4 * dy2
-    return bool(sideways and diagonal and np.sign(dx1) == np.sign(dx3) == -np.sign(dx2))
-
-
-def _strokes(path: np.ndarray, min_length: float) -> list[tuple[float, float]]:
-    """Split a path where its horizontal direction reverses; keep strokes longer than
-    ``min_length``; return each stroke's (dx, dy)."""
-    strokes: list[tuple[float, float]] = []
-    start = 0
-    direction = 0.0
-    for i in range(1, len(path)):
-        dx = path[i, 0] - path[i - 1, 0]
-        if abs(dx) < 1e-9:
+def _is_z(moves: list[np.ndarray], settings: MotionSettings) -> bool:
+    """A sideways stroke, then back and down: the first two strokes of a Z, either way round."""
+    for k, (dx1, dy1) in enumerate(moves):
+        if abs(dx1) < settings.min_stroke or abs(dy1) > 0.6 * abs(dx1):
             continue
-        if direction and np.sign(dx) != direction:
-            strokes.append(tuple(path[i - 1] - path[start]))
-            start = i - 1
-        direction = float(np.sign(dx))
-    strokes.append(tuple(path[-1] - path[start]))
-    return [(float(x), float(y)) for x, y in strokes if math.hypot(x, y) >= min_length]
+        for dx2, dy2 in (m - moves[k] for m in moves[k + 1:]):
+            if np.sign(dx2) == -np.sign(dx1) and abs(dx2) >= settings.min_back \
+                    and dy2 >= settings.min_drop:
+                return True
+    return False

@@ -135,9 +135,9 @@ class LiveSession:
         events: list[Event] = []
         motion = None
         if self.motion is not None:
-            motion = self.motion.update(t, hand.landmarks if hand is not None else None)
+            motion = self.motion.update(t, hand)
             if motion:
-                events += self.decoder.commit_motion(t, motion)
+                events += self.decoder.commit_motion(t, motion, since=self.motion.anchor_t)
         if not motion:
             if prediction.route == ROUTE_NO_HAND_NOTHING or (hand is None and self.detector):
                 letter = None

@@ -9,7 +9,8 @@
   closed (code 1013); a stream silent for ``stream_idle_seconds`` is closed (code 1001).
 - Teach mode (with ``profiles``): ``GET /v1/profiles/{name}`` (examples per letter),
   ``POST /v1/profiles/{name}/examples?label=L`` (one frame, the same limits as ``/v1/predict``;
-  kept only with a hand in view; 409 over the counts), ``POST /v1/profiles/{name}/adapt`` (one
+  kept only with a hand in view; answers the letter the serving model reads in it; 409 over
+  the counts), ``POST /v1/profiles/{name}/adapt`` (one
   at a time per profile; the API and streams then answer with the adapted model).
 - ``GET /healthz``, ``GET /v1/model``, OpenAPI docs at ``/docs``; ``/`` is the web page.
 
@@ -180,18 +181,22 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                              422: {"description": "bad profile name or unknown letter"}})
         async def add_example(name: str, request: Request,
                               label: str = Query(..., max_length=16)) -> dict[str, Any]:
-            """One captured frame for ``label``; kept only if a hand is in view."""
+            """One captured frame for ``label``; kept only if a hand is in view. ``read`` is
+            what the model serving now makes of it (the page's check: which letters it gets
+            wrong for this hand)."""
             profiles.folder(name)
             profiles.letter(label)  # both checked before the body is read
             image = await decode(await read_upload(request))
 
             def run() -> dict[str, Any]:
-                if shared_detector is not None:
-                    with predict_lock:
-                        if shared_detector.find(image) is None:
-                            return {"saved": False, "hand": False,
-                                    "examples": profiles.examples(name)}
-                return {"saved": True, "hand": shared_detector is not None,
+                with predict_lock:
+                    seen = state.model.predict_images([image], detector=shared_detector,
+                                                      top_k=1, names=["capture"])[0]
+                if shared_detector is not None and seen.hand is None:
+                    return {"saved": False, "hand": False, "examples": profiles.examples(name)}
+                read = {"label": seen.label, "confidence": seen.confidence,
+                        "unsure": seen.unsure}
+                return {"saved": True, "hand": shared_detector is not None, "read": read,
                         "examples": profiles.add(name, label, image)}
 
             return await asyncio.to_thread(run)

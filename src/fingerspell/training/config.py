@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..choices import SPLIT_STRATEGIES
+from ..choices import CALIBRATION_SOURCES, SPLIT_STRATEGIES
 from ..errors import FingerspellError
 from ..features.backbones import get_spec
 from ..features.feature_mode import get_mode
@@ -54,6 +54,10 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
     if split_by not in SPLIT_STRATEGIES:
         raise FingerspellError(f"unknown --split-by {split_by!r}; choose from "
                                f"{', '.join(SPLIT_STRATEGIES)}")
+    calibrate_on = o.calibrate_on or "validation"
+    if calibrate_on not in CALIBRATION_SOURCES:
+        raise FingerspellError(f"unknown --calibrate-on {calibrate_on!r}; choose from "
+                               f"{', '.join(CALIBRATION_SOURCES)}")
     val_fraction = 0.2 if o.val_fraction is None else o.val_fraction
     if not 0 < val_fraction < 1:
         raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
@@ -73,6 +77,7 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
         "seed": 0 if o.seed is None else o.seed,
         "val_fraction": val_fraction,
         "split_by": split_by,
+        "calibrate_on": calibrate_on,
         "device": o.device or "auto",
         "runtime": o.runtime or "auto",
         "keep_epochs": o.keep_epochs,

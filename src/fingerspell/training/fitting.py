@@ -26,7 +26,6 @@ import torch
 
 from ..data.merge import source_balanced_weights
 from ..features.feature_mode import FeatureMode, get_mode
-from ..features.landmarks import LANDMARK_DIM
 from ..head.heads import LateFusionHead, MLPHead
 from ..head.recipes import Recipe, recipe_for_features
 from .loop import FitCallback, FitResult, fit_head
@@ -124,9 +123,10 @@ class HeadFitter:
         head: MLPHead | LateFusionHead = main.head
         if mode.late_fusion:  # the landmark half, on the photos with a hand
             marks = recipe_for_features("landmarks")
-            part = slice(self.feature_dim, self.feature_dim + LANDMARK_DIM)
+            part = slice(self.feature_dim, self.feature_dim + mode.landmark_dim)
+            landmarks = get_mode("landmarks").with_landmark_encoding(mode.landmark_encoding)
             parts[LANDMARKS], _ = self._fit_part(
-                LANDMARKS, marks, get_mode("landmarks"), examples,
+                LANDMARKS, marks, landmarks, examples,
                 [i for i in train_rows if examples.found[i]],
                 [i for i in val_rows if examples.found[i]], part, view_columns=slice(None))
             head = LateFusionHead(main.head, parts[LANDMARKS].head)

@@ -34,6 +34,7 @@ class TrainOptions:
     weights: str | None = _option(("weights",))
     val_fraction: float | None = _option(("val_fraction",))
     split_by: str | None = _option(("split_by",))
+    calibrate_on: str | None = _option(("calibrate_on",))
     device: str | None = _option(("device",), runtime=True)
     runtime: str | None = _option(("runtime",), runtime=True)
     keep_epochs: int | None = _option(("keep_epochs",), runtime=True)

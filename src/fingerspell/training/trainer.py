@@ -40,6 +40,7 @@ from .run_folder import (
     plan_run_folder,
     start_run_folder,
 )
+from .source_calibration import out_of_source_predictions
 
 MIN_CALIBRATION_ROWS = 20  # fewer held-out predictions cannot pin a temperature down
 
@@ -174,10 +175,9 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
                         seed=config["seed"], device=device, show_progress=show_progress,
                         callbacks=_part_callbacks(run_dir, config, dist, on_epoch))
     no_nothing = "nothing" not in {c.lower() for c in images.classes}
-    fitted = fitter.fit(Examples(features.vectors, labels, features.found,
-                                 sources if len(images.sources) > 1 else None,
-                                 extract.views(paths)),
-                        train_idx, val_idx, fallback=mode.head_needs_hand and no_nothing)
+    examples = Examples(features.vectors, labels, features.found,
+                        sources if len(images.sources) > 1 else None, extract.views(paths))
+    fitted = fitter.fit(examples, train_idx, val_idx, fallback=mode.head_needs_hand and no_nothing)
     fit = fitted.main
     metrics = {**base_metrics, "n_train_rows": fitted.n_train_rows, "best_epoch": fit.best_epoch,
                "best_val_acc": fit.best_val_acc, "head_seconds": round(fitted.seconds, 2),
@@ -211,12 +211,25 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
-    if val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
-        # honest confidence: one temperature fitted on held-out predictions (answers unchanged)
-        record = calibration_record(val_probs.numpy(), labels[val_idx],
-                                    f"validation split ({split.strategy})")
+    # honest confidence: one temperature fitted on held-out predictions (answers unchanged):
+    # the validation split's, or with --calibrate-on sources and several folders, answers about
+    # each folder from heads fitted without it (not with a fine-tuned backbone, which the folds
+    # would not share). benchmarks/generalisation.py --validation-temperature compares them.
+    held_out = None
+    if config.get("calibrate_on") == "sources" and len(images.sources) > 1 \
+            and not recipe.finetune_blocks and not dist.active:
+        probs, truth = out_of_source_predictions(fitter, examples, train_idx + val_idx,
+                                                 show_progress=show_progress)
+        if len(truth) >= MIN_CALIBRATION_ROWS:
+            held_out = (probs, truth, f"leave one source out ({len(images.sources)} folders)")
+    if held_out is None and val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
+        held_out = (val_probs.numpy(), labels[val_idx], f"validation split ({split.strategy})")
+    if held_out is not None:
+        record = calibration_record(*held_out)
         model.info["calibration"] = metrics["calibration_fit"] = record
-        val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
+    if val_probs is not None and "calibration" in model.info:
+        val_probs = torch.from_numpy(temper(val_probs.numpy(),
+                                            model.info["calibration"]["temperature"]))
     model.info["validation"] = {"accuracy": metrics["best_val_acc"], "split": split.strategy,
                                 "n": len(val_idx), "data": [str(p) for p in images.sources]}
     model.save(run_dir / "model")

@@ -132,43 +132,109 @@ function grabBlob() {
   return new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.9));
 }
 
+// Counts down, then posts frames of `letter` until PER_CAPTURE are kept (a hand in view);
+// returns what the serving model read in each kept frame.
+async function captureLetter(letter, name) {
+  for (let left = COUNTDOWN; left > 0; left--) {
+    teachStatus(`Hold ${letter}: capturing in ${left}…`);
+    await sleep(1000);
+  }
+  const reads = [];
+  for (let tries = 0; reads.length < PER_CAPTURE && tries < MAX_TRIES; tries++) {
+    const blob = await grabBlob();
+    const reply = await api(`/v1/profiles/${encodeURIComponent(name)}/examples` +
+                            `?label=${encodeURIComponent(letter)}`,
+                            { method: "POST", body: blob,
+                              headers: { "content-type": "image/jpeg" } });
+    if (reply.saved) {
+      reads.push(reply.read ? reply.read.label : letter);
+      const thumb = document.createElement("img");
+      thumb.src = URL.createObjectURL(blob);
+      thumb.alt = `${letter} example, read as ${reads[reads.length - 1]}`;
+      $("captures").append(thumb);
+    }
+    teachStatus(`${letter}: ${reads.length} of ${PER_CAPTURE} kept` +
+                (reply.hand === false ? " (no hand in view: hold it in the frame)" : ""));
+    await sleep(150);
+  }
+  return reads;
+}
+
 async function capture() {
   if (!video.videoWidth) { teachStatus("Start the camera first."); return; }
-  const letter = $("teach-letter").value, name = profileName();
-  $("capture").disabled = true;
+  const letter = $("teach-letter").value;
+  setTeachBusy(true);
   try {
-    for (let left = COUNTDOWN; left > 0; left--) {
-      teachStatus(`Hold ${letter}: capturing in ${left}…`);
-      await sleep(1000);
-    }
-    let kept = 0;
-    for (let tries = 0; kept < PER_CAPTURE && tries < MAX_TRIES; tries++) {
-      const blob = await grabBlob();
-      const reply = await api(`/v1/profiles/${encodeURIComponent(name)}/examples` +
-                              `?label=${encodeURIComponent(letter)}`,
-                              { method: "POST", body: blob,
-                                headers: { "content-type": "image/jpeg" } });
-      if (reply.saved) {
-        kept++;
-        const thumb = document.createElement("img");
-        thumb.src = URL.createObjectURL(blob);
-        thumb.alt = `${letter} example`;
-        $("captures").append(thumb);
-      }
-      teachStatus(`${letter}: ${kept} of ${PER_CAPTURE} kept` +
-                  (reply.hand === false ? " (no hand in view: hold it in the frame)" : ""));
-      await sleep(150);
-    }
+    await captureLetter(letter, profileName());
     await showProfile();
   } catch (error) {
     teachStatus(`Capture stopped: ${error.message}`);
   } finally {
-    $("capture").disabled = false;
+    setTeachBusy(false);
   }
 }
 
+// The check: each letter in turn (those typed in "Letters", else all but `nothing`) is held
+// and captured; the letters it read wrong in most frames go to the top of the Letter list.
+async function check() {
+  if (!video.videoWidth) { teachStatus("Start the camera first."); return; }
+  const known = [...$("teach-letter").options].map((option) => option.value);
+  const typed = $("check-letters").value.split(/[\s,]+/).filter(Boolean)
+    .map((name) => known.find((k) => k.toLowerCase() === name.toLowerCase()) || name);
+  const unknown = typed.filter((name) => !known.includes(name));
+  if (unknown.length) { teachStatus(`Not a letter of this model: ${unknown.join(", ")}`); return; }
+  const letters = typed.length ? typed : known.filter((name) => name.toLowerCase() !== "nothing");
+  setTeachBusy(true);
+  const wrong = [];
+  try {
+    for (const letter of letters) {
+      const reads = await captureLetter(letter, profileName());
+      const misses = reads.filter((read) => read !== letter);
+      if (!reads.length || misses.length * 2 > reads.length) {
+        wrong.push(`${letter} (read ${mostCommon(misses) || "no hand"})`);
+        putFirst(letter);
+      }
+    }
+    const list = $("wrong-letters");
+    list.textContent = wrong.length ? `Got wrong: ${wrong.join(", ")}` : "";
+    teachStatus(wrong.length
+      ? `It got ${wrong.length} of ${letters.length} wrong; they head the Letter list. ` +
+        "Capture more of them, then Adapt."
+      : `It read all ${letters.length} right.`);
+    await showProfile();
+  } catch (error) {
+    teachStatus(`Check stopped: ${error.message}`);
+  } finally {
+    setTeachBusy(false);
+  }
+}
+
+function mostCommon(values) {
+  const counts = new Map();
+  for (const value of values) counts.set(value, (counts.get(value) || 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+// Moves `letter` to the head of the Letter list's "got wrong" group and selects it.
+function putFirst(letter) {
+  const select = $("teach-letter");
+  let group = select.querySelector("optgroup");
+  if (!group) {
+    group = document.createElement("optgroup");
+    group.label = "Got wrong";
+    select.prepend(group);
+  }
+  const option = [...select.options].find((o) => o.value === letter);
+  group.append(option);
+  select.value = group.firstElementChild.value;
+}
+
+function setTeachBusy(busy) {
+  for (const id of ["capture", "check", "adapt"]) $(id).disabled = busy;
+}
+
 async function adapt() {
-  $("adapt").disabled = true;
+  setTeachBusy(true);
   teachStatus("Adapting…");
   try {
     const result = await api(`/v1/profiles/${encodeURIComponent(profileName())}/adapt`,
@@ -191,11 +257,12 @@ async function adapt() {
   } catch (error) {
     teachStatus(`Adapt failed: ${error.message}`);
   } finally {
-    $("adapt").disabled = false;
+    setTeachBusy(false);
   }
 }
 
 $("capture").addEventListener("click", capture);
+$("check").addEventListener("click", check);
 $("adapt").addEventListener("click", adapt);
 $("profile").addEventListener("change", showProfile);
 setUpTeach().catch((error) => teachStatus(error.message));
