@@ -28,9 +28,8 @@ import torch
 from fingerspell.choices import FEATURE_MODES
 from fingerspell.data import discover, split_samples
 from fingerspell.features import create_backbone
-from fingerspell.features.feature_mode import FeatureMode
+from fingerspell.features.feature_mode import FeatureMode, get_mode
 from fingerspell.features.hands import HandSettings
-from fingerspell.features.landmarks import LANDMARK_DIM
 from fingerspell.features.modes import FeaturePipeline
 from fingerspell.features.onnx_runtime import choose_encoder
 from fingerspell.head.recipes import recipe_for_features
@@ -52,7 +51,8 @@ def fit_and_score(mode: str, x: np.ndarray, y: np.ndarray, found: np.ndarray, tr
     def view(feature_mode: FeatureMode, k: int, rows: list[int]) -> tuple[np.ndarray, list[int]]:
         return tables[feature_mode.name][k - 1][rows], list(rows)
 
-    feature_dim = x.shape[1] - LANDMARK_DIM - 1 if mode == "fusion" else x.shape[1]
+    feature_dim = (x.shape[1] - get_mode(mode).landmark_dim - 1 if mode == "fusion"
+                   else x.shape[1])
     fitter = HeadFitter(mode, recipe_for_features(mode), int(y.max()) + 1, feature_dim,
                         seed=seed, show_progress=False)
     fitter.fit(Examples(x, y, found, sources, view), train, [])

@@ -125,7 +125,7 @@ def main() -> None:
                         help="fusion: also score the crop head alone, the landmark head alone, "
                              "their product and a confidence-weighted mean per fold")
     parser.add_argument("--landmark-encoding", type=int, default=None,
-                        help="landmark encoding (default: today's; 1: the bundles of 0.1-0.4)")
+                        help="landmark encoding (default: today's; 1: bundles that name none)")
     parser.add_argument("--validation-temperature", action="store_true",
                         help="also calibrate each leave-source-out fold on a validation split "
                              "of its training sources (one more fit per fold) and report its "

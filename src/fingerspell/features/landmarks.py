@@ -7,8 +7,8 @@ not change with finger length. Encoding 2 adds where the palm faces and points i
 frame: H/U, P/K and G/Q are the same shape pointing another way.
 
 A bundle names the encoding its head was trained on (``FeatureMode.landmark_encoding``):
-1 — the shape of the image-normalised landmarks (bundles of 0.1–0.4: x is a fraction of the
-  width and y of the height, so a 4:3 frame or a tall crop distorts the hand);
+1 — the shape of the image-normalised landmarks (bundles that do not name an encoding: x is a
+  fraction of the width and y of the height, so a 4:3 frame or a tall crop distorts the hand);
 2 — the shape of landmarks in one unit on every axis (``Hand.shape_points``) plus the palm's
   orientation; ``benchmarks/landmark_encodings.py`` measured it on people never seen.
 """
