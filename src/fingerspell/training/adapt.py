@@ -28,7 +28,7 @@ MAX_ADAPT_IMAGES = 2000  # a person's examples: a few per letter; more is anothe
 class AdaptSettings:
     """How the head moves. Chosen on benchmarks/adaptation.py's selection people (see README)."""
 
-    steps: int = 150
+    steps: int = 300
     lr: float = 0.01
     pull: float = 0.001  # weight of the summed squared change from the base weights
     seed: int = 0
