@@ -115,6 +115,13 @@ def test_resume_extends_a_finished_run(small_data: Path, tmp_path: Path) -> None
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
     different = run_cli("train", str(small_data), "--out", str(out), "--resume", "--lr", "0.5")
     assert_one_line_error(different, "cannot resume with different settings", "lr")
+    # a run saved before the landmark encoding was recorded: its checkpoints mean encoding 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["landmark_encoding"] == 2
+    del config["landmark_encoding"]
+    (out / "config.json").write_text(json.dumps(config))
+    older = run_cli("train", str(small_data), "--out", str(out), "--resume", "--epochs", "6")
+    assert_one_line_error(older, "started with landmark encoding 1", "--force")
 
 
 def test_unreadable_images_are_skipped_and_listed(shared_train: Path, tmp_path: Path) -> None:

@@ -78,6 +78,8 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
         "val_fraction": val_fraction,
         "split_by": split_by,
         "calibrate_on": calibrate_on,
+        # what the landmark features of this run's checkpoints mean (features/landmarks.py)
+        "landmark_encoding": mode.landmark_encoding,
         "device": o.device or "auto",
         "runtime": o.runtime or "auto",
         "keep_epochs": o.keep_epochs,
@@ -125,6 +127,12 @@ def resume_config(data_dir: str | Path | list[str | Path], out: str | Path, run_
             before = before.get(key) if isinstance(before, dict) else None
         if before != (str(value) if name == "weights" else value):
             differences.append(name)
+    from ..features.landmarks import LATEST_ENCODING
+    encoding = saved.get("landmark_encoding", 1)  # runs saved before it was recorded: 1
+    if get_mode(saved["recipe"]["features"]).landmarks and encoding != LATEST_ENCODING:
+        raise FingerspellError(f"{out}: the run was started with landmark encoding {encoding}, "
+                               f"this fingerspell trains encoding {LATEST_ENCODING}; use "
+                               f"--force to start over")
     if differences:
         raise FingerspellError(f"{out}: cannot resume with different settings "
                                f"({', '.join(differences)}); resume with the run's own settings, "
