@@ -72,7 +72,7 @@ def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, 
 def score(letter: str, text: str, events: list, answers: list, fps: float) -> dict:
     # what the user is left with: a letter taken back (the I a J starts from) does not count
     committed = Counter(ch for ch in text if ch != " ")
-    first = next((round(e[0], 2) for e in events if e[2] == letter), None)
+    first = next((round(e[0], 2) for e in events if e[1] == "letter" and e[2] == letter), None)
     found = sum(p.hand is not None for _, p in answers) / max(1, len(answers))
     return {"letter": letter, "text": text, "committed": committed.get(letter, 0) > 0,
             "most_committed": bool(committed) and committed.most_common(1)[0][0] == letter

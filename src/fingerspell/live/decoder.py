@@ -118,13 +118,10 @@ class SpellingDecoder:
         held handshape at ``since``; a letter committed from that hold (the I a J starts
         from) is taken back first."""
         self._window.clear()
-        events = []
         last = self.events[-1] if self.events else None
-        if since is not None and last is not None and last.event == "letter" \
-                and last.t >= since and self.text.endswith(last.letter or ""):
-            self.text = self.text[:-1]
-            events.append(Event(t, "delete", self.text))
-            self.events.append(events[-1])
+        events = []
+        if since is not None and last is not None and last.event == "letter" and last.t >= since:
+            events.append(self._commit(t, "del"))  # as if the signer had signed del
         return [*events, self._commit(t, letter)]
 
     # ------------------------------------------------------------------------------------------

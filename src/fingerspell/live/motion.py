@@ -89,11 +89,11 @@ class MotionTracker:
     def __init__(self, settings: MotionSettings | None = None) -> None:
         self.settings = settings or MotionSettings()
         self._samples: deque[_Sample] = deque()
-        self.anchor_t: float | None = None  # when the last motion's starting hold began
+        self.anchor_t: float | None = None  # when the last motion's starting hold was seen
 
     def update(self, t: float, hand: Hand | None) -> str | None:
         """Add one frame (None: no hand); return "J" or "Z" when the last second draws one
-        (``anchor_t`` then says when its starting hold began). After a detection the history
+        (``anchor_t`` then says when its starting hold was seen). After a detection the history
         is cleared, so one motion gives one letter; so is a gap of ``max_gap_seconds``
         without a hand."""
         if self._samples and t - self._samples[-1].t > self.settings.max_gap_seconds:
@@ -135,13 +135,12 @@ class MotionTracker:
     def _drawn(self, letter: str, anchor: int) -> bool:
         start = self._samples[anchor]
         _, tip = STARTS[letter]
-        moves = [(s.points[tip, :2] - start.points[tip, :2]) / start.palm
-                 for s in self._after(anchor)]
+        after = self._after(anchor)
+        moves = [(s.points[tip, :2] - start.points[tip, :2]) / start.palm for s in after]
         if letter == "J":
-            twists = [math.degrees(math.acos(float(np.clip(s.normal @ start.normal, -1, 1))))
-                      for s in self._after(anchor)]
             run = 0
-            for twist, (_, dy) in zip(twists, moves, strict=True):
+            for sample, (_, dy) in zip(after, moves, strict=True):
+                twist = math.degrees(math.acos(float(np.clip(sample.normal @ start.normal, -1, 1))))
                 ok = twist >= self.settings.min_twist_degrees and dy >= self.settings.min_drop
                 run = run + 1 if ok else 0
                 if run >= self.settings.confirm_frames:

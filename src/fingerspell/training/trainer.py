@@ -227,9 +227,8 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     if held_out is not None:
         record = calibration_record(*held_out)
         model.info["calibration"] = metrics["calibration_fit"] = record
-    if val_probs is not None and "calibration" in model.info:
-        val_probs = torch.from_numpy(temper(val_probs.numpy(),
-                                            model.info["calibration"]["temperature"]))
+        if val_probs is not None:
+            val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
     model.info["validation"] = {"accuracy": metrics["best_val_acc"], "split": split.strategy,
                                 "n": len(val_idx), "data": [str(p) for p in images.sources]}
     model.save(run_dir / "model")
