@@ -30,6 +30,8 @@ from fingerspell.features.landmarks import (
     palm_orientation,
 )
 
+from .conftest import SHARED
+
 hands = st.integers(0, 10_000).map(
     lambda seed: np.random.default_rng(seed).uniform(0.2, 0.8, (21, 3)))
 
@@ -202,6 +204,26 @@ def test_retries_find_more_hands_and_invent_none(hand_model: Path, shared_train:
     padded = [h for h in found_ladder if h is not None and h.attempt > 0]
     assert padded and all(-0.2 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1.2
                           for h in padded)  # mapped back into the photo's coordinates
+
+
+WIDE_BORDER_PHOTOS = ("surrey_user_a/C/userA_C_0142.png", "surrey_user_a/D/userA_D_0192.png",
+                      "surrey_user_a/W/userA_W_0052.png", "mon95/P/user4_P_9.jpg")
+
+
+def test_wide_border_finds_hands_in_front_of_a_face(hand_model: Path) -> None:
+    """Kinect frames with the signer's face behind the hand and a tight mon95 crop: the ladder
+    before the wide border misses them, the default finds them on its wide-border passes, with
+    the landmarks mapped back onto the photo."""
+    photos = [SHARED / "data" / name for name in WIDE_BORDER_PHOTOS]
+    if not all(p.is_file() for p in photos):
+        pytest.skip(f"surrey_user_a / mon95 photos not available under {SHARED / 'data'}")
+    short = HandSettings(retries=("pad", "contrast", "gamma", "pad_gamma"))
+    with HandDetector(hand_model, short) as before, HandDetector(hand_model) as ladder:
+        assert all(before.find(Image.open(p)) is None for p in photos)
+        found = [ladder.find(Image.open(p)) for p in photos]
+    wide = {len(short.retries) + 1, len(short.retries) + 2}  # attempts of the two new passes
+    assert all(h is not None and h.attempt in wide for h in found)
+    assert all(-0.1 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1.1 for h in found)
 
 
 def test_two_hands_in_view(hand_model: Path, shared_train: Path) -> None:

@@ -2,7 +2,8 @@
 
 Detection is the weak link of every hand-based mode, so a miss is retried: with a border
 around the image (MediaPipe's palm detector misses hands that fill the frame, as in tight
-webcam crops), after contrast normalisation, after a gamma lift (dark frames), and both.
+webcam crops), after contrast normalisation, after a gamma lift (dark frames), both, then with a
+border twice as wide (small hands in front of a face or body), alone and with the gamma lift.
 ``benchmarks/hand_detection.py`` measures what each step adds, and that none of them invents
 hands in empty frames.
 """
@@ -83,7 +84,8 @@ class HandSettings:
 
     min_confidence: float = 0.5
     pick: str = "largest"
-    retries: tuple[str, ...] = ("pad", "contrast", "gamma", "pad_gamma")
+    retries: tuple[str, ...] = ("pad", "contrast", "gamma", "pad_gamma", "pad_wide",
+                                "pad_wide_gamma")
     margin: float = 0.25
 
     def __post_init__(self) -> None:
@@ -198,7 +200,8 @@ def _gamma(image: Image.Image, gamma: float = 0.5) -> Image.Image:
 
 
 def _pad(image: Image.Image, share: float = 0.3) -> Image.Image:
-    """A border of the image's mean colour, so a hand that fills the frame looks like a hand."""
+    """A border of the image's mean colour, ``share`` of the longer side on each side, so a hand
+    that fills the frame looks like a hand."""
     border = round(max(image.size) * share)
     fill = tuple(int(c) for c in np.asarray(image).reshape(-1, 3).mean(0))
     return ImageOps.expand(image, border=border, fill=fill)
@@ -209,6 +212,9 @@ RETRIES = {
     "contrast": lambda image: ImageOps.autocontrast(image, cutoff=1),
     "gamma": _gamma,
     "pad_gamma": lambda image: _pad(_gamma(image)),
+    # rotated passes found more hands still, but also hands in empty frames: not offered
+    "pad_wide": lambda image: _pad(image, 0.6),
+    "pad_wide_gamma": lambda image: _pad(_gamma(image), 0.6),
 }
 
 
