@@ -54,6 +54,7 @@ def time_model(model_dir: Path, frames: list[bytes], runtime: str) -> dict[str, 
     from fingerspell.live.stream import LiveSession
     model = Model.load(model_dir, runtime=runtime)
     seconds = dict.fromkeys(STAGES, 0.0)
+    hands_ms: dict[str, list[float]] = {"with_hand": [], "empty": []}  # the ladder's cost
     with LiveSession(model) as session:
         for index, data in enumerate(frames):
             t0 = time.perf_counter()
@@ -73,6 +74,7 @@ def time_model(model_dir: Path, frames: list[bytes], runtime: str) -> dict[str, 
                                                 hand))
             t5 = time.perf_counter()
             if index >= 5:  # the first frames warm caches up
+                hands_ms["with_hand" if hand else "empty"].append(1000 * (t2 - t1))
                 for stage, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4),
                                                   (t4, t5)), strict=True):
                     seconds[stage] += b - a
@@ -80,7 +82,9 @@ def time_model(model_dir: Path, frames: list[bytes], runtime: str) -> dict[str, 
     per_frame = {stage: round(1000 * s / n, 2) for stage, s in seconds.items()}
     total = sum(seconds.values()) / n
     return {"ms_per_frame": per_frame, "total_ms": round(1000 * total, 2),
-            "frames_per_second": round(1 / total, 1), "runtime": model.runtime}
+            "frames_per_second": round(1 / total, 1), "runtime": model.runtime,
+            "hands_ms_median": {kind: round(float(np.median(ms)), 2) if ms else None
+                                for kind, ms in hands_ms.items()}}
 
 
 def main() -> None:
@@ -101,7 +105,8 @@ def main() -> None:
             row = {"model": name, **time_model(model_dir, frames, runtime)}
             rows.append(row)
             print(f"{name:<24}" + "".join(f"{row['ms_per_frame'][s]:>10.1f}" for s in STAGES)
-                  + f"{row['total_ms']:>10.1f}{row['frames_per_second']:>10.1f}", flush=True)
+                  + f"{row['total_ms']:>10.1f}{row['frames_per_second']:>10.1f}"
+                  + f"   hands: {row['hands_ms_median']}", flush=True)
     result = {"frames": args.frames, "size": "640x480", "cores": 1, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
