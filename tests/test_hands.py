@@ -13,6 +13,7 @@ from PIL import Image
 
 from fingerspell.errors import FingerspellError
 from fingerspell.features.hands import (
+    DETECTION_SIDE,
     Hand,
     HandDetector,
     HandSettings,
@@ -224,6 +225,27 @@ def test_wide_border_finds_hands_in_front_of_a_face(hand_model: Path) -> None:
     wide = {len(short.retries) + 1, len(short.retries) + 2}  # attempts of the two new passes
     assert all(h is not None and h.attempt in wide for h in found)
     assert all(-0.1 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1.1 for h in found)
+
+
+def test_large_images_are_searched_at_a_bounded_size(hand_model: Path,
+                                                     shared_train: Path) -> None:
+    """A photo blown up past DETECTION_SIDE is searched shrunk to it: the same hand, in the
+    same place as a fraction of the photo, and the caller's image is left as it was."""
+    photo = Image.open(shared_train / "L" / "L300.jpg").convert("RGB")
+    scene = Image.new("RGB", (photo.width * 4, photo.height * 3), (120, 110, 100))
+    scene.paste(photo, (photo.width, photo.height))
+    big = scene.resize((DETECTION_SIDE * 3, DETECTION_SIDE * 9 // 4))
+    with HandDetector(hand_model) as detector:
+        small_hand = detector.find(scene)
+        searched = []
+        detect = detector.detect
+        detector.detect = lambda image, *a, **k: searched.append(image.size) or detect(image, *a, **k)
+        big_hand = detector.find(big)
+    assert searched and max(searched[0]) == DETECTION_SIDE
+    assert big.size == (DETECTION_SIDE * 3, DETECTION_SIDE * 9 // 4)
+    assert small_hand is not None and big_hand is not None
+    assert np.abs(big_hand.landmarks[:, :2] - small_hand.landmarks[:, :2]).max() < 0.02
+    assert big_hand.aspect == pytest.approx(4 / 3, abs=0.01)
 
 
 def test_two_hands_in_view(hand_model: Path, shared_train: Path) -> None:

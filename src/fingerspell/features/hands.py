@@ -29,6 +29,9 @@ from ..errors import FingerspellError
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
                   "hand_landmarker/float16/latest/hand_landmarker.task")
 HAND_MODEL_ENV = "FINGERSPELL_HAND_MODEL"
+# MediaPipe looks at 192 px (palm) and 224 px (hand) views of the image: a bigger image only
+# costs time and memory, multiplied by every retry (a blank 4096 x 4096 upload: 2.6 s, 1.7 GB)
+DETECTION_SIDE = 1280
 
 
 def resolve_hand_model(explicit: str | Path | None = None, cache_root: Path | None = None) -> Path:
@@ -276,8 +279,11 @@ class HandDetector:
 
     def find(self, image: Image.Image, timestamp: float | None = None) -> Hand | None:
         """The signing hand, retrying a miss as ``settings`` says (image mode); None when
-        there is none."""
-        image = image.convert("RGB")
+        there is none. Images larger than DETECTION_SIDE are searched at that size (the
+        landmarks are fractions of the image's sides, so they hold for the original)."""
+        image = image.convert("RGB")  # a copy: shrinking it leaves the caller's image alone
+        if max(image.size) > DETECTION_SIDE:
+            image.thumbnail((DETECTION_SIDE, DETECTION_SIDE))
         if self.video:
             return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)
         passes = [("as is", lambda im: im)] + [(n, RETRIES[n]) for n in self.settings.retries]
