@@ -41,6 +41,7 @@ from fingerspell.features.landmarks import (
     augment_landmarks,
     landmark_features,
     palm_orientation,
+    view_handedness,
 )
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.fitting import Examples, HeadFitter, remember_views
@@ -80,21 +81,27 @@ ENCODINGS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
-def points_of(hand: Hand, kind: str) -> np.ndarray | None:
+def points_of(hand: Hand, kind: str, handedness: str) -> np.ndarray | None:
     points = {"image": hand.landmarks, "shape": hand.shape_points(), "world": hand.world}[kind]
     if points is None:
         return None
     points = np.asarray(points, np.float64).copy()
-    if hand.handedness.lower().startswith("left"):  # mirrored onto a right hand
+    if handedness.lower().startswith("left"):  # mirrored onto a right hand
         points[:, 0] = -points[:, 0]
     return points
 
 
-def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int) -> np.ndarray:
+def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int,
+           mirrored_views: bool = True) -> np.ndarray:
     kind, encoder = ENCODINGS[name]
     rows: list[np.ndarray | None] = []
     for hand, path in zip(hands, paths, strict=True):
-        points = points_of(hand, kind) if hand is not None else None
+        if hand is None:
+            rows.append(None)
+            continue
+        # as modes.landmark_matrix encodes view k (every other one as the other hand)
+        handedness = view_handedness(hand.handedness, view if mirrored_views else 0)
+        points = points_of(hand, kind, handedness)
         if points is not None and view:  # as modes.landmark_matrix seeds it
             rng = np.random.default_rng([view, zlib.crc32(path.name.encode())])
             points = augment_landmarks(points, rng)
@@ -106,6 +113,9 @@ def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encodings", default=",".join(ENCODINGS))
+    parser.add_argument("--no-mirrored-views", action="store_true",
+                        help="augmented views keep MediaPipe's handedness (before: every other "
+                             "view is encoded as the other hand)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path,
                         default=Path("benchmarks/results/landmark_encodings.json"))
@@ -119,11 +129,13 @@ def main() -> None:
     mode, recipe = get_mode("landmarks"), recipe_for_features("landmarks")
     results = {}
     for encoding in args.encodings.split(","):
+        mirrored = not args.no_mirrored_views
         base = encode(encoding, hands, paths, 0)
         found = np.any(base != 0, axis=1)
 
-        def views(_mode, k, rows, encoding=encoding):
-            return encode(encoding, [hands[i] for i in rows], [paths[i] for i in rows], k), rows
+        def views(_mode, k, rows, encoding=encoding, mirrored=mirrored):
+            return encode(encoding, [hands[i] for i in rows], [paths[i] for i in rows], k,
+                          mirrored), rows
 
         examples = Examples(base, labels, found, sources, remember_views(views, len(paths)))
         row: dict = {"dim": int(base.shape[1])}
@@ -146,6 +158,7 @@ def main() -> None:
               flush=True)
     chosen = max(results, key=lambda e: results[e]["selection_mean"])
     output = {"head": "landmarks", "recipe": recipe.to_dict(), "seed": args.seed,
+              "mirrored_views": not args.no_mirrored_views,
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "selection_sources": list(SELECTION), "best_on_selection": chosen,
               "encodings": results, "seconds": round(time.perf_counter() - started)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from fingerspell.features.landmarks import (
     normalize_landmarks,
     palm_orientation,
 )
+from fingerspell.features.modes import landmark_matrix
 
 from .conftest import SHARED
 
@@ -286,3 +288,21 @@ def test_not_a_hand_model(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a model")
     with pytest.raises(FingerspellError, match="not a MediaPipe hand-landmarker bundle"):
         HandDetector(bogus)
+
+
+def test_every_other_augmented_view_is_the_other_hand() -> None:
+    """Training views 2, 4, ... encode a hand as the other hand (MediaPipe misnames some), views
+    1, 3, ... as named; view 0, what prediction sees, is never changed."""
+    points = np.random.default_rng(3).uniform(0.2, 0.8, (21, 3)).astype(np.float32)
+    hand = Hand(points, "Right", 0.9)
+    rows = {view: landmark_matrix([hand], view, ["A1.jpg"])[0] for view in (0, 1, 2)}
+
+    def as_named(view: int, handedness: str) -> np.ndarray:
+        moved = augment_landmarks(hand.shape_points(),
+                                  np.random.default_rng([view, zlib.crc32(b"A1.jpg")]))
+        return landmark_features(moved, handedness)
+
+    assert np.allclose(rows[0], landmark_features(hand.shape_points(), "Right"))
+    assert np.allclose(rows[1], as_named(1, "Right"))
+    assert np.allclose(rows[2], as_named(2, "Left"))
+    assert not np.allclose(rows[2], as_named(2, "Right"))

@@ -103,6 +103,22 @@ def landmark_features(points: np.ndarray, handedness: str = "Right",
     return np.concatenate(parts).astype(np.float32)
 
 
+def view_handedness(handedness: str, view: int) -> str:
+    """The hand that augmented view ``view`` (k >= 1) encodes a hand as: every other view as
+    the other hand, mirrored. MediaPipe names the wrong hand on some photos (17% of the Kaggle
+    signer's M) and some people sign with their left hand; trained on both, the landmarks head
+    does not depend on the name being right (``benchmarks/landmark_encodings.py
+    --no-mirrored-views`` measures it without).
+
+    Example:
+        >>> [view_handedness("Right", k) for k in (0, 1, 2)]
+        ['Right', 'Right', 'Left']
+    """
+    if view and view % 2 == 0:
+        return "Right" if handedness.lower().startswith("left") else "Left"
+    return handedness
+
+
 def augment_landmarks(points: np.ndarray, rng: np.random.Generator, *, bone_jitter: float = 0.12,
                       tilt_degrees: float = 20.0, noise: float = 0.01) -> np.ndarray:
     """Another person's hand seen from another angle: each bone's length scaled by up to

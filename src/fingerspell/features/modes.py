@@ -27,14 +27,20 @@ from .extract import Encoder, Features, HandCrops, extract_features
 from .feature_mode import FeatureMode, get_mode
 from .hand_detection import Detections, detect_hands, hand_cache_namespace
 from .hands import Hand, HandSettings
-from .landmarks import LATEST_ENCODING, augment_landmarks, landmark_dim, landmark_features
+from .landmarks import (
+    LATEST_ENCODING,
+    augment_landmarks,
+    landmark_dim,
+    landmark_features,
+    view_handedness,
+)
 
 
 def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None,
                     encoding: int = LATEST_ENCODING) -> np.ndarray:
     """(N, landmark_dim(encoding)) landmark features; zero rows where there is no hand.
     ``view`` k >= 1 encodes the k-th augmented copy of each hand (seeded by the view and the
-    file name)."""
+    file name; every other one as the other hand: ``view_handedness``)."""
     out = np.zeros((len(hands), landmark_dim(encoding)), np.float32)
     for row, hand in enumerate(hands):
         if hand is None:
@@ -43,7 +49,7 @@ def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | 
         if view:
             name = names[row] if names else str(row)
             points = augment_landmarks(points, np.random.default_rng([view, zlib.crc32(name.encode())]))
-        out[row] = landmark_features(points, hand.handedness, encoding)
+        out[row] = landmark_features(points, view_handedness(hand.handedness, view), encoding)
     return out
 
 
