@@ -128,12 +128,12 @@ def main() -> None:
     classes = pooled.images.classes
     mode, recipe = get_mode("landmarks"), recipe_for_features("landmarks")
     results = {}
+    mirrored = not args.no_mirrored_views
     for encoding in args.encodings.split(","):
-        mirrored = not args.no_mirrored_views
         base = encode(encoding, hands, paths, 0)
         found = np.any(base != 0, axis=1)
 
-        def views(_mode, k, rows, encoding=encoding, mirrored=mirrored):
+        def views(_mode, k, rows, encoding=encoding):
             return encode(encoding, [hands[i] for i in rows], [paths[i] for i in rows], k,
                           mirrored), rows
 
@@ -158,7 +158,7 @@ def main() -> None:
               flush=True)
     chosen = max(results, key=lambda e: results[e]["selection_mean"])
     output = {"head": "landmarks", "recipe": recipe.to_dict(), "seed": args.seed,
-              "mirrored_views": not args.no_mirrored_views,
+              "mirrored_views": mirrored,
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "selection_sources": list(SELECTION), "best_on_selection": chosen,
               "encodings": results, "seconds": round(time.perf_counter() - started)}

@@ -34,8 +34,8 @@ def spread(paths: list[Path], count: int) -> list[Path]:
         people.setdefault(path.name.split("_")[0], []).append(path)
     spaced = [[photos[round(i * len(photos) / count)] for i in range(min(count, len(photos)))]
               for photos in people.values()]
-    in_turn = [photo for depth in range(count) for photos in spaced if depth < len(photos)
-               for photo in [photos[depth]]]
+    in_turn = [photos[depth] for depth in range(count) for photos in spaced
+               if depth < len(photos)]
     return in_turn[:count]
 
 
