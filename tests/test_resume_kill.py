@@ -45,3 +45,26 @@ def test_sigkill_mid_epoch_then_resume(small_data: Path, tmp_path: Path) -> None
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert [h["epoch"] for h in history] == list(range(1, EPOCHS + 1))
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_best_checkpoint_is_the_epoch_file_linked_and_outlives_pruning(tmp_path: Path) -> None:
+    from fingerspell.training.checkpoints import (
+        BEST,
+        epoch_name,
+        link_checkpoint,
+        prune_epochs,
+        save_checkpoint,
+    )
+    save_checkpoint(tmp_path, epoch_name(1), {"epoch": 1, "head": {"w": torch.ones(3)}})
+    link_checkpoint(tmp_path, epoch_name(1), BEST)
+    # one file on disk, not two copies (the tutorial head's epoch is 1 GB)
+    assert os.path.samefile(tmp_path / BEST, tmp_path / epoch_name(1))
+    save_checkpoint(tmp_path, epoch_name(2), {"epoch": 2, "head": {"w": torch.zeros(3)}})
+    prune_epochs(tmp_path, keep=1)
+    assert not (tmp_path / epoch_name(1)).exists()
+    assert torch.load(tmp_path / BEST, weights_only=True)["epoch"] == 1
+    # a later best replaces the link; the epoch file it pointed at is not written through it
+    link_checkpoint(tmp_path, epoch_name(2), BEST)
+    assert torch.load(tmp_path / BEST, weights_only=True)["epoch"] == 2
+    assert torch.load(tmp_path / epoch_name(2), weights_only=True)["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [BEST, epoch_name(2)]

@@ -8,10 +8,10 @@ Usage:
 ``build/wheel-src``, adds what the built-in model needs there and not in the repository (the
 MediaPipe hand model, checked against the SHA-256 the model recorded, and its model card from
 ``docs/``), runs ``python -m build`` into ``dist/``, ``twine check``, and verifies the wheel's
-contents. ``check`` installs that wheel into a new virtual environment with the project's
-constraints and, from an empty folder with no repository, no ``../shared`` hand model variable
-and no network, runs ``fingerspell --version``, ``fingerspell models`` and ``fingerspell predict
-asl-alphabet`` on shared test photos, checking the letters.
+contents. ``check`` installs that wheel into a new virtual environment (removed afterwards)
+with the project's constraints and, from an empty folder with no repository, no ``../shared``
+hand model variable and no network, runs ``fingerspell --version``, ``fingerspell models`` and
+``fingerspell predict asl-alphabet`` on shared test photos, checking the letters.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "wheel-src"
 DIST = ROOT / "dist"
 CHECK_VENV = ROOT / "build" / "wheel-venv"
+CHECK_FREE_BYTES = 8 * 2**30  # PyTorch's CUDA build and the rest: ~6.7 GB installed
 MODEL = "src/fingerspell/models/asl-alphabet"
 SHARED = ROOT.parent / "shared"
 TEST_PHOTOS = [SHARED / "data" / "asl_alphabet" / "test" / f"{c}_test.jpg" for c in "BCLY"]
@@ -93,6 +94,19 @@ def build(hand_model: Path) -> Path:
 
 def check(wheel: Path) -> None:
     shutil.rmtree(CHECK_VENV, ignore_errors=True)
+    CHECK_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # the new environment holds PyTorch again (several GB): say so before pip fails halfway
+    free = shutil.disk_usage(CHECK_VENV.parent).free
+    if free < CHECK_FREE_BYTES:
+        sys.exit(f"{CHECK_VENV.parent}: {free / 2**30:.1f} GiB free, the wheel check needs "
+                 f"{CHECK_FREE_BYTES / 2**30:.0f} GiB for a new environment")
+    try:
+        check_in_new_environment(wheel)
+    finally:
+        shutil.rmtree(CHECK_VENV, ignore_errors=True)  # ours, and as big as the project's venv
+
+
+def check_in_new_environment(wheel: Path) -> None:
     started = time.perf_counter()
     run(sys.executable, "-m", "venv", CHECK_VENV)
     python = CHECK_VENV / "bin" / "python"

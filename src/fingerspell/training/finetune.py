@@ -24,7 +24,13 @@ from ..features.extract import DecodedImages, default_workers
 from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
-from .checkpoints import epoch_name, load_checkpoint, prune_epochs, save_checkpoint
+from .checkpoints import (
+    epoch_name,
+    link_checkpoint,
+    load_checkpoint,
+    prune_epochs,
+    save_checkpoint,
+)
 from .distributed import Dist
 
 LAST = "finetune_last.pt"
@@ -182,9 +188,10 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
             if improved:
                 best_epoch, best_acc, best_weights = epoch, val_acc, weights
             if dist.is_main:
-                save_checkpoint(checkpoint_dir, "finetune_" + epoch_name(epoch), weights)
+                epoch_file = "finetune_" + epoch_name(epoch)
+                save_checkpoint(checkpoint_dir, epoch_file, weights)
                 if improved:
-                    save_checkpoint(checkpoint_dir, BEST, weights)
+                    link_checkpoint(checkpoint_dir, epoch_file, BEST)
                 save_checkpoint(checkpoint_dir, LAST, {
                     **weights, "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "history": history, "done": round_,

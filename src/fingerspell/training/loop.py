@@ -16,7 +16,15 @@ from torch import nn
 from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
-from .checkpoints import BEST, LAST, epoch_name, load_checkpoint, prune_epochs, save_checkpoint
+from .checkpoints import (
+    BEST,
+    LAST,
+    epoch_name,
+    link_checkpoint,
+    load_checkpoint,
+    prune_epochs,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -151,7 +159,7 @@ class Checkpoints(FitCallback):
         state = {"epoch": end.epoch, "head": end.head_state, "val_acc": end.history[-1]["val_acc"]}
         save_checkpoint(self.folder, epoch_name(end.epoch), state)
         if end.improved:
-            save_checkpoint(self.folder, BEST, state)
+            link_checkpoint(self.folder, epoch_name(end.epoch), BEST)
         save_checkpoint(self.folder, LAST, end.resume_state)
         prune_epochs(self.folder, self.keep_epochs)
 
