@@ -43,6 +43,8 @@ from fingerspell.evaluation.metrics import calibration
 from fingerspell.head.calibration import fit_temperature, temper
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.fitting import Examples, HeadFitter
+from fingerspell.training.fusion_weight import choose_landmark_weight
+from fingerspell.training.source_calibration import out_of_source_folds
 
 SIGNER_FOLDS = 5
 HARD_LETTERS = ("M", "N", "T", "S", "X", "E", "I")
@@ -132,6 +134,12 @@ def main() -> None:
                              "held-out calibration error beside the leave-source-out one")
     parser.add_argument("--leave-source-out-only", action="store_true",
                         help="skip the leave-signers-out folds and the frame split")
+    parser.add_argument("--landmark-weight", default="auto", metavar="auto|W",
+                        help="fusion: as `train --landmark-weight`; auto (default) chooses it "
+                             "in each leave-source-out fold from its training sources alone "
+                             "(one more fit per training source); the leave-signers-out folds "
+                             "and the frame split, trained on every source, keep 0.5 unless a "
+                             "number is given")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
     args = parser.parse_args()
     names = args.sources.split(",")
@@ -145,12 +153,21 @@ def main() -> None:
     print(f"{len(paths)} photos from {len(names)} sources, {len(images.classes)} classes; "
           f"features in {time.perf_counter() - started:.0f} s", flush=True)
 
-    def fit(train: list[int]) -> HeadFitter:
+    def fit(train: list[int], choose_weight: bool = False) -> HeadFitter:
         fitter = HeadFitter(mode, recipe, len(images.classes), pooled.feature_dim,
                             seed=args.seed, show_progress=False)
-        fitter.fit(examples, [i for i in train if readable[i]], [])
+        rows = [i for i in train if readable[i]]
+        fitter.fit(examples, rows, [])
+        if mode.late_fusion and args.landmark_weight != "auto":
+            fitter.fitted.head.landmark_weight = float(args.landmark_weight)
+        elif mode.late_fusion and choose_weight:  # as `train` does: its sources, one at a time
+            folds = out_of_source_folds(fitter, examples, rows, show_progress=False)
+            weight, _ = choose_landmark_weight(folds, examples)
+            fitter.fitted.head.landmark_weight = weight
+            chosen_weights.append(weight)
         return fitter
 
+    chosen_weights: list[float] = []  # fusion: the landmark weight each fold's training chose
     rows = []
     fold_answers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # leave source out: heads' answers
     for k, name in enumerate(names):
@@ -160,9 +177,11 @@ def main() -> None:
         in_source = [i for i in range(len(paths)) if sources[i] == k and readable[i]]
         held_out = [i for i in in_source if labels[i] in known]
         unseen = sorted({images.classes[labels[i]] for i in in_source} - {images.classes[c] for c in known})
-        fitted = fit(others)
+        fitted = fit(others, choose_weight=True)
         result = {"source": name, "fold": "leave source out", "letters_no_other_source_has": unseen,
                   **score(fitted, examples, images.classes, held_out, found)}
+        if mode.late_fusion:
+            result["landmark_weight"] = fitted.fitted.head.landmark_weight
         answerable = [i for i in held_out if found[i] or not mode.head_needs_hand]
         fold_answers[name] = (fitted.predict_proba(examples.vectors[answerable]),
                               examples.labels[answerable])

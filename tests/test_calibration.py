@@ -62,3 +62,39 @@ def test_malformed_calibration_is_refused(tiny_model: Path, tmp_path: Path, valu
     with pytest.raises(FingerspellError, match=message) as refused:
         Model.load(copy)
     assert "config.json" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_landmark_weight_choice_follows_the_folds_answers() -> None:
+    """A crop head that is always wrong and a landmark head that is always right: the folds
+    choose all landmarks; with both heads equally right every weight ties and 0.5 stays."""
+    import torch
+
+    from fingerspell.head.heads import HeadConfig, LateFusionHead, MLPHead
+    from fingerspell.training.fitting import Examples
+    from fingerspell.training.fusion_weight import choose_landmark_weight
+    from fingerspell.training.source_calibration import SourceFold
+
+    def head(crop_says: int, marks_say: int) -> LateFusionHead:
+        def constant(in_dim: int, answer: int) -> MLPHead:
+            part = MLPHead(HeadConfig(in_dim=in_dim, n_classes=3))
+            last = part.layers[-1]
+            with torch.no_grad():
+                last.weight.zero_()
+                last.bias.copy_(torch.tensor([0.0, 0.0, 0.0]))
+                last.bias[answer] = 3.0 if in_dim == 2 else 1.0  # the crop head less sure
+            return part
+        return LateFusionHead(constant(2, crop_says), constant(1, marks_say))
+
+    vectors = np.zeros((4, 2 + 1 + 1), np.float32)
+    vectors[:, -1] = 1  # a hand in every photo
+    examples = Examples(vectors, np.full(4, 1), np.ones(4, bool), np.array([0, 0, 1, 1]))
+    folds = [SourceFold(0, [0, 1], head(0, 1)), SourceFold(1, [2, 3], head(0, 1))]
+    weight, scores = choose_landmark_weight(folds, examples)
+    # the crop head is surer (3 against 1): only a weight near 1 lets the landmarks win
+    assert scores["0.5"] == 0.0 and scores["1.0"] == 1.0 and weight == min(
+        float(w) for w, s in scores.items() if s == 1.0)
+    assert all(fold.head.landmark_weight == weight for fold in folds)
+    folds = [SourceFold(0, [0, 1], head(1, 1)), SourceFold(1, [2, 3], head(1, 1))]
+    assert choose_landmark_weight(folds, examples)[0] == 0.5
+    with pytest.raises(ValueError):
+        choose_landmark_weight([SourceFold(0, [0], MLPHead(HeadConfig(4, 3)))], examples)

@@ -233,3 +233,36 @@ def test_hand_options_errors(small_data: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "--features image only" in result.stderr
     result = run_cli("train", str(small_data), str(small_data), "--out", str(tmp_path / "r4"))
     assert result.returncode == 2 and "given twice" in result.stderr
+
+
+def test_fusion_weight_chosen_on_each_folder_answered_without_it(
+        small_data: Path, shared_signers: Path, hand_model: Path, tmp_path: Path) -> None:
+    """Two data folders: the landmark head's weight is the one that did best on each folder
+    answered by heads fitted on the other; a number given on the command line is kept."""
+    others = tmp_path / "others"
+    others.mkdir()
+    for letter in ("A", "B", "C"):
+        (others / letter).symlink_to(shared_signers / letter)
+    cache = tmp_path / "cache"
+    result = run_cli("--cache-dir", str(cache), "train", str(small_data), str(others),
+                     "--out", str(tmp_path / "auto"), "--features", "fusion", "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    scores = metrics["landmark_weight_by_source_folds"]
+    assert set(scores) == {"0.5", "0.6", "0.7", "0.8", "0.9", "1.0"}
+    best = max(scores.values())
+    assert scores[str(metrics["landmark_weight"])] == best
+    assert min(float(w) for w, s in scores.items() if s == best) == metrics["landmark_weight"]
+    config = json.loads((tmp_path / "auto" / "model" / "config.json").read_text())
+    assert config["head"]["landmark_weight"] == metrics["landmark_weight"]
+    assert "landmark head weight" in result.stdout
+
+    result = run_cli("--cache-dir", str(cache), "train", str(small_data), str(others),
+                     "--out", str(tmp_path / "fixed"), "--features", "fusion", "--epochs", "3",
+                     "--landmark-weight", "0.8")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "fixed" / "metrics.json").read_text())
+    assert metrics["landmark_weight"] == 0.8 and "landmark_weight_by_source_folds" not in metrics
+    bad = run_cli("train", str(small_data), "--out", str(tmp_path / "bad"),
+                  "--landmark-weight", "1.5")
+    assert bad.returncode != 0 and "--landmark-weight must be auto or a number" in bad.stderr

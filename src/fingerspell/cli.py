@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "validation split's answers) or sources (with several data folders: "
                         "each folder answered by heads fitted without it; one more fit per "
                         "folder)")
+    p.add_argument("--landmark-weight", default=None, metavar="auto|W",
+                   help="fusion: the landmark head's share of the averaged answer; auto "
+                        "(default): with several data folders, the weight that does best on "
+                        "each folder answered by heads fitted without it (one more fit per "
+                        "folder), else 0.5")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default=None,
                    help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
@@ -329,6 +334,12 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         lines.insert(-2, f"confidence temperature {fit['temperature']:g} fitted on "
                          f"{fit['fitted_on']}: calibration error {fit['ece_before']:.3f} -> "
                          f"{fit['ece_after']:.3f} on {fit['n']} answers")
+    if "landmark_weight" in m:
+        scores = m.get("landmark_weight_by_source_folds")
+        lines.insert(-2, f"fusion     landmark head weight {m['landmark_weight']:g}"
+                         + (f", chosen on each folder answered without it "
+                            f"({scores[str(m['landmark_weight'])]:.1%} mean; 0.5: "
+                            f"{scores['0.5']:.1%})" if scores else ""))
     if len(m["sources"]) > 1:  # merged folders: who brought which letters
         for source in reversed(m["sources"]):
             lines.insert(3, f"  from     {source['data']}: {source['images']} images, "

@@ -58,6 +58,7 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
     if calibrate_on not in CALIBRATION_SOURCES:
         raise FingerspellError(f"unknown --calibrate-on {calibrate_on!r}; choose from "
                                f"{', '.join(CALIBRATION_SOURCES)}")
+    landmark_weight = _landmark_weight(o.landmark_weight)
     val_fraction = 0.2 if o.val_fraction is None else o.val_fraction
     if not 0 < val_fraction < 1:
         raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
@@ -78,6 +79,7 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
         "val_fraction": val_fraction,
         "split_by": split_by,
         "calibrate_on": calibrate_on,
+        "landmark_weight": landmark_weight,
         # what the landmark features of this run's checkpoints mean (features/landmarks.py)
         "landmark_encoding": mode.landmark_encoding,
         "device": o.device or "auto",
@@ -86,6 +88,21 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
         "hand": hand.to_dict(),
         "hand_model": None if o.hand_model is None else str(Path(o.hand_model).resolve()),
     }
+
+
+def _landmark_weight(value: str | float | None) -> str | float:
+    """``auto`` (chosen on leave-one-source-out answers: training/fusion_weight.py) or a share
+    between 0 and 1."""
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        weight = float("nan")
+    if not 0 <= weight <= 1:
+        raise FingerspellError(f"--landmark-weight must be auto or a number from 0 to 1, "
+                               f"got {value!r}")
+    return weight
 
 
 def _read_recipe_file(path: Path) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class TrainOptions:
     val_fraction: float | None = _option(("val_fraction",))
     split_by: str | None = _option(("split_by",))
     calibrate_on: str | None = _option(("calibrate_on",))
+    landmark_weight: str | float | None = _option(("landmark_weight",))
     device: str | None = _option(("device",), runtime=True)
     runtime: str | None = _option(("runtime",), runtime=True)
     keep_epochs: int | None = _option(("keep_epochs",), runtime=True)

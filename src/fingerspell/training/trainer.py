@@ -24,12 +24,15 @@ from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
 from ..features.modes import ModeFeatures
 from ..features.onnx_runtime import choose_encoder
 from ..head.calibration import calibration_record, temper
+from ..head.heads import LateFusionHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config
 from .distributed import Dist, init_from_env
 from .finetune import finetune, last_blocks
 from .fitting import LANDMARKS, MAIN, Examples, HeadFitter
+from .fusion_weight import DEFAULT as DEFAULT_LANDMARK_WEIGHT
+from .fusion_weight import choose_landmark_weight
 from .loop import Checkpoints, FitCallback, OnEpoch
 from .options import TrainOptions
 from .run_features import RunFeatures
@@ -40,7 +43,7 @@ from .run_folder import (
     plan_run_folder,
     start_run_folder,
 )
-from .source_calibration import out_of_source_predictions
+from .source_calibration import fold_answers, out_of_source_folds
 
 MIN_CALIBRATION_ROWS = 20  # fewer held-out predictions cannot pin a temperature down
 
@@ -187,6 +190,26 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         metrics.update(crop_head_val_acc=fit.best_val_acc, landmark_head_val_acc=marks.best_val_acc,
                        landmark_history=marks.history)
     head = fitted.head
+    # answers about each data folder from heads fitted without it: for the fusion's weight
+    # (default, several folders) and for --calibrate-on sources; one set of folds serves both
+    several = len(images.sources) > 1 and not recipe.finetune_blocks and not dist.active
+    weight = config.get("landmark_weight", "auto")
+    folds = None
+    if several and ((mode.late_fusion and weight == "auto")
+                    or config.get("calibrate_on") == "sources"):
+        folds = out_of_source_folds(fitter, examples, train_idx + val_idx,
+                                    show_progress=show_progress)
+    if isinstance(head, LateFusionHead):
+        if weight != "auto":
+            head.landmark_weight = float(weight)
+        elif folds:
+            head.landmark_weight, scores = choose_landmark_weight(folds, examples)
+            metrics["landmark_weight_by_source_folds"] = scores
+        else:
+            head.landmark_weight = DEFAULT_LANDMARK_WEIGHT
+        metrics["landmark_weight"] = head.landmark_weight
+        for fold in folds or []:  # the folds answer for calibration as the model will
+            fold.head.landmark_weight = head.landmark_weight
     val_probs = None
     if recipe.finetune_blocks:
         val_probs = _finetune_stage(backbone, head, recipe, config, metrics, run_dir, device, dist,
@@ -216,10 +239,8 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     # each folder from heads fitted without it (not with a fine-tuned backbone, which the folds
     # would not share). benchmarks/generalisation.py --validation-temperature compares them.
     held_out = None
-    if config.get("calibrate_on") == "sources" and len(images.sources) > 1 \
-            and not recipe.finetune_blocks and not dist.active:
-        probs, truth = out_of_source_predictions(fitter, examples, train_idx + val_idx,
-                                                 show_progress=show_progress)
+    if config.get("calibrate_on") == "sources" and folds:
+        probs, truth = fold_answers(folds, examples)
         if len(truth) >= MIN_CALIBRATION_ROWS:
             held_out = (probs, truth, f"leave one source out ({len(images.sources)} folders)")
     if held_out is None and val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
