@@ -164,10 +164,8 @@ def main() -> None:
             folds = out_of_source_folds(fitter, examples, rows, show_progress=False)
             weight, _ = choose_landmark_weight(folds, examples)
             fitter.fitted.head.landmark_weight = weight
-            chosen_weights.append(weight)
         return fitter
 
-    chosen_weights: list[float] = []  # fusion: the landmark weight each fold's training chose
     rows = []
     fold_answers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # leave source out: heads' answers
     for k, name in enumerate(names):

@@ -65,36 +65,36 @@ def test_malformed_calibration_is_refused(tiny_model: Path, tmp_path: Path, valu
 
 
 def test_landmark_weight_choice_follows_the_folds_answers() -> None:
-    """A crop head that is always wrong and a landmark head that is always right: the folds
-    choose all landmarks; with both heads equally right every weight ties and 0.5 stays."""
+    """A surer crop head that is always wrong and a landmark head that is always right: only a
+    weight near 1 lets the landmarks win, and the smallest such weight is chosen; with both
+    heads right every weight ties and 0.5 stays."""
     import torch
 
-    from fingerspell.head.heads import HeadConfig, LateFusionHead, MLPHead
+    from fingerspell.head.heads import LateFusionHead
     from fingerspell.training.fitting import Examples
     from fingerspell.training.fusion_weight import choose_landmark_weight
-    from fingerspell.training.source_calibration import SourceFold
+    from fingerspell.training.source_calibration import SourceFold, fold_answers
 
-    def head(crop_says: int, marks_say: int) -> LateFusionHead:
-        def constant(in_dim: int, answer: int) -> MLPHead:
-            part = MLPHead(HeadConfig(in_dim=in_dim, n_classes=3))
-            last = part.layers[-1]
-            with torch.no_grad():
-                last.weight.zero_()
-                last.bias.copy_(torch.tensor([0.0, 0.0, 0.0]))
-                last.bias[answer] = 3.0 if in_dim == 2 else 1.0  # the crop head less sure
-            return part
-        return LateFusionHead(constant(2, crop_says), constant(1, marks_say))
+    def fold(source: int, rows: list[int], crop_says: int) -> SourceFold:
+        p_crop = torch.full((len(rows), 3), 0.05)
+        p_crop[:, crop_says] = 0.9
+        p_marks = torch.full((len(rows), 3), 0.2)
+        p_marks[:, 1] = 0.6
+        found = torch.ones(len(rows), 1, dtype=torch.bool)
+        parts = (p_crop, p_marks, found)
+        return SourceFold(source, rows, LateFusionHead.mix(*parts, 0.5).exp().numpy(), parts)
 
-    vectors = np.zeros((4, 2 + 1 + 1), np.float32)
-    vectors[:, -1] = 1  # a hand in every photo
-    examples = Examples(vectors, np.full(4, 1), np.ones(4, bool), np.array([0, 0, 1, 1]))
-    folds = [SourceFold(0, [0, 1], head(0, 1)), SourceFold(1, [2, 3], head(0, 1))]
+    examples = Examples(np.zeros((4, 4), np.float32), np.full(4, 1), np.ones(4, bool),
+                        np.array([0, 0, 1, 1]))
+    folds = [fold(0, [0, 1], crop_says=0), fold(1, [2, 3], crop_says=0)]
     weight, scores = choose_landmark_weight(folds, examples)
-    # the crop head is surer (3 against 1): only a weight near 1 lets the landmarks win
-    assert scores["0.5"] == 0.0 and scores["1.0"] == 1.0 and weight == min(
-        float(w) for w, s in scores.items() if s == 1.0)
-    assert all(fold.head.landmark_weight == weight for fold in folds)
-    folds = [SourceFold(0, [0, 1], head(1, 1)), SourceFold(1, [2, 3], head(1, 1))]
+    # class 1 wins when 0.6 w + 0.05 (1 - w) > 0.2 w + 0.9 (1 - w), i.e. w > 0.68
+    assert scores["0.5"] == scores["0.6"] == 0.0 and scores["0.7"] == scores["1.0"] == 1.0
+    assert weight == 0.7
+    probs, truth = fold_answers(folds, examples, weight)
+    assert (probs.argmax(1) == truth).all()
+    assert (fold_answers(folds, examples)[0].argmax(1) == 0).all()  # as fitted: weight 0.5
+    folds = [fold(0, [0, 1], crop_says=1), fold(1, [2, 3], crop_says=1)]
     assert choose_landmark_weight(folds, examples)[0] == 0.5
     with pytest.raises(ValueError):
-        choose_landmark_weight([SourceFold(0, [0], MLPHead(HeadConfig(4, 3)))], examples)
+        choose_landmark_weight([SourceFold(0, [0], np.ones((1, 3)) / 3)], examples)

@@ -338,8 +338,9 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         scores = m.get("landmark_weight_by_source_folds")
         lines.insert(-2, f"fusion     landmark head weight {m['landmark_weight']:g}"
                          + (f", chosen on each folder answered without it "
-                            f"({scores[str(m['landmark_weight'])]:.1%} mean; 0.5: "
-                            f"{scores['0.5']:.1%})" if scores else ""))
+                            f"({scores[str(m['landmark_weight'])]:.1%} mean; "
+                            f"{' '.join(f'{w}: {s:.1%}' for w, s in scores.items())})"
+                            if scores else ""))
     if len(m["sources"]) > 1:  # merged folders: who brought which letters
         for source in reversed(m["sources"]):
             lines.insert(3, f"  from     {source['data']}: {source['images']} images, "

@@ -104,15 +104,23 @@ class LateFusionHead(nn.Module):
                 "landmarks": self.landmarks.config.to_dict(),
                 "landmark_weight": self.landmark_weight}
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def parts(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The crop head's and the landmark head's probabilities, and whether a hand was found."""
         split = self.crop.config.in_dim
         crop = features[:, :split]
         marks = features[:, split:split + self.landmarks.config.in_dim]
         found = features[:, -1:].float() > 0.5
-        p_crop = self.crop(crop).softmax(-1)
-        p_marks = self.landmarks(marks).softmax(-1)
-        mixed = self.landmark_weight * p_marks + (1 - self.landmark_weight) * p_crop
+        return self.crop(crop).softmax(-1), self.landmarks(marks).softmax(-1), found
+
+    @staticmethod
+    def mix(p_crop: torch.Tensor, p_marks: torch.Tensor, found: torch.Tensor,
+            landmark_weight: float) -> torch.Tensor:
+        """Log-probabilities of the fusion from its ``parts`` at ``landmark_weight``."""
+        mixed = landmark_weight * p_marks + (1 - landmark_weight) * p_crop
         return torch.where(found, mixed, p_crop).clamp_min(1e-12).log()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.mix(*self.parts(features), self.landmark_weight)
 
 
 def head_from_config(config: dict[str, Any]) -> MLPHead | LateFusionHead:

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..data.merge import source_balanced_weights
 from ..features.feature_mode import FeatureMode, get_mode
@@ -157,14 +156,8 @@ class HeadFitter:
         that is ``Model.decide``'s)."""
         if self.fitted is None:
             raise RuntimeError("fit() first")
-        return self.answer(self.fitted.head, vectors)
-
-    @staticmethod
-    @torch.inference_mode()
-    def answer(head: nn.Module, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities of ``head`` for ``vectors`` (on the head's device)."""
-        device = next(head.parameters()).device
-        logits = head.eval()(torch.from_numpy(np.asarray(vectors, np.float32)).to(device))
+        head = self.fitted.head.eval()
+        logits = head(torch.from_numpy(np.asarray(vectors, np.float32)).to(self.device))
         return logits.softmax(-1).float().cpu().numpy()
 
     def _fit_part(self, name: str, recipe: Recipe, mode: FeatureMode, examples: Examples,

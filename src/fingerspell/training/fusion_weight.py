@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..head.heads import LateFusionHead
 from .fitting import Examples
-from .source_calibration import SourceFold, fold_answers
+from .source_calibration import SourceFold
 
 DEFAULT = 0.5
 CANDIDATES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -26,18 +25,13 @@ def choose_landmark_weight(folds: list[SourceFold], examples: Examples,
                            candidates: tuple[float, ...] = CANDIDATES) -> tuple[float, dict]:
     """The candidate with the best mean per-source accuracy on the folds' answers (every
     source counts the same, whatever its size; a tie keeps the smaller weight), and each
-    candidate's score. The folds' heads are left set to the chosen weight."""
-    heads = [fold.head for fold in folds]
-    if not heads or not all(isinstance(head, LateFusionHead) for head in heads):
-        raise ValueError("the landmark weight is chosen for fusion heads")
+    candidate's score."""
+    if not folds or any(fold.fusion_parts is None for fold in folds):
+        raise ValueError("the landmark weight is chosen on a fusion's answers")
     scores = {}
     for weight in candidates:
-        for head in heads:
-            head.landmark_weight = weight
-        accuracy = [float((fold_answers([fold], examples)[0].argmax(1)
-                           == examples.labels[fold.rows]).mean()) for fold in folds]
+        accuracy = [float((fold.answers(weight).argmax(1) == examples.labels[fold.rows]).mean())
+                    for fold in folds]
         scores[weight] = round(float(np.mean(accuracy)), 4)
     best = max(candidates, key=lambda w: (scores[w], -w))
-    for head in heads:
-        head.landmark_weight = best
     return best, {str(w): s for w, s in scores.items()}

@@ -15,26 +15,38 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 from torch import nn
 
+from ..head.heads import LateFusionHead
 from ..progress import bar
 from .fitting import Examples, HeadFitter
 
 
 @dataclass
 class SourceFold:
-    """Heads fitted without one source (``head``), and that source's rows they can answer."""
+    """One source's rows and what heads fitted without that source answered about them:
+    ``probs``, and for a late fusion its ``fusion_parts`` (crop and landmark probabilities,
+    hand found) so that other landmark weights can be tried without the heads."""
 
     source: int
     rows: list[int]
-    head: nn.Module
+    probs: np.ndarray
+    fusion_parts: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def answers(self, landmark_weight: float | None = None) -> np.ndarray:
+        """Class probabilities; a fusion's mixed at ``landmark_weight`` when one is given."""
+        if landmark_weight is None or self.fusion_parts is None:
+            return self.probs
+        return LateFusionHead.mix(*self.fusion_parts, landmark_weight).exp().numpy()
 
 
 def out_of_source_folds(fitter: HeadFitter, examples: Examples, rows: list[int],
                         *, show_progress: bool = True) -> list[SourceFold]:
-    """For each source among ``rows`` (``examples.sources``), heads fitted as ``fitter`` fits
-    them on the rows of the other sources. Rows of letters no other source has, and rows a
-    hand-only head cannot answer, are left out of the fold's ``rows``."""
+    """For each source among ``rows`` (``examples.sources``), the answers of heads fitted as
+    ``fitter`` fits them on the rows of the other sources (the heads themselves are not kept:
+    the tutorial's is 1 GB). Rows of letters no other source has, and rows a hand-only head
+    cannot answer, are left out of the fold's ``rows``."""
     assert examples.sources is not None, "out-of-source answers need the rows' sources"
     sources = examples.sources
     folds = []
@@ -48,14 +60,25 @@ def out_of_source_folds(fitter: HeadFitter, examples: Examples, rows: list[int],
             if train and test:
                 fold = replace(fitter, show_progress=False, callbacks=lambda _part: (),
                                reuse={})
-                folds.append(SourceFold(source, test, fold.fit(examples, train, []).head))
+                head = fold.fit(examples, train, []).head
+                folds.append(SourceFold(source, test, fold.predict_proba(examples.vectors[test]),
+                                        _fusion_parts(head, examples.vectors[test])))
             progress.update(1)
     return folds
 
 
-def fold_answers(folds: list[SourceFold], examples: Examples) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, labels) of every fold's rows from its heads, as they are set now."""
-    if not folds:
-        return np.zeros((0, len(np.unique(examples.labels))), np.float32), np.zeros(0, np.int64)
-    probs = [HeadFitter.answer(fold.head, examples.vectors[fold.rows]) for fold in folds]
-    return np.concatenate(probs), np.concatenate([examples.labels[f.rows] for f in folds])
+@torch.inference_mode()
+def _fusion_parts(head: nn.Module, vectors: np.ndarray) -> tuple | None:
+    if not isinstance(head, LateFusionHead):
+        return None
+    device = next(head.parameters()).device
+    parts = head.eval().parts(torch.from_numpy(np.asarray(vectors, np.float32)).to(device))
+    return tuple(part.cpu() for part in parts)
+
+
+def fold_answers(folds: list[SourceFold], examples: Examples,
+                 landmark_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) of every fold's rows (``folds`` not empty); a fusion's mixed at
+    ``landmark_weight`` when one is given."""
+    return (np.concatenate([fold.answers(landmark_weight) for fold in folds]),
+            np.concatenate([examples.labels[fold.rows] for fold in folds]))

@@ -208,8 +208,6 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         else:
             head.landmark_weight = DEFAULT_LANDMARK_WEIGHT
         metrics["landmark_weight"] = head.landmark_weight
-        for fold in folds or []:  # the folds answer for calibration as the model will
-            fold.head.landmark_weight = head.landmark_weight
     val_probs = None
     if recipe.finetune_blocks:
         val_probs = _finetune_stage(backbone, head, recipe, config, metrics, run_dir, device, dist,
@@ -240,7 +238,8 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     # would not share). benchmarks/generalisation.py --validation-temperature compares them.
     held_out = None
     if config.get("calibrate_on") == "sources" and folds:
-        probs, truth = fold_answers(folds, examples)
+        # the folds answer as the model will: a fusion at the weight it keeps
+        probs, truth = fold_answers(folds, examples, getattr(head, "landmark_weight", None))
         if len(truth) >= MIN_CALIBRATION_ROWS:
             held_out = (probs, truth, f"leave one source out ({len(images.sources)} folders)")
     if held_out is None and val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
