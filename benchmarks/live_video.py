@@ -1,6 +1,7 @@
 """The live path on real recordings: which letters a person signing one letter per clip gets.
 
 Usage: python benchmarks/live_video.py [--model asl-alphabet] [--detector image|video]
+                                       [--hold S] [--min-confidence P] [--long-hold S] [--sweep]
                                        [--out benchmarks/results/live_video.json]
 
 Clips: ``../shared/data/videos/letters/<L>.mp4`` (one person, one letter each) and
@@ -105,6 +106,11 @@ def main() -> None:
     parser.add_argument("--detector", choices=("image", "video"), default="image")
     parser.add_argument("--hold", type=float, default=None)
     parser.add_argument("--min-confidence", type=float, default=None)
+    parser.add_argument("--long-hold", type=float, default=None)
+    parser.add_argument("--sweep", action="store_true",
+                        help="also replay the long-hold candidates (SWEEP) on the same answers, "
+                             "scored on each half of the clips (every other one): choose on the "
+                             "first, report the second")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_video.json"))
     args = parser.parse_args()
     if not (VIDEOS / "letters").is_dir() or not HAND_MODEL.is_file():
@@ -114,12 +120,14 @@ def main() -> None:
     from fingerspell import Model
     from fingerspell.live.decoder import DecoderSettings
     settings = DecoderSettings(**{k: v for k, v in (("hold_seconds", args.hold),
-                                                    ("min_confidence", args.min_confidence))
+                                                    ("min_confidence", args.min_confidence),
+                                                    ("long_hold_seconds", args.long_hold))
                                   if v is not None})
     model = Model.load(args.model)
-    rows = []
+    rows, recorded = [], []
     for letter, clip in clips():
         answers, fps = frame_answers(model, clip, args.detector)
+        recorded.append((letter, clip, answers, fps))
         text, events = replay(model, answers, settings)
         row = {"clip": f"{clip.parent.name}/{clip.name}",
                **score(letter, text, events, answers, fps)}
@@ -130,10 +138,40 @@ def main() -> None:
               flush=True)
     summary = summarize(rows)
     print(json.dumps(summary))
+    output = {"model": args.model, "detector": args.detector, "settings": settings.__dict__,
+              "summary": summary, "clips": rows}
+    if args.sweep:
+        output["sweep"] = sweep(model, recorded, settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": args.model, "detector": args.detector,
-                                    "settings": settings.__dict__, "summary": summary,
-                                    "clips": rows}, indent=2) + "\n")
+    args.out.write_text(json.dumps(output, indent=2) + "\n")
+
+
+# long hold (seconds, min confidence, stability) candidates; (0, 0, 0): none
+SWEEP = ((0.0, 0.0, 0.0), (0.75, 0.25, 0.9), (0.8, 0.2, 0.8), (1.0, 0.15, 0.8), (1.0, 0.2, 0.8),
+         (1.0, 0.2, 0.9), (1.0, 0.25, 0.8), (1.5, 0.2, 0.8))
+
+
+def sweep(model, recorded: list, settings) -> list[dict]:
+    """Each long-hold candidate replayed on the recorded answers, scored per half of the clips
+    (clips 0, 2, 4, ... choose; 1, 3, 5, ... report)."""
+    from dataclasses import replace
+    out = []
+    for seconds, confidence, stability in SWEEP:
+        candidate = replace(settings, long_hold_seconds=seconds,
+                            long_hold_min_confidence=confidence, long_hold_stability=stability)
+        rows = [{"clip": clip.name, **score(letter, *replay(model, answers, candidate), answers,
+                                            fps)}
+                for letter, clip, answers, fps in recorded]
+        halves = [summarize(rows[half::2]) for half in (0, 1)]
+        out.append({"long_hold_seconds": seconds, "long_hold_min_confidence": confidence,
+                    "long_hold_stability": stability, "all": summarize(rows),
+                    "choosing_half": halves[0], "reported_half": halves[1]})
+        print(f"long hold {seconds} s at {confidence}, {stability:.0%}: "
+              + " | ".join(f"{name} {h['most_committed']} of {h['clips']}, "
+                           f"{h['false_commits']} false"
+                           for name, h in (("choose", halves[0]), ("report", halves[1]))),
+              flush=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -135,15 +135,15 @@ def test_merged_folders_and_signer_split(small_data: Path, shared_signers: Path,
     (others / "B").symlink_to(shared_signers / "B")
     (others / "D").symlink_to(shared_signers / "D")  # a letter only this folder has
     result = run_cli("train", str(small_data), str(others), "--out", str(tmp_path / "run"),
-                     "--features", "landmarks", "--epochs", "8", "--calibrate-on", "sources")
+                     "--features", "landmarks", "--epochs", "8")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["classes"] == ["A", "B", "C", "L", "Y", "D"]
     assert metrics["split"] == "frame+signer"
     assert [len(s["classes"]) for s in metrics["sources"]] == [5, 3]
     assert metrics["sources"][1]["classes"] == ["A", "B", "D"] and "from " in result.stdout
-    # --calibrate-on sources: the temperature comes from answers about the other folder (A and
-    # B: the letters both folders have), which the training summary reports
+    # several folders: by default the temperature comes from answers about the other folder (A
+    # and B: the letters both folders have), which the training summary reports
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     fit = config["calibration"]
     assert fit["fitted_on"] == "leave one source out (2 folders)" and fit["n"] > 20

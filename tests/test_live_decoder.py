@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from fingerspell.features.hands import Hand
+from fingerspell.infer.model import ROUTE_HAND, Prediction
 from fingerspell.live import DecoderSettings, MotionTracker, SpellingDecoder
 from fingerspell.live.motion import FINGERS, extended_fingers
+from fingerspell.live.stream import FrameResult, LiveSession
 
 
 def feed(decoder: SpellingDecoder, script: list[tuple[str | None, float]], fps: float = 20,
@@ -48,6 +50,31 @@ def test_low_confidence_is_not_a_letter() -> None:
     decoder = SpellingDecoder(DecoderSettings(min_confidence=0.6))
     feed(decoder, [("A", 1.0)], confidence=0.4)
     assert decoder.text == ""
+
+
+def test_a_letter_the_model_is_unsure_of_commits_when_held_longer() -> None:
+    """Under min_confidence a letter needs the long hold (1.5 s, at 0.2 or more, 80% of the
+    frames): holding it longer is what a signer does when nothing appears."""
+    decoder = SpellingDecoder()
+    feed(decoder, [("O", 1.4)], confidence=0.3)
+    assert decoder.text == ""
+    feed(decoder, [("O", 0.2)], confidence=0.3, start=1.4)
+    assert decoder.text == "O" and decoder.events[-1].t == pytest.approx(1.5, abs=0.06)
+    feed(decoder, [("O", 3.0)], confidence=0.3, start=1.6)
+    assert decoder.text == "O"  # held on: no repeat
+    # two letters taking turns at low confidence, or a letter under the floor: nothing
+    unsure = SpellingDecoder()
+    for i in range(60):
+        unsure.update(i / 20, "M" if i % 4 else "N", 0.3)
+    feed(unsure, [("T", 3.0)], confidence=0.15, start=3.0)
+    assert unsure.text == ""
+    # a confident letter is still committed after the short hold; 0 disables the long one
+    confident = SpellingDecoder()
+    feed(confident, [("A", 0.55)])
+    assert confident.text == "A"
+    off = SpellingDecoder(DecoderSettings(long_hold_seconds=0))
+    feed(off, [("O", 3.0)], confidence=0.3)
+    assert off.text == ""
 
 
 def test_a_repeated_letter_needs_a_release() -> None:
@@ -274,3 +301,47 @@ def test_a_blurred_frame_mid_motion_is_skipped_but_a_pause_starts_over() -> None
 
     assert letters(range(9, 11), 0.0) == ["Z"]  # two frames lost at the turn
     assert letters(range(9, 11), 0.5) == []  # the hand gone for half a second
+
+
+# ----- still frames of the motion letters --------------------------------------------------
+class _StandInModel:
+    """What LiveSession asks of a model once the per-frame answers are made: its classes, its
+    "unsure" threshold and a detector to close."""
+
+    classes = ("A", "I", "J", "Y", "Z")
+    unsure_below = 0.5
+
+    def detector(self, video: bool = False) -> _StandInModel:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def still_frames(session: LiveSession, top_k: list[tuple[str, float]], seconds: float = 1.0
+                 ) -> FrameResult:
+    hand = Hand(pose({"pinky"}), "Right", 0.9)  # an I held still
+    result = None
+    for i in range(round(30 * seconds)):
+        prediction = Prediction("frame", top_k[0][0], top_k[0][1], top_k, ROUTE_HAND, hand)
+        result = session.feed(i / 30, prediction)
+    assert result is not None
+    return result
+
+
+def test_a_still_j_pose_is_held_as_its_handshape_i() -> None:
+    """Data sets photograph J as a still; when J comes from motion, a still "J" is an I: the
+    J score goes to I (0.3 + 0.25 clears the 0.5 threshold neither reaches alone)."""
+    session = LiveSession(_StandInModel())
+    result = still_frames(session, [("J", 0.3), ("I", 0.25), ("Y", 0.2), ("A", 0.1)])
+    assert session.text == "I"
+    assert result.prediction.label == "I" and result.prediction.confidence == pytest.approx(0.55)
+    assert not result.prediction.unsure and result.prediction.top_k[0] == ("J", 0.3)
+    # Z's still index finger is no letter: its score goes to none, and nothing is held
+    session = LiveSession(_StandInModel())
+    result = still_frames(session, [("Z", 0.6), ("A", 0.2), ("Y", 0.1)])
+    assert session.text == "" and result.prediction.label == "A"
+    # without the motion tracker the model's own answer is kept (J at 0.3: never held)
+    session = LiveSession(_StandInModel(), motion=False)
+    result = still_frames(session, [("J", 0.3), ("I", 0.25), ("Y", 0.2)])
+    assert session.text == "" and result.prediction.label == "J"

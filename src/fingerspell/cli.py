@@ -8,10 +8,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .choices import RUNTIMES
 from .errors import FingerspellError
+
+if TYPE_CHECKING:  # the CLI imports nothing heavy before a command runs
+    from .live.decoder import DecoderSettings
 
 
 def _positive_int(text: str) -> int:
@@ -31,6 +35,24 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
 
 MODEL_HELP = "a model folder, or a built-in model's name ('fingerspell models' lists them)"
 DEFAULT_MODEL = "asl-alphabet"  # infer.builtin.DEFAULT_MODEL, named here without importing it
+
+
+def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
+    """The spelling decoder's options (live and serve); defaults are DecoderSettings'."""
+    parser.add_argument("--hold", type=float, default=0.5,
+                        help="seconds a letter must be held to count (0.5)")
+    parser.add_argument("--min-confidence", type=float, default=0.5,
+                        help="frames below this calibrated confidence count only towards the "
+                             "long hold (0.5)")
+    parser.add_argument("--long-hold", type=float, default=1.5, metavar="SECONDS",
+                        help="a letter under --min-confidence (at 0.2 or more) counts when held "
+                             "this long in 80%% of the frames (1.5; 0: never)")
+
+
+def _decoder_settings(args: argparse.Namespace) -> DecoderSettings:
+    from .live.decoder import DecoderSettings
+    return DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence,
+                           long_hold_seconds=args.long_hold)
 
 
 def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
@@ -85,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "signed (<signer>_<CLASS>_<n>.jpg), else blocks of the frame index; "
                         "signer, frame, or random (leaky)")
     p.add_argument("--calibrate-on", choices=CALIBRATION_SOURCES, default=None,
-                   help="where the confidence temperature is fitted: validation (default: the "
-                        "validation split's answers) or sources (with several data folders: "
-                        "each folder answered by heads fitted without it; one more fit per "
-                        "folder)")
+                   help="where the confidence temperature is fitted: sources (default: with "
+                        "several data folders, each folder answered by heads fitted without it, "
+                        "the same fits as --landmark-weight auto; one folder: the validation "
+                        "split) or validation (the validation split's answers)")
     p.add_argument("--landmark-weight", default=None, metavar="auto|W",
                    help="fusion: the landmark head's share of the averaged answer; auto "
                         "(default): with several data folders, the weight that does best on "
@@ -153,10 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--frames", default=None, metavar="DIR",
                         help="a folder of frames, played in name order at --fps")
     p.add_argument("--fps", type=float, default=15.0, help="frame rate of --frames (15)")
-    p.add_argument("--hold", type=float, default=0.5,
-                   help="seconds a letter must be held to count (0.5)")
-    p.add_argument("--min-confidence", type=float, default=0.5,
-                   help="frames below this confidence do not count (0.5)")
+    _add_decoder_options(p)
     p.add_argument("--seconds", type=float, default=None, help="stop after this much stream time")
     p.add_argument("--json", action="store_true",
                    help="JSON lines: one timed event per line, then the final text")
@@ -184,9 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                    help="a web origin (https://host[:port]) that may call the API and open "
                         "streams besides the server's own; repeatable")
-    p.add_argument("--hold", type=float, default=0.5, help="seconds a letter must be held (0.5)")
-    p.add_argument("--min-confidence", type=float, default=0.5,
-                   help="stream frames below this calibrated confidence do not count (0.5)")
+    _add_decoder_options(p)
     p.add_argument("--profiles", default=None, metavar="DIR",
                    help="the page's Teach mode keeps its profiles here (default: "
                         "$FINGERSPELL_PROFILES or ~/.local/share/fingerspell/profiles)")
@@ -454,14 +471,13 @@ def _live(args: argparse.Namespace) -> int:
 
     from .infer import Model
     from .live.annotate import Annotator
-    from .live.decoder import DecoderSettings
     from .live.stream import MAX_VIDEO_FPS, LiveSession, frames_from, video_fps
     annotator = None
     if args.annotate:  # checked before the model loads: a bad name fails at once
         fps = min(video_fps(args.video), MAX_VIDEO_FPS) if args.video else args.fps
         annotator = Annotator(args.annotate, fps)
     model = Model.load(args.model_dir, device=args.device)
-    settings = DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence)
+    settings = _decoder_settings(args)
     frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
                          max_seconds=args.seconds)
     started, count, t = time.perf_counter(), 0, 0.0
@@ -500,7 +516,6 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .infer import Model
-    from .live.decoder import DecoderSettings
     from .serve.app import create_app
     from .serve.profiles import Profiles, default_profiles_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
@@ -512,8 +527,7 @@ def _serve(args: argparse.Namespace) -> int:
                      max_upload_bytes=max_upload_bytes, max_pixels=args.max_pixels,
                      max_streams=args.max_streams, stream_idle_seconds=args.stream_idle_seconds,
                      bind=args.host, allow_origins=args.allow_origin,
-                     decoder_settings=DecoderSettings(hold_seconds=args.hold,
-                                                      min_confidence=args.min_confidence))
+                     decoder_settings=_decoder_settings(args))
     # refused requests are logged one line each on stderr
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("fingerspell: %(message)s"))

@@ -5,7 +5,9 @@ The terminal (``fingerspell live``), the web page and the API all feed this one 
 
 Rules (all times in seconds of the stream, not of the wall clock):
 - a letter is *committed* when it has been the confident answer (``min_confidence``) of at least
-  ``stability`` of the frames for ``hold_seconds`` — hysteresis, never a single frame;
+  ``stability`` of the frames for ``hold_seconds`` — hysteresis, never a single frame — or, held
+  longer, the answer at a lower confidence of a larger share of the frames (``long_hold_*``: a
+  letter the model is unsure of is committed when the signer keeps holding it);
 - the same letter again needs a *release* in between: ``release_seconds`` without a hand (or
   ``nothing``), or the hand sliding by ``movement`` palm lengths within ``movement_seconds``
   (how signers double a letter; slow drift does not count);
@@ -30,6 +32,10 @@ class DecoderSettings:
     hold_seconds: float = 0.5
     min_confidence: float = 0.5
     stability: float = 0.7
+    # the long hold, chosen on half the shared letter clips (README, Live): 0 disables it
+    long_hold_seconds: float = 1.5
+    long_hold_min_confidence: float = 0.2
+    long_hold_stability: float = 0.8
     release_seconds: float = 0.3
     movement: float = 0.6  # wrist travel, in palm lengths, that counts as a release ...
     movement_seconds: float = 0.4  # ... when it happens within this time
@@ -54,7 +60,8 @@ class Event:
 @dataclass
 class _Frame:
     t: float
-    label: str | None  # None: no confident letter in this frame
+    letter: str
+    confidence: float
 
 
 @dataclass
@@ -87,7 +94,9 @@ class SpellingDecoder:
     @property
     def current(self) -> str | None:
         """The letter being held right now, if any (for display)."""
-        return self._window[-1].label if self._window else None
+        if not self._window or self._window[-1].confidence < self.settings.min_confidence:
+            return None
+        return self._window[-1].letter
 
     def update(self, t: float, letter: str | None, confidence: float = 1.0, *,
                wrist: tuple[float, float] | None = None, palm: float | None = None
@@ -104,11 +113,11 @@ class SpellingDecoder:
             return []
         self._released_since = None
         self._track_movement(t, wrist, palm)
-        label = letter if confidence >= self.settings.min_confidence else None
-        self._window.append(_Frame(t, label))
-        while self._window and self._window[0].t < t - self.settings.hold_seconds:
+        self._window.append(_Frame(t, letter, confidence))
+        kept = max(self.settings.hold_seconds, self.settings.long_hold_seconds)
+        while self._window and self._window[0].t < t - kept:
             self._window.popleft()
-        held = self._held(t)
+        held = self._held()
         if held is None or (held == self._last_committed and not self._moved):
             return []
         return [self._commit(t, held)]
@@ -125,19 +134,30 @@ class SpellingDecoder:
         return [*events, self._commit(t, letter)]
 
     # ------------------------------------------------------------------------------------------
-    def _held(self, t: float) -> str | None:
-        """The letter held for the whole window, or None."""
-        frames = list(self._window)
-        # the window must span the hold time: its first frame at least hold_seconds ago
-        # (allowing one frame's spacing of slack at the start)
-        spacing = (frames[-1].t - frames[0].t) / max(1, len(frames) - 1)
-        if frames[-1].t - frames[0].t + spacing < self.settings.hold_seconds:
+    def _held(self) -> str | None:
+        """The letter held long enough at either tier (short and confident, or long), or None."""
+        settings = self.settings
+        tiers = [(settings.hold_seconds, settings.min_confidence, settings.stability)]
+        if settings.long_hold_seconds > 0:
+            tiers.append((settings.long_hold_seconds, settings.long_hold_min_confidence,
+                          settings.long_hold_stability))
+        for seconds, min_confidence, stability in tiers:
+            held = self._held_for(seconds, min_confidence, stability)
+            if held is not None:
+                return held
+        return None
+
+    def _held_for(self, seconds: float, min_confidence: float, stability: float) -> str | None:
+        """The last frame's letter if it was the answer at ``min_confidence`` or more of at
+        least ``stability`` of the frames over the last ``seconds``."""
+        last = self._window[-1]
+        frames = [f for f in self._window if f.t >= last.t - seconds]
+        # the frames must span the hold time (allowing one frame's spacing of slack at the start)
+        spacing = (last.t - frames[0].t) / max(1, len(frames) - 1)
+        if last.t - frames[0].t + spacing < seconds or last.confidence < min_confidence:
             return None
-        label = frames[-1].label
-        if label is None:
-            return None
-        agreeing = sum(f.label == label for f in frames)
-        return label if agreeing >= self.settings.stability * len(frames) else None
+        agreeing = sum(f.letter == last.letter and f.confidence >= min_confidence for f in frames)
+        return last.letter if agreeing >= stability * len(frames) else None
 
     def _track_movement(self, t: float, wrist: tuple[float, float] | None,
                         palm: float | None) -> None:

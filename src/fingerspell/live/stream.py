@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,12 @@ from .decoder import DecoderSettings, Event, SpellingDecoder
 from .motion import MotionTracker
 
 MOTION_LETTERS = ("J", "Z")
+# What a motionless frame of a motion letter shows: J is an I drawn in the air, so a still "J"
+# is an I; Z's index finger alone is no letter of its own. Data sets photograph J and Z as
+# stills, so a model learns them as poses; with the tracker recognising them from motion, their
+# pose scores go to the handshape (on the shared letter clips a held I read as J at 0.2-0.36
+# and was never committed; see README, Live).
+STILL_SHAPES = {"J": "I", "Z": None}
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -120,6 +126,9 @@ class LiveSession:
         known = {c.upper() for c in model.classes}
         self.motion = (MotionTracker() if motion and self.detector is not None
                        and known.issuperset(MOTION_LETTERS) else None)
+        by_letter = {c.upper(): c for c in model.classes}
+        self._still_shapes = {by_letter[m]: by_letter.get(shape or "")
+                              for m, shape in STILL_SHAPES.items() if m in by_letter}
 
     @property
     def text(self) -> str:
@@ -138,6 +147,7 @@ class LiveSession:
             motion = self.motion.update(t, hand)
             if motion:
                 events += self.decoder.commit_motion(t, motion, since=self.motion.anchor_t)
+            prediction = self._as_still(prediction)
         if not motion:
             if prediction.route == ROUTE_NO_HAND_NOTHING or (hand is None and self.detector):
                 letter = None
@@ -151,6 +161,21 @@ class LiveSession:
             events += self.decoder.update(t, letter, prediction.confidence, wrist=wrist,
                                           palm=palm)
         return FrameResult(t, prediction, events, self.decoder.text, motion)
+
+    def _as_still(self, prediction: Prediction) -> Prediction:
+        """``prediction`` with the motion letters' pose scores given to their handshapes
+        (``STILL_SHAPES``) among its top answers: what the decoder holds and the page shows.
+        ``top_k`` stays the model's own answer."""
+        scores: dict[str, float] = {}
+        for label, p in prediction.top_k:
+            target = self._still_shapes.get(label, label)
+            if target is not None:
+                scores[target] = scores.get(target, 0.0) + p
+        if prediction.hand is None or not scores:
+            return prediction
+        label = max(scores, key=scores.__getitem__)
+        return replace(prediction, label=label, confidence=scores[label],
+                       unsure=scores[label] < self.model.unsure_below)
 
     def close(self) -> None:
         if self.detector is not None:

@@ -54,7 +54,7 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
     if split_by not in SPLIT_STRATEGIES:
         raise FingerspellError(f"unknown --split-by {split_by!r}; choose from "
                                f"{', '.join(SPLIT_STRATEGIES)}")
-    calibrate_on = o.calibrate_on or "validation"
+    calibrate_on = o.calibrate_on or "sources"
     if calibrate_on not in CALIBRATION_SOURCES:
         raise FingerspellError(f"unknown --calibrate-on {calibrate_on!r}; choose from "
                                f"{', '.join(CALIBRATION_SOURCES)}")

@@ -191,7 +191,7 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
                        landmark_history=marks.history)
     head = fitted.head
     # answers about each data folder from heads fitted without it: for the fusion's weight
-    # (default, several folders) and for --calibrate-on sources; one set of folds serves both
+    # and for the temperature (--calibrate-on sources), both the default with several folders
     several = len(images.sources) > 1 and not recipe.finetune_blocks and not dist.active
     weight = config.get("landmark_weight", "auto")
     folds = None
@@ -233,9 +233,10 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
     # honest confidence: one temperature fitted on held-out predictions (answers unchanged):
-    # the validation split's, or with --calibrate-on sources and several folders, answers about
-    # each folder from heads fitted without it (not with a fine-tuned backbone, which the folds
-    # would not share). benchmarks/generalisation.py --validation-temperature compares them.
+    # with several folders (--calibrate-on sources, the default) answers about each folder from
+    # heads fitted without it, else (one folder, a fine-tuned backbone the folds would not share,
+    # or --calibrate-on validation) the validation split's. benchmarks/generalisation.py
+    # --validation-temperature compares them.
     held_out = None
     if config.get("calibrate_on") == "sources" and folds:
         # the folds answer as the model will: a fusion at the weight it keeps
