@@ -11,6 +11,7 @@ import torch
 from fingerspell.features import create_backbone
 from fingerspell.infer import Model
 from fingerspell.training.finetune import backbone_blocks, unfreeze_last_blocks
+from fingerspell.training.loop import EXTENSION_LR_SHARE
 
 from .conftest import link_subset, run_cli
 
@@ -70,6 +71,11 @@ def test_finetune_short_run_then_resume(shared_train: Path, tmp_path: Path) -> N
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert history[2] == metrics["history"][2]  # the finished epoch was kept, not redone
+    # the extension continued the finished cosine (from 10% of the rate) instead of restarting
+    # its decay at half the rate
+    plan = torch.load(out / "checkpoints" / "finetune_last.pt", weights_only=True)["lr_plan"]
+    assert plan["anchor_factor"] == pytest.approx(EXTENSION_LR_SHARE)
+    assert plan["anchor_step"] * 2 == plan["total"]
     predictions = json.loads(run_cli("predict", str(out), str(next((data / "A").iterdir())),
                                      "--json").stdout)
     assert predictions[0]["label"] in ("A", "B", "C")

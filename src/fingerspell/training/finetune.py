@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .distributed import Dist
+from .loop import LrPlan
 
 LAST = "finetune_last.pt"
 BEST = "finetune_best.pt"
@@ -125,9 +127,13 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
         {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
         weight_decay=recipe.weight_decay)
     train_paths, train_labels = train
-    steps = math.ceil(len(train_paths) / recipe.batch_size) * recipe.finetune_epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps)))))
+    steps_per_epoch = math.ceil(len(train_paths) / recipe.batch_size)
+    # a cosine over the fine-tuning epochs without warm-up; a finished run extended on resume
+    # continues its curve (LrPlan, as stage one) instead of starting the decay over
+    plan_recipe = replace(recipe, epochs=recipe.finetune_epochs, warmup_epochs=0.0,
+                          schedule="cosine")
+    plan = LrPlan.fresh(plan_recipe, steps_per_epoch)
+    schedule = plan.schedule(optimizer)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                               enabled=device.type == "cuda")
@@ -139,8 +145,11 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
         backbone.net.load_state_dict(state["backbone"])
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
         history, done = list(state["history"]), int(state["done"])
+        plan = LrPlan.restored(plan_recipe, steps_per_epoch, state.get("lr_plan"),
+                               done * steps_per_epoch)
+        schedule = plan.schedule(optimizer)
+        schedule.load_state_dict(state["schedule"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
         best_weights = load_checkpoint(checkpoint_dir / BEST)
     progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)",
@@ -194,7 +203,8 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
                     link_checkpoint(checkpoint_dir, epoch_file, BEST)
                 save_checkpoint(checkpoint_dir, LAST, {
                     **weights, "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "history": history, "done": round_,
+                    "schedule": schedule.state_dict(), "lr_plan": plan.to_dict(),
+                    "history": history, "done": round_,
                     "best_epoch": best_epoch, "best_val_acc": best_acc})
                 prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
     if best_weights is not None:

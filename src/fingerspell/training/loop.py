@@ -81,6 +81,16 @@ class LrPlan:
             return 0.5 * (1 + math.cos(math.pi * progress))
         return 1.0
 
+    @classmethod
+    def restored(cls, recipe: Recipe, steps_per_epoch: int, saved: dict[str, Any] | None,
+                 step: int) -> LrPlan:
+        """The plan a checkpoint recorded (``to_dict``), continued at ``step`` with ``recipe``;
+        runs of 0.1 recorded none: they ran one plain plan that ended at ``step``."""
+        saved = saved or {"total": step}
+        plan = cls(recipe, steps_per_epoch, int(saved["total"]), int(saved.get("anchor_step", 0)),
+                   saved.get("anchor_factor"))
+        return plan.resumed(recipe, step)
+
     def resumed(self, recipe: Recipe, step: int) -> LrPlan:
         """This plan for a run resumed at ``step`` with ``recipe`` (whose epochs may differ)."""
         total = max(1, recipe.epochs * self.steps_per_epoch)
@@ -192,11 +202,8 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     if state is not None:
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
-        # runs of 0.1 did not record their plan: they ran one plain plan of len(history) epochs
-        saved = state.get("lr_plan") or {"total": len(state["history"]) * steps_per_epoch}
-        plan = LrPlan(recipe, steps_per_epoch, int(saved["total"]),
-                      int(saved.get("anchor_step", 0)), saved.get("anchor_factor"))
-        plan = plan.resumed(recipe, int(state["epoch"]) * steps_per_epoch)
+        plan = LrPlan.restored(recipe, steps_per_epoch, state.get("lr_plan"),
+                               int(state["epoch"]) * steps_per_epoch)
         schedule = plan.schedule(optimizer)
         schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"])
