@@ -281,9 +281,9 @@ class HandDetector:
         """The signing hand, retrying a miss as ``settings`` says (image mode); None when
         there is none. Images larger than DETECTION_SIDE are searched at that size (the
         landmarks are fractions of the image's sides, so they hold for the original)."""
-        image = image.convert("RGB")  # a copy: shrinking it leaves the caller's image alone
-        if max(image.size) > DETECTION_SIDE:
-            image.thumbnail((DETECTION_SIDE, DETECTION_SIDE))
+        if max(image.size) > DETECTION_SIDE:  # shrunk first: no full-size converted copy
+            image = ImageOps.contain(image, (DETECTION_SIDE, DETECTION_SIDE))
+        image = image.convert("RGB")  # a copy: the caller's image is left alone
         if self.video:
             return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)
         passes = [("as is", lambda im: im)] + [(n, RETRIES[n]) for n in self.settings.retries]
