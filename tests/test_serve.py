@@ -8,8 +8,10 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,26 @@ def test_predict_multipart_and_raw_bytes(server: str, shared_train: Path) -> Non
     assert a["label"] == b["label"] and len(a["top_k"]) == 3 and len(b["top_k"]) == 5
     assert a["route"] == "hand" and len(a["hand"]["landmarks"]) == 21
     assert all(0 <= v <= 1 for v in a["hand"]["box"])
+
+
+def test_concurrent_predictions_match_one_at_a_time(server: str, shared_train: Path) -> None:
+    """Requests in parallel run on the server's pool of hand detectors: each answer is the one
+    the same photo gets alone (no detector serves two requests at once)."""
+    photos = [shared_train / letter / f"{letter}1200.jpg" for letter in ("L", "A", "Y", "C")]
+
+    def ask(photo: Path) -> dict[str, Any]:
+        reply = httpx.post(f"{server}/v1/predict", content=photo.read_bytes(),
+                           headers={"content-type": "image/jpeg"}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    alone = {photo: ask(photo) for photo in photos}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(ask, photos * 4))
+    for photo, answer in zip(photos * 4, together, strict=True):
+        assert answer["label"] == alone[photo]["label"]
+        assert answer["hand"]["landmarks"] == alone[photo]["hand"]["landmarks"]
+        assert answer["confidence"] == pytest.approx(alone[photo]["confidence"], abs=1e-5)
 
 
 @pytest.mark.parametrize("case", ["text", "empty", "truncated", "tiny", "too large"])
@@ -189,3 +211,45 @@ def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,
         page.wait_for_function("!document.getElementById('text').textContent.includes('CAB')",
                                timeout=10_000)
     assert (reports / "live-page.png").stat().st_size > 10_000
+
+
+def test_detector_pool_lends_each_detector_to_one_request_at_a_time() -> None:
+    """At most ``size`` detectors are made; a request that finds them all lent waits for one;
+    closing the pool closes every detector it made."""
+    from fingerspell.serve.detectors import DetectorPool
+
+    class StandInDetector:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    class StandInModel:  # what the pool asks of a model: its mode and a detector
+        mode = type("Mode", (), {"needs_hands": True})()
+        made: list[StandInDetector] = []  # noqa: RUF012 - one list for the test
+
+        def detector(self) -> StandInDetector:
+            self.made.append(StandInDetector())
+            return self.made[-1]
+
+    model = StandInModel()
+    pool = DetectorPool(model, size=2)
+    assert len(model.made) == 1  # the first is made as the server starts
+    busy: set[int] = set()
+    overlap = []
+    lock = threading.Lock()
+
+    def request(_: int) -> None:
+        with pool.lease() as detector:
+            with lock:
+                overlap.append(id(detector) in busy)
+                busy.add(id(detector))
+            time.sleep(0.05)
+            with lock:
+                busy.discard(id(detector))
+
+    with ThreadPoolExecutor(6) as threads:
+        list(threads.map(request, range(12)))
+    assert len(model.made) == 2 and not any(overlap) and len(overlap) == 12
+    pool.close()
+    assert all(d.closed for d in model.made)

@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -43,6 +42,7 @@ from .._version import __version__
 from ..infer.model import Model, Prediction
 from ..live.decoder import DecoderSettings
 from ..live.stream import LiveSession
+from .detectors import DetectorPool
 from .guard import GuardMiddleware, HostPolicy
 from .profiles import Profiles
 from .uploads import DEFAULT_MAX_PIXELS, BadInput, decode_image
@@ -78,22 +78,21 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     """A FastAPI application serving ``model`` (``bind``: the address it listens on, for the
     Host check; ``allow_origins``: extra web origins that may call it; ``profiles``: Teach
     mode's store, ``profile``: the name of the profile ``model`` was adapted to, if any)."""
-    shared_detector = model.detector()
+    slots = decode_slots or max(1, os.cpu_count() or 1)
+    detectors = DetectorPool(model, size=slots)  # single-image requests, one each at a time
     state = Serving(model, profile)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        if shared_detector is not None:
-            shared_detector.close()
+        detectors.close()
 
     app = FastAPI(title="fingerspell", version=__version__, lifespan=lifespan,
                   description="Recognise ASL fingerspelling from images and camera streams.")
     app.add_middleware(GuardMiddleware, policy=HostPolicy(bind=bind, allow_origins=allow_origins))
     static = Path(str(resources.files("fingerspell.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
-    predict_lock = threading.Lock()  # one shared detector for single-image requests
-    decodes = asyncio.Semaphore(decode_slots or max(1, os.cpu_count() or 1))
+    decodes = asyncio.Semaphore(slots)
     streams = {"active": 0}
 
     async def decode(data: bytes) -> Any:
@@ -146,8 +145,8 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         image = await decode(await read_upload(request))
 
         def run() -> Prediction:
-            with predict_lock:
-                return state.model.predict_images([image], detector=shared_detector,
+            with detectors.lease() as detector:
+                return state.model.predict_images([image], detector=detector,
                                                   top_k=top_k, names=["upload"])[0]
 
         return prediction_json(await asyncio.to_thread(run))
@@ -189,14 +188,14 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
             image = await decode(await read_upload(request))
 
             def run() -> dict[str, Any]:
-                with predict_lock:
-                    seen = state.model.predict_images([image], detector=shared_detector,
+                with detectors.lease() as detector:
+                    seen = state.model.predict_images([image], detector=detector,
                                                       top_k=1, names=["capture"])[0]
-                if shared_detector is not None and seen.hand is None:
+                if detectors.uses_hands and seen.hand is None:
                     return {"saved": False, "hand": False, "examples": profiles.examples(name)}
                 read = {"label": seen.label, "confidence": seen.confidence,
                         "unsure": seen.unsure}
-                return {"saved": True, "hand": shared_detector is not None, "read": read,
+                return {"saved": True, "hand": detectors.uses_hands, "read": read,
                         "examples": profiles.add(name, label, image)}
 
             return await asyncio.to_thread(run)
