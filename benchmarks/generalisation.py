@@ -101,11 +101,15 @@ def held_out_calibration(fold_answers: dict[str, tuple[np.ndarray, np.ndarray]],
 
 
 def validation_calibration(fit, examples: Examples, samples: list, rows: list[int],
-                           held_out: list[int], seed: int) -> dict[str, float]:
+                           held_out: list[int], seed: int,
+                           landmark_weight: float | None = None) -> dict[str, float]:
     """The temperature ``train`` would fit on its validation split of ``rows`` (the default
-    split of those samples), applied to a head fitted on the rest and scored on ``held_out``."""
+    split of those samples), applied to a head fitted on the rest and scored on ``held_out``;
+    a fusion mixes at ``landmark_weight`` (``train`` chooses it on all of ``rows``)."""
     split = split_samples(samples, seed=seed)
     fitted = fit([rows[j] for j in split.train])
+    if landmark_weight is not None:
+        fitted.fitted.head.landmark_weight = landmark_weight
     val = [rows[j] for j in split.val if examples.found[rows[j]] or not fitted.mode.head_needs_hand]
     temperature = fit_temperature(fitted.predict_proba(examples.vectors[val]),
                                   examples.labels[val])
@@ -186,7 +190,7 @@ def main() -> None:
         if args.validation_temperature:  # as `train` calibrates on one source: its own split
             result["calibration_validation_split"] = validation_calibration(
                 fit, examples, [images.samples[i] for i in others], others, answerable,
-                args.seed)
+                args.seed, result.get("landmark_weight"))
         if weights:  # fusion: the same two heads, mixed with other landmark weights
             head = fitted.fitted.head
             default = head.landmark_weight
