@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import SOURCES, pooled_features
+from common import SOURCES, fit_heads, pooled_features
 from fingerspell.features.feature_mode import get_mode
-from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.adapt import AdaptSettings, adapt_head
-from fingerspell.training.fitting import Examples, HeadFitter
+from fingerspell.training.fitting import Examples
 
 PEOPLE_SOURCES = ("mon95", "webcam_mit", "multi_signer")
 SELECTION = "mon95"
@@ -108,7 +107,6 @@ def main() -> None:
     shots = [int(k) for k in args.shots.split(",")]
     started = time.perf_counter()
     mode = get_mode("fusion")
-    recipe = recipe_for_features(mode.name)
     pooled = pooled_features(mode.name, list(SOURCES))
     images, paths, sources = pooled.images, pooled.paths, pooled.sources
     usable, examples = pooled.readable, pooled.examples
@@ -117,12 +115,12 @@ def main() -> None:
     bases = {}
     for name in PEOPLE_SOURCES:
         k = list(SOURCES).index(name)
-        fitter = HeadFitter(mode, recipe, len(images.classes), pooled.feature_dim,
-                            seed=args.seed, show_progress=False)
-        fitted = fitter.fit(examples, [i for i in range(len(paths)) if sources[i] != k and usable[i]],
-                            [])
-        bases[name] = fitted.head.eval()
-        print(f"base without {name}: fitted", flush=True)
+        # as `train` fits the other sources: the fusion's landmark weight chosen on them
+        fitter = fit_heads(pooled, [i for i in range(len(paths)) if sources[i] != k],
+                           seed=args.seed)
+        bases[name] = fitter.fitted.head.eval()
+        print(f"base without {name}: fitted (landmark weight "
+              f"{bases[name].landmark_weight})", flush=True)
 
     settings = AdaptSettings()
     selection = []

@@ -79,6 +79,29 @@ def pooled_features(mode_name: str, names: list[str], landmark_encoding: int | N
                   backbone.spec.feature_dim)
 
 
+def fit_heads(pooled: Pooled, rows: list[int], *, seed: int = 0,
+              landmark_weight: str | float | None = "auto") -> Any:
+    """A ``HeadFitter`` fitted on the readable ``rows`` as ``fingerspell train`` fits those
+    sources: the mode's recipe and, for a fusion, the landmark weight chosen on each source
+    answered by heads fitted without it (``"auto"``, one more fit per source), fixed (a number)
+    or left at the head's default (None)."""
+    from fingerspell.head.recipes import recipe_for_features
+    from fingerspell.training.fitting import HeadFitter
+    from fingerspell.training.fusion_weight import choose_landmark_weight
+    from fingerspell.training.source_calibration import out_of_source_folds
+    fitter = HeadFitter(pooled.mode, recipe_for_features(pooled.mode.name),
+                        len(pooled.images.classes), pooled.feature_dim, seed=seed,
+                        show_progress=False)
+    rows = [i for i in rows if pooled.readable[i]]
+    fitter.fit(pooled.examples, rows, [])
+    if pooled.mode.late_fusion and landmark_weight is not None:
+        if landmark_weight == "auto":
+            folds = out_of_source_folds(fitter, pooled.examples, rows, show_progress=False)
+            landmark_weight, _ = choose_landmark_weight(folds, pooled.examples)
+        fitter.fitted.head.landmark_weight = float(landmark_weight)
+    return fitter
+
+
 def small_model(folder: Path, mode: str = "fusion", epochs: int = 3) -> Path:
     """A model of ``mode`` trained on 20 shared photos of six letters (speed does not depend
     on how well it is trained); returns its bundle folder."""

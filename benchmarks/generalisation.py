@@ -37,14 +37,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import SHARED, SOURCES, pooled_features
+from common import SHARED, SOURCES, fit_heads, pooled_features
 from fingerspell.data import split_samples
 from fingerspell.evaluation.metrics import calibration
 from fingerspell.head.calibration import fit_temperature, temper
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.fitting import Examples, HeadFitter
-from fingerspell.training.fusion_weight import choose_landmark_weight
-from fingerspell.training.source_calibration import out_of_source_folds
 
 SIGNER_FOLDS = 5
 HARD_LETTERS = ("M", "N", "T", "S", "X", "E", "I")
@@ -158,17 +156,9 @@ def main() -> None:
           f"features in {time.perf_counter() - started:.0f} s", flush=True)
 
     def fit(train: list[int], choose_weight: bool = False) -> HeadFitter:
-        fitter = HeadFitter(mode, recipe, len(images.classes), pooled.feature_dim,
-                            seed=args.seed, show_progress=False)
-        rows = [i for i in train if readable[i]]
-        fitter.fit(examples, rows, [])
-        if mode.late_fusion and args.landmark_weight != "auto":
-            fitter.fitted.head.landmark_weight = float(args.landmark_weight)
-        elif mode.late_fusion and choose_weight:  # as `train` does: its sources, one at a time
-            folds = out_of_source_folds(fitter, examples, rows, show_progress=False)
-            weight, _ = choose_landmark_weight(folds, examples)
-            fitter.fitted.head.landmark_weight = weight
-        return fitter
+        weight = (args.landmark_weight if args.landmark_weight != "auto"
+                  else "auto" if choose_weight else None)
+        return fit_heads(pooled, train, seed=args.seed, landmark_weight=weight)
 
     rows = []
     fold_answers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # leave source out: heads' answers
