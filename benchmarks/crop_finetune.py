@@ -111,15 +111,12 @@ def load_crops(folder: Path) -> dict:
 
 
 def letter_balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Every letter weighs the same, and within a letter every folder that has it."""
-    weights = np.zeros(len(labels))
-    for label in np.unique(labels):
-        in_letter = labels == label
-        folders = np.unique(sources[in_letter])
-        for folder in folders:
-            rows = in_letter & (sources == folder)
-            weights[rows] = 1.0 / (len(folders) * rows.sum())
-    return weights
+    """Sampling weights: within a letter every folder that has it weighs the same (train's
+    ``source_balanced_weights``), and every letter weighs the same in total (a sampler draws
+    by weight, where train's loss keeps each letter's size)."""
+    from fingerspell.data.merge import source_balanced_weights
+    sizes = np.bincount(labels)[labels]
+    return source_balanced_weights(labels, sources) / sizes
 
 
 def augment(batch, generator):
@@ -281,14 +278,16 @@ def report(args: argparse.Namespace) -> None:
     result: dict = {"photos": len(rows), "kaggle_step": int(crops["kaggle_step"]),
                     "side": int(crops["side"]), "selection_sources": list(SELECTION),
                     "arms": {}}
+    # pooled row -> position in the device's answers, per held-out source
+    orders = {name: {int(crops["rows"][r]): n for n, r in enumerate(answers[f"{name}/rows"])}
+              for name in names if f"{name}/rows" in answers.files}
     for arm in arms:
         per_source: dict = {}
         for fold in folds:
             name = names[fold.source]
             p_crop, p_marks, found = fold.fusion_parts
             if arm != "pipeline":  # the device's answers, in the fold's row order
-                order = {int(crops["rows"][r]): n
-                         for n, r in enumerate(answers[f"{name}/rows"])}
+                order = orders[name]
                 p_crop = torch.from_numpy(answers[f"{name}/{arm}"][[order[r] for r in fold.rows]])
             truth = pooled.labels[fold.rows]
             per_source[name] = {

@@ -345,3 +345,13 @@ def test_a_still_j_pose_is_held_as_its_handshape_i() -> None:
     session = LiveSession(_StandInModel(), motion=False)
     result = still_frames(session, [("J", 0.3), ("I", 0.25), ("Y", 0.2)])
     assert session.text == "" and result.prediction.label == "J"
+
+
+def test_live_and_serve_options_reach_the_decoder() -> None:
+    """Unset options keep DecoderSettings' defaults; given ones replace them (live and serve)."""
+    from fingerspell.cli import _decoder_settings, build_parser
+    parser = build_parser()
+    assert _decoder_settings(parser.parse_args(["live", "--camera", "0"])) == DecoderSettings()
+    given = _decoder_settings(parser.parse_args(["serve", "--long-hold", "0", "--hold", "0.4",
+                                                 "--min-confidence", "0.6"]))
+    assert given == DecoderSettings(hold_seconds=0.4, min_confidence=0.6, long_hold_seconds=0.0)

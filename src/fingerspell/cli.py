@@ -38,21 +38,23 @@ DEFAULT_MODEL = "asl-alphabet"  # infer.builtin.DEFAULT_MODEL, named here withou
 
 
 def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
-    """The spelling decoder's options (live and serve); defaults are DecoderSettings'."""
-    parser.add_argument("--hold", type=float, default=0.5,
+    """The spelling decoder's options (live and serve). Unset, they keep DecoderSettings'
+    defaults (the numbers in the help texts), which live in that one place."""
+    parser.add_argument("--hold", type=float, default=None,
                         help="seconds a letter must be held to count (0.5)")
-    parser.add_argument("--min-confidence", type=float, default=0.5,
+    parser.add_argument("--min-confidence", type=float, default=None,
                         help="frames below this calibrated confidence count only towards the "
                              "long hold (0.5)")
-    parser.add_argument("--long-hold", type=float, default=1.5, metavar="SECONDS",
+    parser.add_argument("--long-hold", type=float, default=None, metavar="SECONDS",
                         help="a letter under --min-confidence (at 0.2 or more) counts when held "
                              "this long in 80%% of the frames (1.5; 0: never)")
 
 
 def _decoder_settings(args: argparse.Namespace) -> DecoderSettings:
     from .live.decoder import DecoderSettings
-    return DecoderSettings(hold_seconds=args.hold, min_confidence=args.min_confidence,
-                           long_hold_seconds=args.long_hold)
+    given = {"hold_seconds": args.hold, "min_confidence": args.min_confidence,
+             "long_hold_seconds": args.long_hold}
+    return DecoderSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
