@@ -75,6 +75,8 @@ def export(args: argparse.Namespace) -> None:
     from fingerspell.features.crops import hand_crop
     from fingerspell.features.hands import HandSettings
 
+    if (args.out / "crops.npz").exists():  # never replaced: it may be a run someone kept
+        sys.exit(f"{args.out / 'crops.npz'}: exists; choose another --out")
     names = list(SOURCES)
     pooled = pooled_features("fusion", names)
     rows = thinned_rows(pooled, names, args.kaggle_step)
@@ -220,6 +222,8 @@ def train(args: argparse.Namespace) -> None:
     import torch
 
     from fingerspell.features.backbones import _efficientnet_lite_keys_to_timm
+    if args.out.exists():  # never replaced: the answers of an earlier (GPU) run
+        sys.exit(f"{args.out}: exists; choose another --out")
     data = load_crops(args.crops)
     labels_np, sources_np = data["labels"], data["sources"]
     names = [str(n) for n in data["names"]]
