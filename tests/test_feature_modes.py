@@ -229,8 +229,8 @@ def test_hand_options_errors(small_data: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a MediaPipe hand-landmarker bundle" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     result = run_cli("train", str(small_data), "--out", str(tmp_path / "r3"), "--features",
-                     "crop", "--finetune", "2")
-    assert result.returncode == 2 and "--features image only" in result.stderr
+                     "landmarks", "--finetune", "2")
+    assert result.returncode == 2 and "--finetune needs backbone features" in result.stderr
     result = run_cli("train", str(small_data), str(small_data), "--out", str(tmp_path / "r4"))
     assert result.returncode == 2 and "given twice" in result.stderr
 

@@ -79,3 +79,50 @@ def test_finetune_short_run_then_resume(shared_train: Path, tmp_path: Path) -> N
     predictions = json.loads(run_cli("predict", str(out), str(next((data / "A").iterdir())),
                                      "--json").stdout)
     assert predictions[0]["label"] in ("A", "B", "C")
+
+
+def test_fusion_finetunes_its_crop_head_on_hand_crops(shared_train: Path, shared_signers: Path,
+                                                      hand_model: Path, tmp_path: Path) -> None:
+    """A fusion fine-tunes the backbone with its crop head on the hand crops it reads: the
+    validation answers fine-tuning kept are the saved model's crop head on the crops that
+    prediction takes; the landmark weight is still chosen on the folders answered without
+    themselves (frozen folds), and the temperature comes from the validation split."""
+    kaggle = link_subset(shared_train, tmp_path / "kaggle", ["A", "B", "C"], per_class=12,
+                         step=20)
+    people = link_subset(shared_signers, tmp_path / "people", ["A", "B", "C"], per_class=15,
+                         step=4)
+    out = tmp_path / "run"
+    result = run_cli("train", str(kaggle), str(people), "--out", str(out), "--epochs", "3",
+                     "--finetune", "2", "--finetune-epochs", "2", "--val-fraction", "0.3",
+                     "--hand-model", str(hand_model))
+    assert result.returncode == 0, result.stderr
+    assert "crop head only" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["features"] == "fusion"  # --finetune keeps the default features
+    assert [h.get("stage") for h in metrics["history"]][-2:] == ["finetune", "finetune"]
+    scores = metrics["landmark_weight_by_source_folds"]
+    assert scores[str(metrics["landmark_weight"])] == max(scores.values())
+
+    model = Model.load(out / "model", runtime="torch")
+    val = [Path(p) for p in json.loads((out / "split.json").read_text())["val"]]
+    features = model.features(val)
+    with torch.no_grad():
+        crop_probs = model.head.crop(torch.from_numpy(
+            features.vectors[:, :model.backbone.spec.feature_dim])).softmax(-1)
+    best = torch.load(out / "checkpoints" / "finetune_best.pt", weights_only=True)
+    assert torch.allclose(crop_probs, best["val_probs"], atol=1e-3)
+
+    pretrained = create_backbone("efficientnet_lite0")
+    changed = [k for k, v in model.backbone.net.state_dict().items()
+               if not torch.equal(v, pretrained.net.state_dict()[k])]
+    if metrics["finetune_kept"]:
+        assert metrics["finetune_val_acc"] >= metrics["head_only_val_acc"] and changed
+        assert model.info["calibration"]["fitted_on"].startswith("validation split")
+        # the report and best_val_acc score the fusion end to end, on the new crops
+        per_class = metrics["val_per_class"]
+        recall = sum(r["recall"] * r["support"] for r in per_class.values())
+        assert recall / sum(r["support"] for r in per_class.values()) == pytest.approx(
+            metrics["best_val_acc"], abs=1e-3)
+    else:
+        assert not changed
+        assert model.info["calibration"]["fitted_on"].startswith("leave one source out")

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "torch, onnx")
     p.add_argument("--workers", type=int, default=None, help="image decoding processes")
     p.add_argument("--finetune", type=_positive_int, default=None, metavar="N",
-                   help="after the head, fine-tune the backbone's last N blocks on images")
+                   help="after the head, fine-tune the backbone's last N blocks with it, on the "
+                        "images or hand crops it reads")
     p.add_argument("--finetune-epochs", type=_positive_int, default=None,
                    help="epochs of fine-tuning (3)")
     p.add_argument("--keep-epochs", type=_positive_int, default=None,
@@ -342,8 +343,9 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
         + (f" ({m['world_size']} processes)" if m["world_size"] > 1 else "")
         + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
         f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})"
-        + (f"; head only {m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
-           f" ({'kept' if m['finetune_kept'] else 'not better: head-only model kept'})"
+        + (f"; {'crop head' if get_mode(m['features']).late_fusion else 'head'} only "
+           f"{m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
+           f" ({'kept' if m['finetune_kept'] else 'not better: the frozen backbone kept'})"
            if "head_only_val_acc" in m else ""),
         f"model      {result.model_dir}",
         f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",

@@ -58,8 +58,9 @@ class FeatureMode:
 
     @property
     def finetunable(self) -> bool:
-        """Fine-tuning trains the backbone on whole images, end to end with the head."""
-        return self.backbone_input == "image" and not self.needs_hands
+        """Fine-tuning trains the backbone end to end with the head that reads it: on whole
+        images (``image``) or on hand crops (``crop``, and ``fusion``'s crop head)."""
+        return self.uses_backbone
 
     @property
     def single_graph(self) -> bool:

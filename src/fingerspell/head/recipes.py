@@ -76,12 +76,18 @@ PRESETS: dict[str, Recipe] = {
 # (README, "Which features"): landmarks need standardisation, a hidden layer and jittered
 # copies of each hand (session split 80 -> 87%); fusion gains from one augmented view with the
 # background replaced (unseen signers 91 -> 94%), crop does not (51 vs 53% / 81 vs 80%).
+# Fine-tuning on hand crops (--finetune, on a GPU: README "Fine-tuning the backbone on hand
+# crops") learns faster than on whole images: the head at 1e-3 and the backbone at 0.3x of it
+# for 12 epochs beat the whole-image setting (3e-4, 0.1x) on the crop head's validation split
+# (53.7 vs 44.2%) and on the held-out source (69.6 vs 68.1%).
+CROP_FINETUNING: dict[str, Any] = {"finetune_epochs": 12, "finetune_lr": 1e-3,
+                                   "finetune_backbone_lr_scale": 0.3}
 MODE_OVERRIDES: dict[str, dict[str, Any]] = {
     "image": {},
-    "crop": {},
+    "crop": CROP_FINETUNING,
     "landmarks": {"normalize": True, "hidden": (256,), "dropout": (0.3,), "input_dropout": 0.0,
                   "epochs": 60, "augment_views": 4},
-    "fusion": {"augment_views": 1},
+    "fusion": {"augment_views": 1, **CROP_FINETUNING},
 }
 
 

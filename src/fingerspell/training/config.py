@@ -35,11 +35,7 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
     o = TrainOptions.build(options, **overrides)
     preset = o.preset or "default"
     from_file = _read_recipe_file(Path(o.config_file)) if o.config_file else {}
-    # fine-tuning trains the backbone on whole images: it implies image features
-    if preset != "default":
-        default_mode = get_preset(preset).features
-    else:
-        default_mode = "image" if o.finetune else "fusion"
+    default_mode = get_preset(preset).features if preset != "default" else "fusion"
     mode = get_mode(o.features or from_file.get("features") or default_mode)
     recipe = recipe_for_features(mode.name, preset)
     recipe = Recipe.from_dict({**recipe.to_dict(), **from_file, "features": mode.name})
@@ -63,7 +59,8 @@ def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
     if not 0 < val_fraction < 1:
         raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
     if recipe.finetune_blocks and not mode.finetunable:
-        raise FingerspellError(f"--finetune works with --features image only (got {mode.name})")
+        raise FingerspellError(f"--finetune needs backbone features (image, crop or fusion; "
+                               f"got {mode.name})")
     hand = HandSettings(**{k: v for k, v in (("pick", o.hand_pick),
                                              ("min_confidence", o.hand_confidence))
                            if v is not None})

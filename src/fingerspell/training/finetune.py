@@ -3,14 +3,16 @@
 Stage one (the head on cached features) gives the head a good start; here the last blocks
 adapt with a 10x lower learning rate than the head, on augmented images (a new augmented view
 each epoch), in bfloat16 autocast on a GPU. BatchNorm statistics stay frozen: with small
-batches, re-estimating them hurts more than it helps.
+batches, re-estimating them hurts more than it helps. The images are what the head reads:
+whole photos, or the square around each photo's hand (``ImageRows.crops``: hand modes, where
+every epoch's view also puts another room behind the hand, as the crop head's views do).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ..errors import FingerspellError
 from ..features.backbones import FrozenBackbone, VGGConvBase, state_dict_digest
-from ..features.extract import DecodedImages, default_workers
+from ..features.extract import DecodedImages, HandCrops, default_workers
 from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
@@ -37,6 +39,16 @@ from .loop import LrPlan
 
 LAST = "finetune_last.pt"
 BEST = "finetune_best.pt"
+
+
+@dataclass
+class ImageRows:
+    """Photos to fine-tune on: paths, class indices and, for hand modes, each photo's hand
+    (the crop the head reads; the whole photo where none was found)."""
+
+    paths: list[Path]
+    labels: np.ndarray
+    crops: HandCrops | None = None
 
 
 def backbone_blocks(net: nn.Module) -> list[list[str]]:
@@ -87,10 +99,10 @@ class _Network(nn.Module):
         return self.head(self.backbone(images).float())
 
 
-def _loader(paths: list[Path], backbone: FrozenBackbone, view: int, batch_size: int,
+def _loader(rows: ImageRows, backbone: FrozenBackbone, view: int, batch_size: int,
             shuffle: bool, seed: int, workers: int | None, dist: Dist | None = None) -> DataLoader:
     workers = default_workers() if workers is None else workers
-    dataset = DecodedImages(paths, backbone.spec.preprocessing, view)
+    dataset = DecodedImages(rows.paths, backbone.spec.preprocessing, view, rows.crops)
     if dist is not None and dist.active:  # each rank takes its share of every epoch
         sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank,
                                      shuffle=shuffle, seed=seed)
@@ -102,10 +114,9 @@ def _loader(paths: list[Path], backbone: FrozenBackbone, view: int, batch_size: 
 
 
 def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
-             train: tuple[list[Path], np.ndarray], val: tuple[list[Path], np.ndarray],
-             checkpoint_dir: Path, device: torch.device, seed: int, first_epoch: int,
-             keep_epochs: int | None, workers: int | None, show_progress: bool,
-             dist: Dist | None = None) -> dict[str, Any]:
+             train: ImageRows, val: ImageRows, checkpoint_dir: Path, device: torch.device,
+             seed: int, first_epoch: int, keep_epochs: int | None, workers: int | None,
+             show_progress: bool, dist: Dist | None = None) -> dict[str, Any]:
     """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc", "val_probs",
     "seconds"}`` (``val_probs``: the best epoch's validation probabilities, in ``val`` order).
 
@@ -126,8 +137,7 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
         {"params": backbone_params, "lr": recipe.finetune_lr * recipe.finetune_backbone_lr_scale},
         {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
         weight_decay=recipe.weight_decay)
-    train_paths, train_labels = train
-    steps_per_epoch = math.ceil(len(train_paths) / recipe.batch_size)
+    steps_per_epoch = math.ceil(len(train.paths) / recipe.batch_size)
     # a cosine over the fine-tuning epochs without warm-up; a finished run extended on resume
     # continues its curve (LrPlan, as stage one) instead of starting the decay over
     plan_recipe = replace(recipe, epochs=recipe.finetune_epochs, warmup_epochs=0.0,
@@ -152,8 +162,10 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
         schedule.load_state_dict(state["schedule"])
         best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
         best_weights = load_checkpoint(checkpoint_dir / BEST)
-    progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)",
-                   total=max(0, recipe.finetune_epochs - done) * len(train_paths), unit="img",
+    seen_as = " on hand crops" if train.crops is not None else ""
+    progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)"
+                        f"{seen_as}",
+                   total=max(0, recipe.finetune_epochs - done) * len(train.paths), unit="img",
                    enabled=show_progress and dist.is_main)
     with progress:
         for round_ in range(done + 1, recipe.finetune_epochs + 1):
@@ -161,14 +173,14 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
             epoch_start = time.perf_counter()
             head.train()
             total_loss, correct, seen = 0.0, 0, 0
-            loader = _loader(train_paths, backbone, round_, recipe.batch_size, True,
+            loader = _loader(train, backbone, round_, recipe.batch_size, True,
                              seed + round_, workers, dist)
             for images, index, reasons in loader:
                 good = torch.tensor([not r for r in reasons])
                 if not good.any():
                     continue
                 images = images[good].to(device, non_blocking=True)
-                targets = torch.from_numpy(train_labels[index[good].numpy()]).to(device)
+                targets = torch.from_numpy(train.labels[index[good].numpy()]).to(device)
                 with autocast:
                     logits = trainer(images)
                     loss = loss_fn(logits.float(), targets)
@@ -220,21 +232,20 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
 
 
 @torch.no_grad()
-def _validate(network: _Network, val: tuple[list[Path], np.ndarray], backbone: FrozenBackbone,
+def _validate(network: _Network, val: ImageRows, backbone: FrozenBackbone,
               recipe: Recipe, device: torch.device, autocast: torch.autocast,
               workers: int | None) -> tuple[float, float, torch.Tensor]:
     """Loss, accuracy and class probabilities (rows in ``val`` order) on the validation images."""
-    paths, labels = val
-    probs = torch.zeros(len(paths), network.head.config.n_classes)
-    if not paths:
+    probs = torch.zeros(len(val.paths), network.head.config.n_classes)
+    if not val.paths:
         return math.nan, math.nan, probs
     network.eval()
     total_loss, correct, seen = 0.0, 0, 0
-    for images, index, reasons in _loader(paths, backbone, 0, 64, False, 0, workers):
+    for images, index, reasons in _loader(val, backbone, 0, 64, False, 0, workers):
         good = torch.tensor([not r for r in reasons])
         if not good.any():
             continue
-        targets = torch.from_numpy(labels[index[good].numpy()]).to(device)
+        targets = torch.from_numpy(val.labels[index[good].numpy()]).to(device)
         with autocast:
             logits = network(images[good].to(device)).float()
         total_loss += float(nn.functional.cross_entropy(logits, targets, reduction="sum"))

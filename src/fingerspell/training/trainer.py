@@ -18,18 +18,18 @@ from ..errors import FingerspellError
 from ..evaluation.plots import plot_curves
 from ..evaluation.run import summarize_predictions
 from ..features.backbones import FrozenBackbone, create_backbone
-from ..features.extract import resolve_device
+from ..features.extract import HandCrops, resolve_device
 from ..features.feature_mode import FeatureMode, get_mode
 from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
 from ..features.modes import ModeFeatures
 from ..features.onnx_runtime import choose_encoder
 from ..head.calibration import calibration_record, temper
-from ..head.heads import LateFusionHead
+from ..head.heads import LateFusionHead, MLPHead
 from ..head.recipes import Recipe
 from ..infer.model import Model
 from .config import resolve_config, resume_config
 from .distributed import Dist, init_from_env
-from .finetune import finetune, last_blocks
+from .finetune import ImageRows, finetune, last_blocks
 from .fitting import LANDMARKS, MAIN, Examples, HeadFitter
 from .fusion_weight import DEFAULT as DEFAULT_LANDMARK_WEIGHT
 from .fusion_weight import choose_landmark_weight
@@ -191,12 +191,14 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
                        landmark_history=marks.history)
     head = fitted.head
     # answers about each data folder from heads fitted without it: for the fusion's weight
-    # and for the temperature (--calibrate-on sources), both the default with several folders
-    several = len(images.sources) > 1 and not recipe.finetune_blocks and not dist.active
+    # and for the temperature (--calibrate-on sources), both the default with several folders.
+    # The folds' heads read the frozen backbone: a fine-tuned model's temperature comes from
+    # its validation split instead, but the weight is still chosen on them.
+    several = len(images.sources) > 1 and not dist.active
     weight = config.get("landmark_weight", "auto")
     folds = None
     if several and ((mode.late_fusion and weight == "auto")
-                    or config.get("calibrate_on") == "sources"):
+                    or (config.get("calibrate_on") == "sources" and not recipe.finetune_blocks)):
         folds = out_of_source_folds(fitter, examples, train_idx + val_idx,
                                     show_progress=show_progress)
     if isinstance(head, LateFusionHead):
@@ -208,12 +210,22 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         else:
             head.landmark_weight = DEFAULT_LANDMARK_WEIGHT
         metrics["landmark_weight"] = head.landmark_weight
-    val_probs = None
+    val_probs, tuned = None, False
     if recipe.finetune_blocks:
-        val_probs = _finetune_stage(backbone, head, recipe, config, metrics, run_dir, device, dist,
-                                    train=([paths[i] for i in train_idx], labels[train_idx]),
-                                    val=([paths[i] for i in val_idx], labels[val_idx]),
-                                    workers=workers, show_progress=show_progress)
+        hands = features.hands if mode.backbone_input == "crop" else None
+
+        def rows(index: list[int]) -> ImageRows:  # the photos as the head reads them
+            return ImageRows([paths[i] for i in index], labels[index],
+                             HandCrops([hands[i] for i in index], hand_settings.margin)
+                             if hands is not None else None)
+        # a fusion fine-tunes its crop head with the backbone; the landmark head stays
+        part = head.crop if isinstance(head, LateFusionHead) else head
+        tuned, val_probs = _finetune_stage(backbone, part, recipe, config, metrics, run_dir,
+                                           device, dist, train=rows(train_idx),
+                                           val=rows(val_idx), workers=workers,
+                                           show_progress=show_progress)
+        if mode.needs_hands:  # fine-tuning scored the crop head, not the model's whole rule
+            val_probs = None
     if not dist.is_main:  # the other ranks helped; rank 0 writes the results
         return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
 
@@ -224,11 +236,15 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     model.to(torch.device("cpu"))
     if val_idx and val_probs is None:
         # the final rule end to end: head, plus `nothing` or the fallback where no hand is found
-        val_features = ModeFeatures(features.vectors[val_idx], {},
-                                    [features.hands[i] for i in val_idx]
-                                    if features.hands is not None else None)
+        val_paths = [paths[i] for i in val_idx]
+        if tuned:  # the cached crop features are the frozen backbone's: read them anew
+            val_features = model.features(val_paths, use_cache=True, cache_root=cache_dir)
+        else:
+            val_features = ModeFeatures(features.vectors[val_idx], {},
+                                        [features.hands[i] for i in val_idx]
+                                        if features.hands is not None else None)
         probs, _ = model.decide(val_features, model.whole_image_features(
-            [paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
+            val_paths, use_cache=True, cache_root=cache_dir))
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
@@ -238,7 +254,7 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     # or --calibrate-on validation) the validation split's. benchmarks/generalisation.py
     # --validation-temperature compares them.
     held_out = None
-    if config.get("calibrate_on") == "sources" and folds:
+    if config.get("calibrate_on") == "sources" and folds and not tuned:
         # the folds answer as the model will: a fusion at the weight it keeps
         probs, truth = fold_answers(folds, examples, getattr(head, "landmark_weight", None))
         if len(truth) >= MIN_CALIBRATION_ROWS:
@@ -291,14 +307,14 @@ def _data_metrics(images: ImageSet, mode: FeatureMode, strategy: str, features: 
     }
 
 
-def _finetune_stage(backbone: FrozenBackbone, head: torch.nn.Module, recipe: Recipe,
+def _finetune_stage(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe,
                     config: dict[str, Any], metrics: dict[str, Any], run_dir: Path,
-                    device: torch.device, dist: Dist, *, train: tuple[list[Path], np.ndarray],
-                    val: tuple[list[Path], np.ndarray], workers: int | None,
-                    show_progress: bool) -> torch.Tensor | None:
-    """Stage two: fine-tune the backbone's last blocks with the head; keep it only if it beats
-    the head alone on validation (else both are restored). Updates ``metrics``; returns the
-    validation probabilities when fine-tuning was kept."""
+                    device: torch.device, dist: Dist, *, train: ImageRows, val: ImageRows,
+                    workers: int | None, show_progress: bool) -> tuple[bool, torch.Tensor | None]:
+    """Stage two: fine-tune the backbone's last blocks with ``head`` (the head that reads the
+    backbone: a fusion's crop head); keep it only if it beats that head alone on validation
+    (else both are restored). Updates ``metrics``; returns whether fine-tuning was kept and,
+    if so, ``head``'s validation probabilities."""
     head_only = metrics["best_val_acc"]
     before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
               {k: v.detach().clone() for k, v in head.state_dict().items()}, backbone.weights_id)
@@ -312,8 +328,8 @@ def _finetune_stage(backbone: FrozenBackbone, head: torch.nn.Module, recipe: Rec
                    history=metrics["history"] + tuned["history"])
     if kept:  # fine-tuning already scored the validation images with its best weights
         metrics.update(best_epoch=tuned["best_epoch"], best_val_acc=tuned["best_val_acc"])
-        return tuned["val_probs"]
+        return True, tuned["val_probs"]
     backbone.net.load_state_dict(before[0])  # not better: keep stage one's model
     head.load_state_dict(before[1])
     backbone.weights_id = before[2]
-    return None
+    return False, None
