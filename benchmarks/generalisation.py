@@ -3,6 +3,7 @@
 Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,...]
                                            [--landmark-weights 0.3,0.5,0.7] [--head-rules]
                                            [--leave-source-out-only] [--landmark-encoding 1]
+                                           [--drop SOURCE:L,L]
                                            [--out benchmarks/results/generalisation.json]
 
 The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
@@ -117,6 +118,23 @@ def validation_calibration(fit, examples: Examples, samples: list, rows: list[in
             "ece_calibrated": round(calibration(temper(probs, temperature), truth)["ece"], 4)}
 
 
+def dropped_rows(spec: str, names: list[str], sources: np.ndarray, labels: np.ndarray,
+                 classes: list[str]) -> set[int]:
+    """Rows that ``--drop SOURCE:L,L;SOURCE:L`` leaves out of training."""
+    rows: set[int] = set()
+    for part in filter(None, spec.split(";")):
+        source, _, letters = part.partition(":")
+        if source not in names or not letters:
+            sys.exit(f"--drop {part!r}: expected SOURCE:L,L with SOURCE in {names}")
+        unknown = [c for c in letters.split(",") if c not in classes]
+        if unknown:
+            sys.exit(f"--drop {part!r}: unknown letter {unknown[0]!r}")
+        drop = {classes.index(c) for c in letters.split(",")}
+        k = names.index(source)
+        rows |= {i for i in range(len(labels)) if sources[i] == k and labels[i] in drop}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="fusion")
@@ -142,6 +160,10 @@ def main() -> None:
                              "(one more fit per training source); the leave-signers-out folds "
                              "and the frame split, trained on every source, keep 0.5 unless a "
                              "number is given")
+    parser.add_argument("--drop", default="", metavar="SOURCE:L,L;SOURCE:L",
+                        help="leave these letters of these sources out of every fold's training "
+                             "(e.g. kaggle:M,N: a source that signs them differently); held-out "
+                             "sources are still scored on all their photos")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalisation.json"))
     args = parser.parse_args()
     names = args.sources.split(",")
@@ -155,10 +177,13 @@ def main() -> None:
     print(f"{len(paths)} photos from {len(names)} sources, {len(images.classes)} classes; "
           f"features in {time.perf_counter() - started:.0f} s", flush=True)
 
+    dropped = dropped_rows(args.drop, names, sources, labels, images.classes)
+
     def fit(train: list[int], choose_weight: bool = False) -> HeadFitter:
         weight = (args.landmark_weight if args.landmark_weight != "auto"
                   else "auto" if choose_weight else None)
-        return fit_heads(pooled, train, seed=args.seed, landmark_weight=weight)
+        return fit_heads(pooled, [i for i in train if i not in dropped], seed=args.seed,
+                         landmark_weight=weight)
 
     rows = []
     fold_answers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # leave source out: heads' answers
@@ -235,6 +260,7 @@ def main() -> None:
         if row["fold"] == "leave source out" and len(fold_answers) > 1:
             row["calibration"] = held_out_calibration(fold_answers, row["source"])
     output = {"features": mode.name, "landmark_encoding": mode.landmark_encoding,
+              "dropped_from_training": {"spec": args.drop, "photos": len(dropped)},
               "recipe": recipe.to_dict(), "seed": args.seed,
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "n_photos": len(paths), "rows": rows,

@@ -19,6 +19,11 @@ can be checked:
 
 The choice is made on the selection sources (multi_signer, mon95); the other three are
 reported. Every source is a test fold here, so the reported figures are not used to choose.
+
+``--pose-jitter F/T`` bends each training view's fingers before the usual augmentation (a
+kinematic change of pose: every finger curled or opened by up to F degrees at its three joints,
+spread by up to F/2, the thumb swung about its base and bent by up to T degrees): how much
+people differ in forming a letter, the variation a synthetic-hand generator would add.
 """
 
 from __future__ import annotations
@@ -50,6 +55,38 @@ from generalisation import score
 SELECTION = ("multi_signer", "mon95")
 # the thumb tip against the other fingers' knuckles, middle joints and tips
 CONTACTS = [(4, j) for j in (5, 6, 9, 10, 13, 14, 17, 18, *FINGERTIPS[1:])]
+
+
+FINGER_CHAINS = ((5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
+THUMB_CHAIN = (1, 2, 3, 4)
+
+
+def _rotate(points: np.ndarray, moved: tuple[int, ...], centre: np.ndarray, axis: np.ndarray,
+            angle: float) -> None:
+    """Rotate ``points[moved]`` about ``axis`` through ``centre`` (Rodrigues), in place."""
+    axis = axis / max(np.linalg.norm(axis), 1e-9)
+    p = points[list(moved)] - centre
+    c, s = np.cos(angle), np.sin(angle)
+    points[list(moved)] = (p * c + np.cross(axis, p) * s + np.outer(p @ axis, axis) * (1 - c)
+                           + centre)
+
+
+def pose_jitter(points: np.ndarray, rng: np.random.Generator, fingers: float,
+                thumb: float) -> np.ndarray:
+    """Another way of forming the same letter: see ``--pose-jitter`` (right-hand points)."""
+    out = np.asarray(points, np.float64).copy()
+    across, _, normal = palm_orientation(out)
+    f, t = np.radians(fingers), np.radians(thumb)
+    for chain in FINGER_CHAINS:
+        curl = rng.uniform(-f, f)  # the finger's joints bend together, each a little apart
+        for k, joint in enumerate(chain[:3]):
+            _rotate(out, chain[k + 1:], out[joint], across, curl + rng.uniform(-f, f) / 3)
+        _rotate(out, chain[1:], out[chain[0]], normal, rng.uniform(-f, f) / 2)
+    _rotate(out, THUMB_CHAIN[1:], out[THUMB_CHAIN[0]], rng.normal(size=3), rng.uniform(-t, t))
+    for k, joint in enumerate(THUMB_CHAIN[1:3]):
+        bone = out[THUMB_CHAIN[k + 2]] - out[joint]
+        _rotate(out, THUMB_CHAIN[k + 2:], out[joint], np.cross(bone, normal), rng.uniform(-t, t))
+    return out
 
 
 def contacts(points: np.ndarray) -> np.ndarray:
@@ -92,7 +129,7 @@ def points_of(hand: Hand, kind: str, handedness: str) -> np.ndarray | None:
 
 
 def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int,
-           mirrored_views: bool = True) -> np.ndarray:
+           mirrored_views: bool = True, pose: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     kind, encoder = ENCODINGS[name]
     rows: list[np.ndarray | None] = []
     for hand, path in zip(hands, paths, strict=True):
@@ -104,6 +141,8 @@ def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int,
         points = points_of(hand, kind, handedness)
         if points is not None and view:  # as modes.landmark_matrix seeds it
             rng = np.random.default_rng([view, zlib.crc32(path.name.encode())])
+            if any(pose):
+                points = pose_jitter(points, rng, *pose)
             points = augment_landmarks(points, rng)
         rows.append(None if points is None else encoder(points))
     dim = len(next(r for r in rows if r is not None))
@@ -116,6 +155,9 @@ def main() -> None:
     parser.add_argument("--no-mirrored-views", action="store_true",
                         help="augmented views keep MediaPipe's handedness (before: every other "
                              "view is encoded as the other hand)")
+    parser.add_argument("--pose-jitter", default="0/0", metavar="F/T",
+                        help="bend training views' fingers by up to F degrees and the thumb by "
+                             "up to T (default 0/0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path,
                         default=Path("benchmarks/results/landmark_encodings.json"))
@@ -129,13 +171,14 @@ def main() -> None:
     mode, recipe = get_mode("landmarks"), recipe_for_features("landmarks")
     results = {}
     mirrored = not args.no_mirrored_views
+    pose = tuple(float(x) for x in args.pose_jitter.split("/"))
     for encoding in args.encodings.split(","):
         base = encode(encoding, hands, paths, 0)
         found = np.any(base != 0, axis=1)
 
         def views(_mode, k, rows, encoding=encoding):
             return encode(encoding, [hands[i] for i in rows], [paths[i] for i in rows], k,
-                          mirrored), rows
+                          mirrored, pose), rows
 
         examples = Examples(base, labels, found, sources, remember_views(views, len(paths)))
         row: dict = {"dim": int(base.shape[1])}
@@ -158,7 +201,7 @@ def main() -> None:
               flush=True)
     chosen = max(results, key=lambda e: results[e]["selection_mean"])
     output = {"head": "landmarks", "recipe": recipe.to_dict(), "seed": args.seed,
-              "mirrored_views": mirrored,
+              "mirrored_views": mirrored, "pose_jitter_degrees": list(pose),
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "selection_sources": list(SELECTION), "best_on_selection": chosen,
               "encodings": results, "seconds": round(time.perf_counter() - started)}

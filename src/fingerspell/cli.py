@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the head, fine-tune the backbone's last N blocks with it, on the "
                         "images or hand crops it reads")
     p.add_argument("--finetune-epochs", type=_positive_int, default=None,
-                   help="epochs of fine-tuning (3)")
+                   help="epochs of fine-tuning (3 on whole images, 12 on hand crops)")
     p.add_argument("--keep-epochs", type=_positive_int, default=None,
                    help="keep only the N most recent per-epoch checkpoints (default: all)")
     p.add_argument("--resume", action="store_true",
