@@ -34,6 +34,42 @@ def test_cache_is_reused_and_follows_file_changes(tmp_path: Path) -> None:
     assert not np.array_equal(third.vectors[2], first.vectors[2])
 
 
+def test_cache_follows_content_not_place(tmp_path: Path, monkeypatch) -> None:
+    """A data folder moved or copied keeps its features (keys are content digests, remembered
+    per path, size and time so that unchanged files are not read again); views are not shared
+    between two names for one photo, since a view is seeded by the file's name."""
+    import shutil
+
+    from fingerspell.features import cache as cache_module
+    backbone = create_backbone("efficientnet_lite0")
+    first_dir = tmp_path / "data"
+    paths = [noise_image(first_dir / f"{i}.jpg", seed=i) for i in range(4)]
+    cache = FeatureCache(tmp_path / "cache", backbone.cache_namespace)
+    first = extract_features(backbone, paths, cache=cache, workers=0, show_progress=False)
+    assert first.computed == 4
+
+    reads = []
+    digest = cache_module._digest
+    monkeypatch.setattr(cache_module, "_digest", lambda path: reads.append(path) or digest(path))
+    again = extract_features(backbone, paths, cache=cache, workers=0, show_progress=False)
+    assert again.computed == 0 and reads == []  # unchanged files: not even read
+
+    moved = tmp_path / "moved"
+    shutil.copytree(first_dir, moved)  # a copy elsewhere, with new modification times
+    for path in moved.iterdir():
+        os.utime(path, ns=(7, 7))
+    copies = sorted(moved.iterdir())
+    second = extract_features(backbone, copies, cache=cache, workers=0, show_progress=False)
+    assert second.computed == 0 and len(reads) == 4
+    np.testing.assert_array_equal(first.vectors, second.vectors)
+
+    renamed = [path.rename(path.with_name(f"renamed-{path.name}")) for path in copies]
+    view = extract_features(backbone, paths, cache=cache, workers=0, show_progress=False, view=1)
+    other_names = extract_features(backbone, renamed, cache=cache, workers=0,
+                                   show_progress=False, view=1)
+    assert view.computed == 4 and other_names.computed == 4
+
+
 def test_cache_is_per_backbone_weights(tmp_path: Path) -> None:
     pretrained = create_backbone("efficientnet_lite0")
     random = create_backbone("efficientnet_lite0", weights="none")

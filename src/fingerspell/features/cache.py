@@ -1,12 +1,14 @@
 """On-disk feature cache: each image's backbone features are computed once.
 
-One SQLite file per (backbone, weights, preprocessing); rows are keyed by the image's absolute
-path, size and modification time, so an edited file is recomputed. Each batch is committed, so
-a killed run keeps everything extracted before the kill.
+One SQLite file per (backbone, weights, preprocessing); rows are keyed by the image's content
+(``file_keys``: a digest and the size), so an edited file is recomputed while a data folder that
+is moved, copied or downloaded again keeps its features. Each batch is committed, so a killed
+run keeps everything extracted before the kill.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import sys
@@ -28,9 +30,56 @@ def default_cache_dir() -> Path:
     return Path(base) / "fingerspell"
 
 
-def file_key(path: Path) -> str:
-    stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+DIGESTS = "file-digests"  # the cache's namespace for content digests by (path, size, mtime)
+
+
+def file_keys(paths: list[Path], cache: FeatureCache | None
+              ) -> tuple[dict[int, str], dict[int, str]]:
+    """The cache key of each readable file of ``paths`` (by index), and why the others cannot
+    be read. A key is the file's BLAKE2b digest and size; the digest is remembered in
+    ``cache``'s folder per (path, size, modification time), so a run over unchanged files reads
+    none of them to find its keys. Without a cache nothing is stored, so a key only needs to
+    say that the file can be read: path, size and time.
+    """
+    stats: dict[int, tuple[str, int]] = {}
+    failed: dict[int, str] = {}
+    for index, path in enumerate(paths):
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            failed[index] = f"cannot read file ({exc.strerror or exc})"
+            continue
+        stats[index] = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}", stat.st_size)
+    if cache is None:
+        return {index: stat_key for index, (stat_key, _) in stats.items()}, failed
+    digests = FeatureCache(cache.root, DIGESTS)
+    try:
+        known = digests.get_blobs(stat_key for stat_key, _ in stats.values())
+        keys: dict[int, str] = {}
+        new: list[tuple[str, bytes]] = []
+        for index, (stat_key, size) in stats.items():
+            digest = known.get(stat_key)
+            if digest is None:
+                try:
+                    digest = _digest(paths[index])
+                except OSError as exc:
+                    failed[index] = f"cannot read file ({exc.strerror or exc})"
+                    continue
+                new.append((stat_key, digest))
+            keys[index] = f"{digest.hex()}|{size}"
+        if new:
+            digests.put_blobs(new)
+    finally:
+        digests.close()
+    return keys, failed
+
+
+def _digest(path: Path) -> bytes:
+    hasher = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.digest()
 
 
 class FeatureCache:
@@ -45,7 +94,8 @@ class FeatureCache:
     """
 
     def __init__(self, root: Path | None, namespace: str) -> None:
-        self.path = (root or default_cache_dir()) / "features" / f"{namespace}.sqlite"
+        self.root = root or default_cache_dir()
+        self.path = self.root / "features" / f"{namespace}.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
 
@@ -94,22 +144,29 @@ class FeatureCache:
             return run(self._db)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        return {key: np.frombuffer(blob, dtype=np.float16)
+                for key, blob in self.get_blobs(keys).items()}
+
+    def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        self.put_blobs((key, np.asarray(vec, dtype=np.float16).tobytes()) for key, vec in items)
+
+    def get_blobs(self, keys: Iterable[str]) -> dict[str, bytes]:
         keys = list(keys)
 
-        def run(db: sqlite3.Connection) -> dict[str, np.ndarray]:
-            found: dict[str, np.ndarray] = {}
+        def run(db: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
                 marks = ",".join("?" * len(chunk))
                 for key, blob in db.execute(
                         f"SELECT key, vec FROM features WHERE key IN ({marks})", chunk):
-                    found[key] = np.frombuffer(blob, dtype=np.float16)
+                    found[key] = blob
             return found
 
         return self._query(run)
 
-    def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        rows = [(key, np.asarray(vec, dtype=np.float16).tobytes()) for key, vec in items]
+    def put_blobs(self, items: Iterable[tuple[str, bytes]]) -> None:
+        rows = list(items)
 
         def run(db: sqlite3.Connection) -> None:
             with db:

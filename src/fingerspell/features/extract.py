@@ -16,7 +16,7 @@ from ..errors import FingerspellError, ImageError
 from ..progress import bar
 from .augment import augment_view
 from .backbones import FrozenBackbone
-from .cache import FeatureCache, file_key
+from .cache import FeatureCache, file_keys
 from .crops import hand_crop, hand_outline, replace_background
 from .hands import Hand
 from .onnx_runtime import OnnxEncoder
@@ -142,15 +142,13 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
     started = time.perf_counter()
     dim = backbone.spec.feature_dim
     vectors = np.zeros((len(paths), dim), dtype=np.float16)
-    failed: dict[int, str] = {}
-    keys: list[str | None] = []
-    for index, path in enumerate(paths):
-        try:
-            keys.append(file_key(path) + (crops.key(index) if crops else "")
-                        + (f"#view{view}" if view else ""))
-        except OSError as exc:
-            keys.append(None)
-            failed[index] = f"cannot read file ({exc.strerror or exc})"
+    readable, failed = file_keys(paths, cache)
+    # a view is seeded by the file's name (augment_view), so two copies of one photo under
+    # different names share their features but not their augmented views
+    keys: list[str | None] = [
+        readable[i] + (crops.key(i) if crops else "")
+        + (f"#view{view}@{paths[i].name}" if view else "") if i in readable else None
+        for i in range(len(paths))]
     cached = cache.get_many(k for k in keys if k) if cache else {}
     todo = []
     for index, key in enumerate(keys):

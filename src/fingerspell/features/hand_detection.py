@@ -17,7 +17,7 @@ import numpy as np
 from ..data.images import load_rgb
 from ..errors import ImageError
 from ..progress import bar
-from .cache import FeatureCache, file_key
+from .cache import FeatureCache, file_keys
 from .hands import Hand, HandDetector, HandSettings, file_digest
 
 _CHUNK = 16
@@ -85,13 +85,7 @@ def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
     """The signing hand in each image of ``paths``, read from and written to ``cache``."""
     started = time.perf_counter()
     vectors: list[np.ndarray | None] = [None] * len(paths)
-    failed: dict[int, str] = {}
-    keys: dict[int, str] = {}
-    for index, path in enumerate(paths):
-        try:
-            keys[index] = file_key(path)
-        except OSError as exc:
-            failed[index] = f"cannot read file ({exc.strerror or exc})"
+    keys, failed = file_keys(paths, cache)
     cached = cache.get_many(keys.values()) if cache else {}
     todo = []
     for index, key in keys.items():
