@@ -1,6 +1,7 @@
 """Which landmark encoding tells letters apart on people it has never seen: leave one source out.
 
 Usage: python benchmarks/landmark_encodings.py [--encodings 1,2,contacts,palm3d,...]
+                                               [--pose-jitter F/T] [--no-mirrored-views]
                                                [--out benchmarks/results/landmark_encodings.json]
 
 The landmarks head alone (``fingerspell train --features landmarks``: its recipe, four jittered
