@@ -49,17 +49,21 @@ def test_two_processes_match_one(shared_train: Path, tmp_path: Path) -> None:
 def test_two_processes_share_hand_detection(shared_train: Path, hand_model: Path,
                                             tmp_path: Path) -> None:
     """Fusion features under torchrun: ranks detect hands and crop features for their share
-    into the shared caches, and every rank trains on all of it."""
+    into the shared caches, every rank trains on all of it, and the crop head is fine-tuned
+    with the backbone on hand crops under DDP."""
     data = link_subset(shared_train, tmp_path / "data", ["A", "L", "Y"], per_class=10, step=25)
     env = {**os.environ, "FINGERSPELL_CACHE": str(tmp_path / "ddp-cache"),
            "PYTHONWARNINGS": "ignore"}
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                           "--master-port", "29518", "-m", "fingerspell", "-q", "train", str(data),
-                          "--out", str(tmp_path / "ddp"), "--epochs", "3", "--features", "fusion"],
+                          "--out", str(tmp_path / "ddp"), "--epochs", "3", "--features", "fusion",
+                          "--finetune", "1", "--finetune-epochs", "1"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["features"] == "fusion"
+    # the crop head and the backbone's last block fine-tuned on hand crops under DDP
+    assert metrics["history"][-1]["stage"] == "finetune" and "finetune_kept" in metrics
     # all 30 photos, counted once, by the two ranks together
     assert metrics["features_computed"] >= 30 and metrics["hand_found"] > 0.7
     single = run_cli("train", str(data), "--out", str(tmp_path / "single"), "--epochs", "3",
