@@ -224,8 +224,6 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
                                            device, dist, train=rows(train_idx),
                                            val=rows(val_idx), workers=workers,
                                            show_progress=show_progress)
-        if mode.needs_hands:  # fine-tuning scored the crop head, not the model's whole rule
-            val_probs = None
     if not dist.is_main:  # the other ranks helped; rank 0 writes the results
         return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
 
@@ -234,17 +232,21 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         features=mode, hand_settings=hand_settings, hand_model=hand_model,
         fallback_head=fitted.fallback.cpu() if fitted.fallback is not None else None)
     model.to(torch.device("cpu"))
+    if val_idx and tuned and isinstance(head, LateFusionHead):
+        # fine-tuning answered for the crop head on the validation crops (the cached crop
+        # features are the frozen backbone's); the landmark head's answers complete the fusion
+        with torch.no_grad():
+            _, marks, found = head.parts(torch.from_numpy(features.vectors[val_idx]))
+            val_probs = LateFusionHead.mix(val_probs, marks, found, head.landmark_weight).exp()
+        metrics["head_val_acc"] = metrics["best_val_acc"]
+        metrics["best_val_acc"] = float((val_probs.argmax(1).numpy() == labels[val_idx]).mean())
     if val_idx and val_probs is None:
         # the final rule end to end: head, plus `nothing` or the fallback where no hand is found
-        val_paths = [paths[i] for i in val_idx]
-        if tuned:  # the cached crop features are the frozen backbone's: read them anew
-            val_features = model.features(val_paths, use_cache=True, cache_root=cache_dir)
-        else:
-            val_features = ModeFeatures(features.vectors[val_idx], {},
-                                        [features.hands[i] for i in val_idx]
-                                        if features.hands is not None else None)
+        val_features = ModeFeatures(features.vectors[val_idx], {},
+                                    [features.hands[i] for i in val_idx]
+                                    if features.hands is not None else None)
         probs, _ = model.decide(val_features, model.whole_image_features(
-            val_paths, use_cache=True, cache_root=cache_dir))
+            [paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
         metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
