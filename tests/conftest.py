@@ -59,12 +59,13 @@ def shared_test() -> Path:
 
 
 def link_subset(source: Path, dest: Path, classes: list[str], per_class: int,
-                step: int = 1) -> Path:
-    """A small ImageFolder of symlinks to real photos (nothing is copied)."""
+                step: int = 1, offset: int = 0) -> Path:
+    """A small ImageFolder of symlinks to real photos (nothing is copied): every ``step``-th
+    frame of each class from its ``offset``-th."""
     for name in classes:
         files = sorted((source / name).iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.stem))))
         (dest / name).mkdir(parents=True, exist_ok=True)
-        for path in files[::step][:per_class]:
+        for path in files[offset::step][:per_class]:
             (dest / name / path.name).symlink_to(path)
     return dest
 

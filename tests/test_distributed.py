@@ -49,13 +49,15 @@ def test_two_processes_match_one(shared_train: Path, tmp_path: Path) -> None:
 def test_two_processes_share_hand_detection(shared_train: Path, hand_model: Path,
                                             tmp_path: Path) -> None:
     """Fusion features under torchrun: ranks detect hands and crop features for their share
-    into the shared caches, every rank trains on all of it, and the crop head is fine-tuned
-    with the backbone on hand crops under DDP."""
-    data = link_subset(shared_train, tmp_path / "data", ["A", "L", "Y"], per_class=10, step=25)
+    into the shared caches, every rank trains on all of it, the landmark weight is chosen on
+    the two folders' out-of-source answers as without torchrun, and the crop head is
+    fine-tuned with the backbone on hand crops under DDP."""
+    data = [link_subset(shared_train, tmp_path / f"data{k}", ["A", "L", "Y"], per_class=5,
+                        step=25, offset=12 * k) for k in range(2)]
     env = {**os.environ, "FINGERSPELL_CACHE": str(tmp_path / "ddp-cache"),
            "PYTHONWARNINGS": "ignore"}
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                          "--master-port", "29518", "-m", "fingerspell", "-q", "train", str(data),
+                          "--master-port", "29518", "-m", "fingerspell", "-q", "train", *map(str, data),
                           "--out", str(tmp_path / "ddp"), "--epochs", "3", "--features", "fusion",
                           "--finetune", "1", "--finetune-epochs", "1"],
                          capture_output=True, text=True, timeout=600, env=env)
@@ -66,8 +68,12 @@ def test_two_processes_share_hand_detection(shared_train: Path, hand_model: Path
     assert metrics["history"][-1]["stage"] == "finetune" and "finetune_kept" in metrics
     # all 30 photos, counted once, by the two ranks together
     assert metrics["features_computed"] >= 30 and metrics["hand_found"] > 0.7
-    single = run_cli("train", str(data), "--out", str(tmp_path / "single"), "--epochs", "3",
+    single = run_cli("train", *map(str, data), "--out", str(tmp_path / "single"), "--epochs", "3",
                      "--features", "fusion")
     assert single.returncode == 0, single.stderr
     single_metrics = json.loads((tmp_path / "single" / "metrics.json").read_text())
     assert single_metrics["hand_found"] == metrics["hand_found"]
+    # the weight is chosen before fine-tuning, from the same folds on every rank
+    folds = metrics["landmark_weight_by_source_folds"]
+    assert folds.keys() == single_metrics["landmark_weight_by_source_folds"].keys()
+    assert metrics["landmark_weight"] == single_metrics["landmark_weight"]

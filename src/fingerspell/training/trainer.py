@@ -193,8 +193,9 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     # answers about each data folder from heads fitted without it: for the fusion's weight
     # and for the temperature (--calibrate-on sources), both the default with several folders.
     # The folds' heads read the frozen backbone: a fine-tuned model's temperature comes from
-    # its validation split instead, but the weight is still chosen on them.
-    several = len(images.sources) > 1 and not dist.active
+    # its validation split instead, but the weight is still chosen on them. Under torchrun
+    # every rank fits the same folds, as it fits the same head (seconds on cached features).
+    several = len(images.sources) > 1
     weight = config.get("landmark_weight", "auto")
     folds = None
     if several and ((mode.late_fusion and weight == "auto")
