@@ -70,6 +70,25 @@ def test_cache_follows_content_not_place(tmp_path: Path, monkeypatch) -> None:
     assert view.computed == 4 and other_names.computed == 4
 
 
+def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    """A multi-GB file named like a photo (a video, a disk image) is skipped with a one-line
+    reason from its size alone: its digest (a full read) is never computed."""
+    from fingerspell.data.images import MAX_FILE_BYTES
+    from fingerspell.features import cache as cache_module
+    backbone = create_backbone("efficientnet_lite0")
+    good = noise_image(tmp_path / "data" / "0.jpg")
+    huge = tmp_path / "data" / "1.jpg"
+    with huge.open("wb") as handle:  # sparse: no disk is used
+        handle.truncate(MAX_FILE_BYTES + 1)
+    reads = []
+    digest = cache_module._digest
+    monkeypatch.setattr(cache_module, "_digest", lambda path: reads.append(path) or digest(path))
+    cache = FeatureCache(tmp_path / "cache", backbone.cache_namespace)
+    result = extract_features(backbone, [good, huge], cache=cache, workers=0, show_progress=False)
+    assert reads == [good] and list(result.failed) == [1]
+    assert "file too large" in result.failed[1] and "\n" not in result.failed[1]
+
+
 def test_cache_is_per_backbone_weights(tmp_path: Path) -> None:
     pretrained = create_backbone("efficientnet_lite0")
     random = create_backbone("efficientnet_lite0", weights="none")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fingerspell.data.images import load_rgb
+from fingerspell.data.images import MAX_FILE_BYTES, load_rgb
 from fingerspell.errors import ImageError
 
 from .conftest import noise_image, write_image
@@ -23,6 +24,7 @@ def test_jpeg_roundtrip(tmp_path: Path) -> None:
     (lambda p: p.write_bytes(b""), "empty file"),
     (lambda p: p.write_text("hello, this is not a picture\n"), "not an image"),
     (lambda p: write_image(p, size=(1, 1)), "too small"),
+    (lambda p: os.truncate(p.open("wb").close() or p, MAX_FILE_BYTES + 1), "file too large"),
 ])
 def test_unusable_files_are_refused(tmp_path: Path, make, reason: str) -> None:
     path = tmp_path / "bad.jpg"

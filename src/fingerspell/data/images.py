@@ -13,10 +13,23 @@ from ..errors import ImageError
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 MIN_SIDE = 32  # below this a hand is a few pixels: nothing to recognise
 MAX_PIXELS = 100_000_000  # a guard against decompression bombs; 8000x8000 photos are fine
+# no photo is this big (an 8000x8000 RGB PNG is at most 192 MB): a file over it is not worth
+# reading, and cache keys would otherwise read it whole before its pixels were checked
+MAX_FILE_BYTES = 512 * 2**20
 
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def file_size_problem(n_bytes: int) -> str | None:
+    """Why a file of ``n_bytes`` is not read as an image (None: its size is fine)."""
+    if n_bytes == 0:
+        return "empty file (0 bytes)"
+    if n_bytes > MAX_FILE_BYTES:
+        return (f"file too large for an image ({n_bytes / 2**20:,.0f} MB, limit "
+                f"{MAX_FILE_BYTES // 2**20} MB)")
+    return None
 
 
 def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Image:
@@ -38,8 +51,9 @@ def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Imag
         n_bytes = path.stat().st_size
     except OSError as exc:
         raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if n_bytes == 0:
-        raise ImageError(path, "empty file (0 bytes)")
+    problem = file_size_problem(n_bytes)
+    if problem:
+        raise ImageError(path, problem)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

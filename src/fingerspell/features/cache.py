@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from ..data.images import file_size_problem
+
 T = TypeVar("T")
 
 
@@ -48,6 +50,10 @@ def file_keys(paths: list[Path], cache: FeatureCache | None
             stat = path.stat()
         except OSError as exc:
             failed[index] = f"cannot read file ({exc.strerror or exc})"
+            continue
+        problem = file_size_problem(stat.st_size)
+        if problem:  # before reading it for its digest
+            failed[index] = problem
             continue
         stats[index] = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}", stat.st_size)
     if cache is None:
