@@ -1,7 +1,8 @@
 """Which landmark encoding tells letters apart on people it has never seen: leave one source out.
 
 Usage: python benchmarks/landmark_encodings.py [--encodings 1,2,contacts,palm3d,...]
-                                               [--pose-jitter F/T] [--no-mirrored-views]
+                                               [--pose-jitter F/T] [--twist D]
+                                               [--no-mirrored-views]
                                                [--out benchmarks/results/landmark_encodings.json]
 
 The landmarks head alone (``fingerspell train --features landmarks``: its recipe, four jittered
@@ -25,6 +26,9 @@ reported. Every source is a test fold here, so the reported figures are not used
 kinematic change of pose: every finger curled or opened by up to F degrees at its three joints,
 spread by up to F/2, the thumb swung about its base and bent by up to T degrees): how much
 people differ in forming a letter, the variation a synthetic-hand generator would add.
+``--twist D`` turns each training view about the hand's long axis by up to D degrees (the palm
+facing sideways, fingers pointing where they did): what the letter videos' signer does with U
+and R, read as H.
 """
 
 from __future__ import annotations
@@ -90,6 +94,15 @@ def pose_jitter(points: np.ndarray, rng: np.random.Generator, fingers: float,
     return out
 
 
+def twist(points: np.ndarray, rng: np.random.Generator, degrees: float) -> np.ndarray:
+    """The whole hand turned about its own long axis (wrist to middle knuckle) by up to
+    ``degrees``: the palm facing sideways instead of forward, fingers pointing where they did."""
+    out = np.asarray(points, np.float64).copy()
+    _rotate(out, tuple(range(len(out))), out[0].copy(), out[9] - out[0],
+            np.radians(rng.uniform(-degrees, degrees)))
+    return out
+
+
 def contacts(points: np.ndarray) -> np.ndarray:
     palm = max(np.linalg.norm(points[9] - points[0]), 1e-6)
     return np.array([np.linalg.norm(points[a] - points[b]) / palm for a, b in CONTACTS])
@@ -130,7 +143,8 @@ def points_of(hand: Hand, kind: str, handedness: str) -> np.ndarray | None:
 
 
 def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int,
-           mirrored_views: bool = True, pose: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+           mirrored_views: bool = True, pose: tuple[float, float] = (0.0, 0.0),
+           twist_degrees: float = 0.0) -> np.ndarray:
     kind, encoder = ENCODINGS[name]
     rows: list[np.ndarray | None] = []
     for hand, path in zip(hands, paths, strict=True):
@@ -144,6 +158,8 @@ def encode(name: str, hands: list[Hand | None], paths: list[Path], view: int,
             rng = np.random.default_rng([view, zlib.crc32(path.name.encode())])
             if any(pose):
                 points = pose_jitter(points, rng, *pose)
+            if twist_degrees:
+                points = twist(points, rng, twist_degrees)
             points = augment_landmarks(points, rng)
         rows.append(None if points is None else encoder(points))
     dim = len(next(r for r in rows if r is not None))
@@ -159,6 +175,9 @@ def main() -> None:
     parser.add_argument("--pose-jitter", default="0/0", metavar="F/T",
                         help="bend training views' fingers by up to F degrees and the thumb by "
                              "up to T (default 0/0: off)")
+    parser.add_argument("--twist", type=float, default=0.0, metavar="D",
+                        help="turn training views about the hand's long axis by up to D degrees "
+                             "(default 0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path,
                         default=Path("benchmarks/results/landmark_encodings.json"))
@@ -179,7 +198,7 @@ def main() -> None:
 
         def views(_mode, k, rows, encoding=encoding):
             return encode(encoding, [hands[i] for i in rows], [paths[i] for i in rows], k,
-                          mirrored, pose), rows
+                          mirrored, pose, args.twist), rows
 
         examples = Examples(base, labels, found, sources, remember_views(views, len(paths)))
         row: dict = {"dim": int(base.shape[1])}
@@ -203,6 +222,7 @@ def main() -> None:
     chosen = max(results, key=lambda e: results[e]["selection_mean"])
     output = {"head": "landmarks", "recipe": recipe.to_dict(), "seed": args.seed,
               "mirrored_views": mirrored, "pose_jitter_degrees": list(pose),
+              "twist_degrees": args.twist,
               "sources": {n: str(SOURCES[n].relative_to(SHARED)) for n in names},
               "selection_sources": list(SELECTION), "best_on_selection": chosen,
               "encodings": results, "seconds": round(time.perf_counter() - started)}
