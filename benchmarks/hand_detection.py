@@ -30,7 +30,8 @@ from fingerspell.features.hands import HandSettings
 LADDER = HandSettings().retries
 STEP_NAMES = {"pad": "+ border", "contrast": "+ contrast", "gamma": "+ gamma",
               "pad_gamma": "+ border & gamma", "pad_wide": "+ wide border",
-              "pad_wide_gamma": "+ wide border & gamma (default)"}
+              "pad_wide_gamma": "+ wide border & gamma", "pad_1x": "+ border 1x the side",
+              "pad_1.5x": "+ border 1.5x (default)"}
 
 
 def detect(settings: HandSettings, name: str, step: int) -> tuple[list, np.ndarray, float]:

@@ -15,6 +15,7 @@ from PIL import Image
 from fingerspell.errors import FingerspellError
 from fingerspell.features.hands import (
     DETECTION_SIDE,
+    RETRIES,
     Hand,
     HandDetector,
     HandSettings,
@@ -227,6 +228,44 @@ def test_wide_border_finds_hands_in_front_of_a_face(hand_model: Path) -> None:
     wide = {len(short.retries) + 1, len(short.retries) + 2}  # attempts of the two new passes
     assert all(h is not None and h.attempt in wide for h in found)
     assert all(-0.1 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1.1 for h in found)
+
+
+WIDEST_BORDER_PHOTOS = ("O/userA_O_0002.png", "M/userA_M_0012.png", "S/userA_S_0449.png",
+                        "Y/userA_Y_0022.png")
+
+
+def test_widest_borders_find_fists_that_fill_a_kinect_frame(hand_model: Path) -> None:
+    """Kinect frames where a fist or the back of the hand fills the frame: the ladder up to the
+    wide border misses them, the borders of 1 and 1.5 times the photo's side find them, and the
+    landmarks land back inside the photo."""
+    photos = [SHARED / "data" / "surrey_user_a" / name for name in WIDEST_BORDER_PHOTOS]
+    if not all(p.is_file() for p in photos):
+        pytest.skip(f"surrey_user_a photos not available under {SHARED / 'data'}")
+    retries = HandSettings().retries
+    before = HandSettings(retries=retries[:retries.index("pad_wide_gamma") + 1])
+    with HandDetector(hand_model, before) as short, HandDetector(hand_model) as ladder:
+        assert all(short.find(Image.open(p)) is None for p in photos)
+        found = [ladder.find(Image.open(p)) for p in photos]
+    widest = {len(before.retries) + k for k in (1, 2)}
+    assert all(h is not None and h.attempt in widest for h in found)
+    assert all(0 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1 for h in found)
+
+
+@pytest.mark.parametrize("size", [(90, 120), (1280, 960)])
+def test_padded_retries_say_where_the_photo_lies(size: tuple[int, int]) -> None:
+    """Every border pass reports where the photo sits in the bordered image, so landmarks map
+    back exactly; a large photo is shrunk first so that the bordered image stays within
+    DETECTION_SIDE."""
+    photo = Image.new("RGB", size, (40, 40, 40))
+    spot = (size[0] * 3 // 4, size[1] // 5)
+    photo.putpixel(spot, (255, 0, 0))
+    for name in ("pad", "pad_wide", "pad_1x", "pad_1.5x"):
+        candidate, (left, top, width, height) = RETRIES[name](photo)
+        assert max(candidate.size) <= DETECTION_SIDE + 1
+        pixels = np.asarray(candidate)[..., 0].astype(int)
+        y, x = np.unravel_index(pixels.argmax(), pixels.shape)  # the spot, maybe resampled
+        assert abs((x + 0.5 - left) / width - (spot[0] + 0.5) / size[0]) < 0.01
+        assert abs((y + 0.5 - top) / height - (spot[1] + 0.5) / size[1]) < 0.01
 
 
 def test_large_images_are_searched_at_a_bounded_size(hand_model: Path,

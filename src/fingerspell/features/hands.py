@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class HandSettings:
     min_confidence: float = 0.5
     pick: str = "largest"
     retries: tuple[str, ...] = ("pad", "contrast", "gamma", "pad_gamma", "pad_wide",
-                                "pad_wide_gamma")
+                                "pad_wide_gamma", "pad_1x", "pad_1.5x")
     margin: float = 0.25
 
     def __post_init__(self) -> None:
@@ -202,22 +203,41 @@ def _gamma(image: Image.Image, gamma: float = 0.5) -> Image.Image:
     return image.point([round(255 * (i / 255) ** gamma) for i in range(256)] * 3)
 
 
-def _pad(image: Image.Image, share: float = 0.3) -> Image.Image:
+# a retry's image and where the photo lies in it (left, top, width, height, in its pixels)
+Placed = tuple[Image.Image, tuple[int, int, int, int]]
+
+
+def _whole(image: Image.Image) -> Placed:
+    return image, (0, 0, image.width, image.height)
+
+
+def _pad(image: Image.Image, share: float = 0.3) -> Placed:
     """A border of the image's mean colour, ``share`` of the longer side on each side, so a hand
-    that fills the frame looks like a hand."""
-    border = round(max(image.size) * share)
+    that fills the frame looks like a hand. Where the result would be wider than
+    DETECTION_SIDE the photo is shrunk first (the palm detector sees 192 pixels anyway)."""
     fill = tuple(int(c) for c in np.asarray(image).reshape(-1, 3).mean(0))
-    return ImageOps.expand(image, border=border, fill=fill)
+    scale = DETECTION_SIDE / (max(image.size) * (1 + 2 * share))
+    if scale < 1:
+        image = image.resize((max(1, round(image.width * scale)),
+                              max(1, round(image.height * scale))), Image.Resampling.BILINEAR)
+    border = round(max(image.size) * share)
+    return ImageOps.expand(image, border=border, fill=fill), (border, border, image.width,
+                                                              image.height)
 
 
-RETRIES = {
+RETRIES: dict[str, Callable[[Image.Image], Placed]] = {
     "pad": _pad,
-    "contrast": lambda image: ImageOps.autocontrast(image, cutoff=1),
-    "gamma": _gamma,
+    "contrast": lambda image: _whole(ImageOps.autocontrast(image, cutoff=1)),
+    "gamma": lambda image: _whole(_gamma(image)),
     "pad_gamma": lambda image: _pad(_gamma(image)),
     # rotated passes found more hands still, but also hands in empty frames: not offered
     "pad_wide": lambda image: _pad(image, 0.6),
     "pad_wide_gamma": lambda image: _pad(_gamma(image), 0.6),
+    # a hand that fills a small frame (Kinect crops: fists, backs of hands) needs the palm
+    # detector to see it smaller still: borders of 1 and 1.5 times the photo's side (2 found
+    # a little more, and a confused double hand in a Kaggle test photo: README, Hands)
+    "pad_1x": lambda image: _pad(image, 1.0),
+    "pad_1.5x": lambda image: _pad(image, 1.5),
 }
 
 
@@ -286,18 +306,18 @@ class HandDetector:
         image = image.convert("RGB")  # a copy: the caller's image is left alone
         if self.video:
             return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)
-        passes = [("as is", lambda im: im)] + [(n, RETRIES[n]) for n in self.settings.retries]
-        for attempt, (_, transform) in enumerate(passes):
-            candidate = transform(image)
+        passes = [_whole] + [RETRIES[name] for name in self.settings.retries]
+        for attempt, transform in enumerate(passes):
+            candidate, placed = transform(image)
             hand = pick_hand(self.detect(candidate, attempt), self.settings.pick)
             if hand is None:
                 continue
-            if candidate.size != image.size:  # a padded pass: back to the image's coordinates
-                border_x = (candidate.width - image.width) / 2
-                border_y = (candidate.height - image.height) / 2
+            if placed != (0, 0, candidate.width, candidate.height):
+                # a padded pass: back to the photo's own coordinates
+                left, top, width, height = placed
                 points = hand.landmarks.copy()
-                points[:, 0] = (points[:, 0] * candidate.width - border_x) / image.width
-                points[:, 1] = (points[:, 1] * candidate.height - border_y) / image.height
+                points[:, 0] = (points[:, 0] * candidate.width - left) / width
+                points[:, 1] = (points[:, 1] * candidate.height - top) / height
                 hand = Hand(points, hand.handedness, hand.score, hand.n_hands, attempt,
                             image.width / image.height, hand.world)
             return hand
