@@ -1,6 +1,7 @@
 """The live path on real recordings: which letters a person signing one letter per clip gets.
 
 Usage: python benchmarks/live_video.py [--model asl-alphabet] [--detector image|video]
+                                       [--passes-per-frame N|all|live]
                                        [--hold S] [--min-confidence P] [--long-hold S] [--sweep]
                                        [--out benchmarks/results/live_video.json]
 
@@ -38,18 +39,33 @@ def clips() -> list[tuple[str, Path]]:
     return found
 
 
-def frame_answers(model, clip: Path, detector: str) -> tuple[list, float]:
-    """The model's answer for every frame of ``clip`` and the frames per second it ran at."""
+def frame_answers(model, clip: Path, detector: str, passes_per_frame: int | None
+                  ) -> tuple[list, float, list[float]]:
+    """The model's answer for every frame of ``clip``, the frames per second it ran at and
+    the milliseconds each frame took (detection, features and heads)."""
     from fingerspell.live.stream import frames_from
-    session_detector = model.detector(video=detector == "video")
-    answers, started = [], time.perf_counter()
+    session_detector = model.detector(video=detector == "video",
+                                      passes_per_frame=passes_per_frame)
+    answers, costs, started = [], [], time.perf_counter()
     try:
         for t, frame in frames_from(video=str(clip)):
+            before = time.perf_counter()
             answers.append((t, model.predict_images([frame], detector=session_detector,
                                                     timestamp=t)[0]))
+            costs.append(1000 * (time.perf_counter() - before))
     finally:
         session_detector.close()
-    return answers, len(answers) / max(time.perf_counter() - started, 1e-9)
+    return answers, len(answers) / max(time.perf_counter() - started, 1e-9), costs
+
+
+def frame_costs(recorded: list) -> dict:
+    """Median milliseconds per frame with and without a hand found, over every clip."""
+    import numpy as np
+    found = [(p.hand is not None, ms) for _, _, answers, _, costs in recorded
+             for (_, p), ms in zip(answers, costs, strict=True)]
+    return {f"ms_per_frame_{name}": round(float(np.median(picked)), 1) if picked else None
+            for name, picked in (("with_hand", [ms for hit, ms in found if hit]),
+                                 ("without_hand", [ms for hit, ms in found if not hit]))}
 
 
 def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, str]]]:
@@ -104,6 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="asl-alphabet")
     parser.add_argument("--detector", choices=("image", "video"), default="image")
+    parser.add_argument("--passes-per-frame", default="live",
+                        help="detection passes per frame: a number, 'all' (the whole ladder, "
+                             "as for a photo) or 'live' (what live and the stream use)")
     parser.add_argument("--hold", type=float, default=None)
     parser.add_argument("--min-confidence", type=float, default=None)
     parser.add_argument("--long-hold", type=float, default=None)
@@ -123,11 +142,15 @@ def main() -> None:
                                                     ("min_confidence", args.min_confidence),
                                                     ("long_hold_seconds", args.long_hold))
                                   if v is not None})
+    from fingerspell.live.stream import PASSES_PER_FRAME
+    passes = {"live": PASSES_PER_FRAME, "all": None}.get(args.passes_per_frame)
+    if args.passes_per_frame not in ("live", "all"):
+        passes = int(args.passes_per_frame)
     model = Model.load(args.model)
     rows, recorded = [], []
     for letter, clip in clips():
-        answers, fps = frame_answers(model, clip, args.detector)
-        recorded.append((letter, clip, answers, fps))
+        answers, fps, costs = frame_answers(model, clip, args.detector, passes)
+        recorded.append((letter, clip, answers, fps, costs))
         text, events = replay(model, answers, settings)
         row = {"clip": f"{clip.parent.name}/{clip.name}",
                **score(letter, text, events, answers, fps)}
@@ -136,10 +159,10 @@ def main() -> None:
               f"{'ok ' if row['most_committed'] else '-- '} false {row['false_commits']} "
               f"repeats {row['false_repeats']} hand {row['hand_found']:.0%} {fps:.1f} fps",
               flush=True)
-    summary = summarize(rows)
+    summary = {**summarize(rows), **frame_costs(recorded)}
     print(json.dumps(summary))
-    output = {"model": args.model, "detector": args.detector, "settings": settings.__dict__,
-              "summary": summary, "clips": rows}
+    output = {"model": args.model, "detector": args.detector, "passes_per_frame": passes,
+              "settings": settings.__dict__, "summary": summary, "clips": rows}
     if args.sweep:
         output["sweep"] = sweep(model, recorded, settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +184,7 @@ def sweep(model, recorded: list, settings) -> list[dict]:
                             long_hold_min_confidence=confidence, long_hold_stability=stability)
         rows = [{"clip": clip.name, **score(letter, *replay(model, answers, candidate), answers,
                                             fps)}
-                for letter, clip, answers, fps in recorded]
+                for letter, clip, answers, fps, _ in recorded]
         halves = [summarize(rows[half::2]) for half in (0, 1)]
         out.append({"long_hold_seconds": seconds, "long_hold_min_confidence": confidence,
                     "long_hold_stability": stability, "all": summarize(rows),

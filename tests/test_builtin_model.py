@@ -101,6 +101,28 @@ def test_live_on_a_shared_video_with_no_model_named(shared_test: Path, hand_mode
     assert "B" in json.loads(result.stdout.splitlines()[-1])["text"]
 
 
+def test_a_live_session_spends_two_passes_on_a_frame_without_a_hand(builtin: Model,
+                                                                    shared_train: Path):
+    """Live and the web page's stream: an empty frame costs PASSES_PER_FRAME detection passes
+    (a photo gets the whole ladder), and the hand is still found in the frame that has one."""
+    from PIL import Image
+
+    from fingerspell.live.stream import PASSES_PER_FRAME, LiveSession
+    empty = Image.open(shared_train / "nothing" / "nothing100.jpg").convert("RGB")
+    hand = Image.open(shared_train / "L" / "L300.jpg").convert("RGB")
+    with LiveSession(builtin) as session:
+        tried: list[int] = []
+        detect = session.detector.detect
+        session.detector.detect = lambda image, attempt=0, *a: (  # type: ignore[method-assign]
+            tried.append(attempt) or detect(image, attempt, *a))
+        for k in range(4):
+            before = len(tried)
+            result = session.process(k / 15, empty)
+            assert result.prediction.hand is None and len(tried) - before == PASSES_PER_FRAME
+        assert session.process(4 / 15, hand).prediction.hand is not None
+    assert PASSES_PER_FRAME is not None and PASSES_PER_FRAME < 1 + len(builtin.hand_settings.retries)
+
+
 def test_export_writes_a_copy_never_into_the_package(tmp_path: Path, shared_test: Path,
                                                      hand_model: Path):
     before = sorted(p.name for p in BUNDLE.iterdir())

@@ -251,6 +251,47 @@ def test_widest_borders_find_fists_that_fill_a_kinect_frame(hand_model: Path) ->
     assert all(0 < h.landmarks[:, :2].min() and h.landmarks[:, :2].max() < 1 for h in found)
 
 
+def test_a_stream_spends_a_bounded_number_of_passes_per_frame(hand_model: Path,
+                                                              shared_train: Path) -> None:
+    """A stream's detector (``passes_per_frame=2``): an empty frame costs two passes, not the
+    whole ladder, and the retries take turns, so a few empty frames try every one; a Kinect
+    fist that only the widest borders find is found once the rotation reaches them, then in
+    every frame at two passes (the pass that found it last is tried again)."""
+    fist = SHARED / "data" / "surrey_user_a" / WIDEST_BORDER_PHOTOS[0]
+    if not fist.is_file():
+        pytest.skip(f"surrey_user_a photos not available under {SHARED / 'data'}")
+    n_passes = 1 + len(HandSettings().retries)
+    empty = Image.open(shared_train / "nothing" / "nothing100.jpg")
+    with HandDetector(hand_model, passes_per_frame=2) as stream, \
+            HandDetector(hand_model) as ladder:
+        tried: list[int] = []
+        for detector in (stream, ladder):
+            detect = detector.detect
+            detector.detect = lambda image, attempt=0, *a, _d=detect: (  # type: ignore[method-assign]
+                tried.append(attempt) or _d(image, attempt, *a))
+        assert ladder.find(empty) is None and sorted(tried) == list(range(n_passes))
+        tried.clear()
+        per_frame = []
+        for _ in range(n_passes - 1):
+            assert stream.find(empty) is None
+            per_frame.append(list(tried))
+            tried.clear()
+        assert all(len(passes) == 2 and passes[0] == 0 for passes in per_frame)
+        assert sorted(passes[1] for passes in per_frame) == list(range(1, n_passes))
+        photo = Image.open(fist)
+        hands = []
+        for _ in range(n_passes + 3):
+            hands.append(stream.find(photo))
+            per_frame.append(list(tried))
+            tried.clear()
+    first = next(i for i, hand in enumerate(hands) if hand is not None)
+    assert first < n_passes - 1 and all(hand is not None for hand in hands[first:])
+    assert {hand.attempt for hand in hands[first:]} == {hands[first].attempt} != {0}
+    assert all(len(passes) <= 2 for passes in per_frame)
+    with pytest.raises(ValueError, match="at least 1"):
+        HandDetector(hand_model, passes_per_frame=0)
+
+
 @pytest.mark.parametrize("size", [(90, 120), (1280, 960)])
 def test_padded_retries_say_where_the_photo_lies(size: tuple[int, int]) -> None:
     """Every border pass reports where the photo sits in the bordered image, so landmarks map

@@ -311,7 +311,8 @@ class _StandInModel:
     classes = ("A", "I", "J", "Y", "Z")
     unsure_below = 0.5
 
-    def detector(self, video: bool = False) -> _StandInModel:
+    def detector(self, video: bool = False, passes_per_frame: int | None = None
+                 ) -> _StandInModel:
         return self
 
     def close(self) -> None:

@@ -250,7 +250,8 @@ class HandDetector:
     """
 
     def __init__(self, model: str | Path, settings: HandSettings | None = None,
-                 *, max_hands: int = 2, video: bool = False) -> None:
+                 *, max_hands: int = 2, video: bool = False,
+                 passes_per_frame: int | None = None) -> None:
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError:
@@ -260,6 +261,12 @@ class HandDetector:
         # VIDEO: MediaPipe tracks the hand from frame to frame (frames in time order, no retries)
         self.video = video
         self._last_ms = -1
+        # a stream's frames: at most this many passes each (None: the whole ladder); see find
+        if passes_per_frame is not None and passes_per_frame < 1:
+            raise ValueError(f"passes_per_frame must be at least 1, got {passes_per_frame}")
+        self.passes_per_frame = passes_per_frame
+        self._last_hit = 0  # the pass that found the hand in the last frame that had one
+        self._next_retry = 0  # where the retries' rotation goes on from
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)), num_hands=max_hands,
             min_hand_detection_confidence=self.settings.min_confidence,
@@ -307,8 +314,8 @@ class HandDetector:
         if self.video:
             return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)
         passes = [_whole] + [RETRIES[name] for name in self.settings.retries]
-        for attempt, transform in enumerate(passes):
-            candidate, placed = transform(image)
+        for attempt in self._passes_to_try(len(passes)):
+            candidate, placed = passes[attempt](image)
             hand = pick_hand(self.detect(candidate, attempt), self.settings.pick)
             if hand is None:
                 continue
@@ -320,8 +327,26 @@ class HandDetector:
                 points[:, 1] = (points[:, 1] * candidate.height - top) / height
                 hand = Hand(points, hand.handedness, hand.score, hand.n_hands, attempt,
                             image.width / image.height, hand.world)
+            self._last_hit = attempt
             return hand
         return None
+
+    def _passes_to_try(self, n_passes: int) -> list[int]:
+        """The ladder's passes for the next image, in ladder order (the first hit wins, as for
+        a photo). Without ``passes_per_frame``: all of them. With it (a stream): the plain
+        pass, the pass that found the hand last, and retries in rotation — a camera that needs
+        a border keeps getting it, every retry is still tried over a few frames without a hand,
+        and an empty frame costs ``passes_per_frame`` passes, not the whole ladder."""
+        budget = self.passes_per_frame
+        if budget is None or budget >= n_passes:
+            return list(range(n_passes))
+        chosen = list(dict.fromkeys((self._last_hit, 0)))[:budget]
+        while len(chosen) < budget:  # budget < n_passes: a retry not chosen yet exists
+            retry = 1 + self._next_retry % (n_passes - 1)
+            self._next_retry += 1
+            if retry not in chosen:
+                chosen.append(retry)
+        return sorted(chosen)
 
     def close(self) -> None:
         with native_stderr_silenced():

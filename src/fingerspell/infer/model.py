@@ -404,14 +404,17 @@ class Model:
         failed = {str(paths[i]): reason for i, reason in features.failed.items()}
         return predictions, failed
 
-    def detector(self, *, video: bool = False) -> HandDetector | None:
+    def detector(self, *, video: bool = False,
+                 passes_per_frame: int | None = None) -> HandDetector | None:
         """This model's hand detector (None for image features); close it when done.
         ``video``: MediaPipe's VIDEO mode, tracking the hand across frames given in time order
-        (``predict_images(..., timestamp=t)``)."""
+        (``predict_images(..., timestamp=t)``); ``passes_per_frame``: a stream's bound on the
+        detection passes per frame (``HandDetector``)."""
         if not self.mode.needs_hands:
             return None
         assert self.hand_model is not None
-        return HandDetector(self.hand_model, self.hand_settings, video=video)
+        return HandDetector(self.hand_model, self.hand_settings, video=video,
+                            passes_per_frame=passes_per_frame)
 
     def predict_images(self, images: list[Image.Image], *, detector: HandDetector | None = None,
                        top_k: int = 5, names: list[str] | None = None,

@@ -25,6 +25,10 @@ MOTION_LETTERS = ("J", "Z")
 # pose scores go to the handshape (on the shared letter clips a held I read as J at 0.2-0.36
 # and was never committed; see README, Live).
 STILL_SHAPES = {"J": "I", "Z": None}
+# Detection passes per frame of a stream (the plain one, the one that found the hand last and a
+# retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
+# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (README, Live).
+PASSES_PER_FRAME: int | None = 2
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -116,11 +120,12 @@ class LiveSession:
     """
 
     def __init__(self, model: Model, settings: DecoderSettings | None = None,
-                 *, motion: bool = True, tracking: bool = False) -> None:
+                 *, motion: bool = True, tracking: bool = False,
+                 passes_per_frame: int | None = PASSES_PER_FRAME) -> None:
         self.model = model
         # tracking: MediaPipe's VIDEO mode follows the hand between frames (benchmarks/
         # live_video.py compares it with detecting in every frame)
-        self.detector = model.detector(video=tracking)
+        self.detector = model.detector(video=tracking, passes_per_frame=passes_per_frame)
         self.decoder = SpellingDecoder(settings or DecoderSettings())
         # J and Z from motion need landmarks and a model that knows those letters
         known = {c.upper() for c in model.classes}
