@@ -4,7 +4,8 @@ Usage: python benchmarks/live_speed.py [--frames 150] [--out benchmarks/results/
 
 Webcam-like frames (a shared photo of a hand pasted into a 640x480 scene, JPEG-encoded as a
 camera or browser sends them) go through the same code as ``fingerspell live`` and the web
-page, one frame at a time: decode (JPEG -> RGB), hands (MediaPipe with the retry ladder),
+page, one frame at a time: decode (JPEG -> RGB), hands (MediaPipe, two passes of the retry
+ladder a frame, as a stream runs it),
 features (landmark encoding, plus the backbone on the hand crop for fusion), head, decoder. The
 process is pinned to one core and every library to one thread. Models are trained here on a
 few shared photos (speed does not depend on how well they are trained); fusion is timed with the
