@@ -120,3 +120,21 @@ def open_stream(url: str, within: float = 15.0) -> Iterator[tuple[Any, float]]:
             if "too many streams" not in first.get("error", "") or time.monotonic() > deadline:
                 raise AssertionError(f"unexpected first message {first}")
         time.sleep(0.2)
+
+
+def test_serve_bounds_the_bytes_a_stream_may_park(tiny_model: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` hands uvicorn the WebSocket limits: a message over the upload limit is refused
+    by the protocol, and a client that sends frames faster than they are answered may leave
+    STREAM_QUEUE_FRAMES unread (uvicorn's `websockets` protocol queues 32 by default: 160 MB
+    at the default upload limit)."""
+    import uvicorn
+
+    from fingerspell.cli import main
+    from fingerspell.serve.app import STREAM_QUEUE_FRAMES
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **settings: started.update(settings))
+    assert main(["serve", str(tiny_model), "--profiles", str(tmp_path / "profiles"),
+                 "--max-upload-mb", "1"]) == 0
+    assert started["ws_max_size"] == 1024 * 1024 + 1024
+    assert started["ws_max_queue"] == STREAM_QUEUE_FRAMES <= 4

@@ -520,7 +520,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .infer import Model
-    from .serve.app import create_app
+    from .serve.app import STREAM_QUEUE_FRAMES, create_app
     from .serve.profiles import Profiles, default_profiles_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
@@ -540,9 +540,10 @@ def _serve(args: argparse.Namespace) -> int:
     logger.setLevel(logging.INFO)
     print(f"fingerspell: serving {args.model_dir} ({model.features_mode} features) on "
           f"http://{args.host}:{args.port}/ (API docs: /docs)", file=sys.stderr, flush=True)
-    # WebSocket messages over the upload limit are refused by the protocol layer itself
+    # WebSocket messages over the upload limit are refused by the protocol layer itself, and
+    # a stream's unread frames are bounded (STREAM_QUEUE_FRAMES)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                ws_max_size=max_upload_bytes + 1024)
+                ws_max_size=max_upload_bytes + 1024, ws_max_queue=STREAM_QUEUE_FRAMES)
     return 0
 
 

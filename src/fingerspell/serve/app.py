@@ -49,6 +49,12 @@ from .uploads import DEFAULT_MAX_PIXELS, BadInput, decode_image
 
 DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
 DEFAULT_MAX_STREAMS = 4
+# frames a stream's socket may hold unread while one is being answered: a client that sends
+# faster than the server answers is slowed by TCP instead of parking frames in memory (uvicorn
+# before 0.35 reads WebSockets with the `websockets` library's protocol, which queues 32
+# messages, 32 x the upload limit, by default; the sans-I/O protocol of later releases stops
+# reading after each message until the app takes it)
+STREAM_QUEUE_FRAMES = 2
 DEFAULT_STREAM_IDLE_SECONDS = 30.0
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around the file
 
