@@ -143,9 +143,8 @@ def main() -> None:
                                                     ("long_hold_seconds", args.long_hold))
                                   if v is not None})
     from fingerspell.live.stream import PASSES_PER_FRAME
-    passes = {"live": PASSES_PER_FRAME, "all": None}.get(args.passes_per_frame)
-    if args.passes_per_frame not in ("live", "all"):
-        passes = int(args.passes_per_frame)
+    passes = (PASSES_PER_FRAME if args.passes_per_frame == "live"
+              else None if args.passes_per_frame == "all" else int(args.passes_per_frame))
     model = Model.load(args.model)
     rows, recorded = [], []
     for letter, clip in clips():
