@@ -305,7 +305,8 @@ class HandDetector:
         return hands
 
     def find(self, image: Image.Image, timestamp: float | None = None) -> Hand | None:
-        """The signing hand, retrying a miss as ``settings`` says (image mode); None when
+        """The signing hand, retrying a miss as ``settings`` says (image mode; a stream's
+        detector tries ``passes_per_frame`` of the passes, see ``_passes_to_try``); None when
         there is none. Images larger than DETECTION_SIDE are searched at that size (the
         landmarks are fractions of the image's sides, so they hold for the original)."""
         if max(image.size) > DETECTION_SIDE:  # shrunk first: no full-size converted copy
