@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 
 from .._atomic import write_atomic
 from .._native import native_stderr_silenced
@@ -215,7 +215,9 @@ def _pad(image: Image.Image, share: float = 0.3) -> Placed:
     """A border of the image's mean colour, ``share`` of the longer side on each side, so a hand
     that fills the frame looks like a hand. Where the result would be wider than
     DETECTION_SIDE the photo is shrunk first (the palm detector sees 192 pixels anyway)."""
-    fill = tuple(int(c) for c in np.asarray(image).reshape(-1, 3).mean(0))
+    # the mean from Pillow's histogram: the same colour as averaging the pixels, in a tenth
+    # of the time (that cost ~14 ms a padded pass on a 1280-px photo, more than detecting)
+    fill = tuple(int(c) for c in ImageStat.Stat(image).mean)
     scale = DETECTION_SIDE / (max(image.size) * (1 + 2 * share))
     if scale < 1:
         image = image.resize((max(1, round(image.width * scale)),
