@@ -120,7 +120,7 @@ def test_a_live_session_spends_two_passes_on_a_frame_without_a_hand(builtin: Mod
             result = session.process(k / 15, empty)
             assert result.prediction.hand is None and len(tried) - before == PASSES_PER_FRAME
         assert session.process(4 / 15, hand).prediction.hand is not None
-    assert PASSES_PER_FRAME is not None and PASSES_PER_FRAME < 1 + len(builtin.hand_settings.retries)
+    assert PASSES_PER_FRAME < 1 + len(builtin.hand_settings.retries)
 
 
 def test_export_writes_a_copy_never_into_the_package(tmp_path: Path, shared_test: Path,

@@ -28,7 +28,7 @@ STILL_SHAPES = {"J": "I", "Z": None}
 # Detection passes per frame of a stream (the plain one, the one that found the hand last and a
 # retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
 # whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (README, Live).
-PASSES_PER_FRAME: int | None = 2
+PASSES_PER_FRAME = 2
 
 
 def _natural_key(path: Path) -> list[object]:
