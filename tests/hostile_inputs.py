@@ -38,3 +38,59 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     sof = data.index(b"\xff\xc0")
     data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
+
+
+# every mode Pillow can make from scratch, and the formats a browser or phone may send
+MODES = ("1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "I;16", "LA",
+         "PA", "RGBa", "La")
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
+
+
+def odd_image(width: int, height: int, mode: str = "RGB", fmt: str = "PNG", *,
+              orientation: int | None = None, frames: int = 1, truncate: float | None = None,
+              flip: int = 0, seed: int = 0) -> bytes:
+    """An image file of any size, mode and format, possibly animated (``frames``), with an EXIF
+    orientation, cut short at the fraction ``truncate`` of its bytes, or with ``flip`` bytes
+    overwritten past its header: the shapes of input the fuzz tests and benchmarks send.
+    Where ``fmt`` cannot hold ``mode`` the image is converted to RGB first, as a real encoder
+    would be asked to."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    if width * height <= 256 * 256:  # noise where cheap; large images are flat (and compress)
+        noise = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    else:
+        noise = Image.new("RGB", (width, height), tuple(int(c) for c in rng.integers(0, 256, 3)))
+    try:
+        image = noise.convert(mode)
+    except ValueError:
+        image = Image.new(mode, (width, height))
+    exif = None
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    extra: dict = {"exif": exif} if exif is not None and fmt in ("JPEG", "PNG", "WEBP", "TIFF") \
+        else {}
+    if frames > 1 and fmt in ("GIF", "PNG", "WEBP", "TIFF"):
+        others = [image.point(lambda v, k=k: (v + 40 * k) % 256) if mode not in ("I", "F", "I;16")
+                  else image for k in range(1, frames)]
+        extra.update(save_all=True, append_images=others)
+    try:
+        image.save(buffer, fmt, **extra)
+    except (OSError, ValueError, KeyError, TypeError):  # this format cannot hold this mode
+        buffer = io.BytesIO()
+        extra.pop("append_images", None)
+        extra.pop("save_all", None)
+        try:
+            noise.save(buffer, fmt, **extra)
+        except (OSError, ValueError):  # nor this size (JPEG and WebP stop at 65,500 pixels)
+            buffer = io.BytesIO()
+            noise.save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    if flip:
+        start = min(len(data) - 1, 32)
+        for position in rng.integers(start, len(data), flip):
+            data[position] = int(rng.integers(0, 256))
+    if truncate is not None:
+        data = data[:max(1, int(len(data) * truncate))]
+    return bytes(data)

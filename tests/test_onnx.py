@@ -53,12 +53,32 @@ def test_predict_uses_onnx_automatically(exported: Path, shared_test: Path) -> N
 
 
 def test_int8_graph_agrees_with_float(exported: Path, shared_test: Path) -> None:
+    """The export checked the int8 graph on the run's held-out photos (issue 26: a fresh clone
+    once saw it agree on 2 of these 5); it is kept only when it agrees, and then it does here."""
+    check = json.loads((exported / "model.int8.json").read_text())
+    assert check["photos"] >= 20 and check["agreement"] >= check["minimum"] == 0.95
     files = [str(shared_test / f"{c}_test.jpg") for c in ("A", "B", "C", "L", "Y")]  # its classes
     runs = {runtime: json.loads(run_cli("predict", str(exported), *files, "--json",
                                         "--runtime", runtime).stdout)
             for runtime in ("onnx", "int8")}
     agree = sum(a["label"] == b["label"] for a, b in zip(runs["onnx"], runs["int8"], strict=True))
     assert agree >= len(files) - 1  # quantisation may flip a borderline image
+
+
+def test_int8_that_disagrees_is_not_kept(trained_run: Path, tmp_path: Path, monkeypatch) -> None:
+    """A quantised graph that changes the model's answers is removed with a one-line reason
+    (forced here: the agreement threshold above 100%)."""
+    import shutil
+
+    import fingerspell.infer.export as export
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 1.01)
+    from fingerspell.errors import FingerspellError
+    with pytest.raises(FingerspellError, match=r"held-out photos .* not kept"):
+        export_model(run / "model", int8=True)
+    assert not (run / "model" / "model.int8.onnx").exists()
+    assert (run / "model" / "model.onnx").is_file()  # the float graph stays
 
 
 def test_int8_outside_a_run_needs_calibration(trained_run: Path, tmp_path: Path) -> None:

@@ -38,6 +38,30 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
+def write_new(folder: str | Path, names: Callable[[int], str], write: Callable[[Path], Any],
+              first: int = 1) -> Path:
+    """Write a new file in ``folder`` named ``names(n)`` for the first free ``n`` from
+    ``first``, never replacing one: the file is written in full to a temp file, then hard-linked
+    to its name, which fails if another writer took the name first (then the next is tried)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".new.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    match_umask(tmp)
+    try:
+        write(Path(tmp))
+        n = first
+        while True:
+            target = folder / names(n)
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                n += 1
+    finally:
+        os.unlink(tmp)
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

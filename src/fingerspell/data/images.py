@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,10 @@ from ..errors import ImageError
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 MIN_SIDE = 32  # below this a hand is a few pixels: nothing to recognise
 MAX_PIXELS = 100_000_000  # a guard against decompression bombs; 8000x8000 photos are fine
+# no photo of a hand is a strip: a 32 x 524288 PNG (172 KB, under every pixel budget) shrank to
+# a width of 0 for detection and broke MediaPipe's graph for every later photo; phone panoramas
+# stay under 8:1
+MAX_ASPECT = 10
 # no photo is this big (an 8000x8000 RGB PNG is at most 192 MB): a file over it is not worth
 # reading, and cache keys would otherwise read it whole before its pixels were checked
 MAX_FILE_BYTES = 512 * 2**20
@@ -29,6 +34,35 @@ def file_size_problem(n_bytes: int) -> str | None:
     if n_bytes > MAX_FILE_BYTES:
         return (f"file too large for an image ({n_bytes / 2**20:,.0f} MB, limit "
                 f"{MAX_FILE_BYTES // 2**20} MB)")
+    return None
+
+
+@dataclass(frozen=True)
+class SizeProblem:
+    """Why an image's declared size is refused: ``too_large`` (a pixel budget: HTTP 413) or
+    not (too small, too elongated: HTTP 415), and the one-line reason."""
+
+    reason: str
+    too_large: bool = False
+
+
+def size_problem(width: int, height: int, max_pixels: int = MAX_PIXELS) -> SizeProblem | None:
+    """The one rule for the pixels of every image from outside (files, uploads, stream frames),
+    checked from the header before anything is decoded (None: the size is fine).
+
+    Example:
+        >>> size_problem(640, 480) is None
+        True
+        >>> size_problem(32, 524288).reason
+        'image too elongated (32x524288; at most 10:1)'
+    """
+    if width * height > max_pixels:
+        return SizeProblem(f"image too large ({width}x{height} pixels; the limit is "
+                           f"{max_pixels:,} pixels)", too_large=True)
+    if min(width, height) < MIN_SIDE:
+        return SizeProblem(f"image too small ({width}x{height}, minimum {MIN_SIDE}x{MIN_SIDE})")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        return SizeProblem(f"image too elongated ({width}x{height}; at most {MAX_ASPECT}:1)")
     return None
 
 
@@ -59,12 +93,9 @@ def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Imag
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 width, height = im.size
-                if width * height > MAX_PIXELS:
-                    raise ImageError(path, f"image too large ({width}x{height}, limit "
-                                           f"{MAX_PIXELS // 1_000_000} megapixels)")
-                if min(width, height) < MIN_SIDE:
-                    raise ImageError(path, f"image too small ({width}x{height}, minimum "
-                                           f"{MIN_SIDE}x{MIN_SIDE})")
+                problem = size_problem(width, height)
+                if problem:
+                    raise ImageError(path, problem.reason)
                 if min_decode_side and im.format == "JPEG":
                     scale = min(width, height) / min_decode_side
                     if scale >= 2:

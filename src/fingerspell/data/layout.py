@@ -19,6 +19,28 @@ _TRAILING_NUMBER = re.compile(r"(\d+)$")
 _FLAT_NAME = re.compile(r"^(?P<label>[^_]+)_")
 
 
+MAX_CLASS_NAME = 64
+
+
+def class_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a class (None: it can). Classes are folder names when a model is
+    trained, and folder names again when Teach stores a capture: a bundle from elsewhere naming
+    a class ``../../x`` must not write outside its folder.
+
+    Example:
+        >>> class_name_problem("space") is None, class_name_problem("../../escaped")
+        (True, "class '../../escaped' is not a plain folder name")
+    """
+    if not isinstance(name, str) or not name:
+        return "a class name must be a non-empty string"
+    if len(name) > MAX_CLASS_NAME:
+        return f"class name of {len(name)} characters (at most {MAX_CLASS_NAME})"
+    if name.startswith(".") or any(c in name for c in "/\\") \
+            or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"class {name!r} is not a plain folder name"
+    return None
+
+
 @dataclass(frozen=True)
 class Sample:
     """One labelled image.
@@ -117,6 +139,9 @@ def discover(root: str | Path, *, min_classes: int = 2) -> ImageSet:
             images = _images_in(class_dir)
             if not images:
                 raise FingerspellError(f"{class_dir}: class folder has no images")
+            problem = class_name_problem(class_dir.name)
+            if problem:  # a model could be trained but never loaded: say so now
+                raise FingerspellError(f"{class_dir}: {problem}; rename the folder")
             classes.append(class_dir.name)
             samples.extend(_sample(p, class_dir.name) for p in images)
         image_set = ImageSet(root, "folders", classes, samples)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from .._atomic import write_atomic
 from .._native import native_stderr_silenced
 from ..choices import HAND_PICKS
 from ..errors import FingerspellError
+
+log = logging.getLogger("fingerspell.hands")
 
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
                   "hand_landmarker/float16/latest/hand_landmarker.task")
@@ -207,6 +210,16 @@ def _gamma(image: Image.Image, gamma: float = 0.5) -> Image.Image:
 Placed = tuple[Image.Image, tuple[int, int, int, int]]
 
 
+def _fit_for_detection(image: Image.Image) -> Image.Image:
+    """``image`` at most DETECTION_SIDE on its longer side, never under one pixel on the other:
+    a side of 0 fails MediaPipe's graph and leaves it failing every later image."""
+    scale = DETECTION_SIDE / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)  # as ImageOps.contain did
+
+
 def _whole(image: Image.Image) -> Placed:
     return image, (0, 0, image.width, image.height)
 
@@ -243,6 +256,22 @@ RETRIES: dict[str, Callable[[Image.Image], Placed]] = {
 }
 
 
+def mp_image(image: Image.Image) -> Any:
+    """``image`` as MediaPipe's SRGB image."""
+    import mediapipe as mp
+    pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)
+
+
+def _one_line(exc: BaseException, limit: int = 150) -> str:
+    return " ".join(str(exc).split())[:limit]
+
+
+# landmarkers whose graph failed and then refused to close: their finaliser must not run on
+# whichever thread collects them (it waits on their dispatcher), so they live to the end
+_UNCLOSED: list[Any] = []
+
+
 class HandDetector:
     """MediaPipe's HandLandmarker in image mode, with the retries and hand choice of ``settings``.
 
@@ -269,33 +298,54 @@ class HandDetector:
         self.passes_per_frame = passes_per_frame
         self._last_hit = 0  # the pass that found the hand in the last frame that had one
         self._next_retry = 0  # where the retries' rotation goes on from
-        options = vision.HandLandmarkerOptions(
+        self._options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)), num_hands=max_hands,
             min_hand_detection_confidence=self.settings.min_confidence,
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE)
         try:
-            with native_stderr_silenced():
-                self._landmarker = vision.HandLandmarker.create_from_options(options)
-                if not video:
-                    self.detect(Image.new("RGB", (64, 64)))  # the first run logs more set-up
+            self._landmarker = self._new_landmarker()
         except (RuntimeError, ValueError) as exc:
             raise FingerspellError(f"{model}: not a MediaPipe hand-landmarker bundle "
-                                   f"({' '.join(str(exc).split())[:150]})") from None
+                                   f"({_one_line(exc)})") from None
+
+    def _new_landmarker(self) -> Any:
+        from mediapipe.tasks.python import vision
+        with native_stderr_silenced():
+            landmarker = vision.HandLandmarker.create_from_options(self._options)
+            if not self.video:  # the first run logs more set-up
+                empty = mp_image(Image.new("RGB", (64, 64)))
+                landmarker.detect(empty)
+        return landmarker
+
+    def _replace_landmarker(self, exc: Exception, image: Image.Image) -> None:
+        """After MediaPipe fails on an image its graph fails every later one: log it, and go on
+        with a new landmarker (the failed one is closed, or kept from being finalised on
+        another thread mid-request if even that fails)."""
+        log.warning("hand detection failed on a %dx%d image (%s); the detector was rebuilt",
+                    image.width, image.height, _one_line(exc))
+        broken, self._landmarker = self._landmarker, self._new_landmarker()
+        try:
+            with native_stderr_silenced():
+                broken.close()
+        except Exception:  # noqa: BLE001 - a broken graph may refuse to close: never finalise it
+            _UNCLOSED.append(broken)
 
     def detect(self, image: Image.Image, attempt: int = 0, timestamp: float | None = None
                ) -> list[Hand]:
         """Every hand MediaPipe finds in ``image`` as it is (``timestamp``, in seconds: the
         frame's time in a VIDEO-mode detector)."""
-        import mediapipe as mp
-        pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)
-        with native_stderr_silenced():  # it warns about memory alignment on new image sizes
-            if self.video:
-                # MediaPipe needs strictly increasing times; a repeated stamp moves on by 1 ms
-                self._last_ms = max(int((timestamp or 0.0) * 1000), self._last_ms + 1)
-                result = self._landmarker.detect_for_video(frame, self._last_ms)
-            else:
-                result = self._landmarker.detect(frame)
+        frame = mp_image(image)
+        try:
+            with native_stderr_silenced():  # it warns about memory alignment on new sizes
+                if self.video:
+                    # MediaPipe needs strictly increasing times; a repeated stamp moves on by 1 ms
+                    self._last_ms = max(int((timestamp or 0.0) * 1000), self._last_ms + 1)
+                    result = self._landmarker.detect_for_video(frame, self._last_ms)
+                else:
+                    result = self._landmarker.detect(frame)
+        except RuntimeError as exc:
+            self._replace_landmarker(exc, image)
+            return []
         n_hands = len(result.hand_landmarks)
         hands = []
         for points, world, labels in zip(result.hand_landmarks, result.hand_world_landmarks,
@@ -311,8 +361,7 @@ class HandDetector:
         detector tries ``passes_per_frame`` of the passes, see ``_passes_to_try``); None when
         there is none. Images larger than DETECTION_SIDE are searched at that size (the
         landmarks are fractions of the image's sides, so they hold for the original)."""
-        if max(image.size) > DETECTION_SIDE:  # shrunk first: no full-size converted copy
-            image = ImageOps.contain(image, (DETECTION_SIDE, DETECTION_SIDE))
+        image = _fit_for_detection(image)  # shrunk first: no full-size converted copy
         image = image.convert("RGB")  # a copy: the caller's image is left alone
         if self.video:
             return pick_hand(self.detect(image, 0, timestamp), self.settings.pick)

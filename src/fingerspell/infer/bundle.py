@@ -9,32 +9,27 @@ the file and what to do.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .._version import __version__
+from ..data.layout import class_name_problem
 from ..errors import FingerspellError
 from ..features.feature_mode import FeatureMode, get_mode
 from ..features.landmarks import LANDMARK_ENCODINGS
 from ..head.calibration import check_calibration
 from ..head.heads import head_from_config
+from ..jsonfile import read_json
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config is a few KB; more is not a fingerspell bundle
 MAX_WEIGHTS_BYTES = 4 * 1024**3  # the largest curated backbone with a dense head is ~1.1 GB
 
 
 def read_config(config_path: Path) -> dict[str, Any]:
-    """The parsed ``config.json`` (a JSON object of bounded size)."""
-    size = config_path.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise FingerspellError(f"{config_path}: {size} bytes is too large for a model config")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FingerspellError(f"{config_path}: not valid JSON ({exc})") from None
+    """The parsed ``config.json`` (a JSON object of bounded size and depth)."""
+    config = read_json(config_path, "model config", max_bytes=MAX_CONFIG_BYTES)
     if not isinstance(config, dict):
         raise FingerspellError(f"{config_path}: not a fingerspell model config")
     return config
@@ -57,8 +52,12 @@ def check_config(config: dict[str, Any], config_path: Path) -> None:
     """Every field ``Model.load`` reads exists and has the right type; the head's class count
     and input sizes agree with the class list, the backbone and the feature mode."""
     classes = _require(config, "classes", list, config_path)
-    if not classes or not all(isinstance(c, str) and c for c in classes):
+    if not classes:
         raise FingerspellError(f"{config_path}: 'classes' must be a non-empty list of names")
+    for name in classes:
+        problem = class_name_problem(name)
+        if problem:
+            raise FingerspellError(f"{config_path}: {problem}")
     if len(set(classes)) != len(classes):
         raise FingerspellError(f"{config_path}: 'classes' lists a class twice")
     backbone = _require(config, "backbone", dict, config_path)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._atomic import write_atomic
+from .._atomic import write_atomic, write_json
 from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
+from ..jsonfile import read_json
 from ..paths import numbered_dir
 from .builtin import is_builtin, resolve_model
 from .model import ONNX_FILE, Model
 
 INT8_FILE = "model.int8.onnx"
+INT8_CHECK_FILE = "model.int8.json"  # how often the int8 graph agrees with the float model
+# below this top-1 agreement on held-out photos the int8 graph is not kept: quantisation must
+# never silently change what the model says (measured on the shared photos: 99-100%)
+MIN_INT8_AGREEMENT = 0.95
+HELD_OUT_CHECKS = 64
 FORMATS = ("onnx",)
 
 
@@ -62,7 +67,8 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
         out = numbered_dir(Path("runs/export") / model_dir.name)
     if out is not None:
         model_dir = _copy_bundle(model, Path(out))
-    calibration_images = _calibration_images(model_dir, calibration) if int8 else []
+    calibration_images, held_out = _calibration_images(model_dir, calibration) if int8 \
+        else ([], [])
     graph = _FullGraph(model).eval()
     size = model.preprocessing.size
     outputs = ["features", "probs"] if graph.head is not None else ["features"]
@@ -80,7 +86,31 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
                                    f"{float(np.abs(got - expected).max()):.2g}; not kept")
     if int8:
         written.append(_quantize(path, model_dir / INT8_FILE, model, calibration_images))
+        written.append(_check_int8(model_dir, held_out))
     return written
+
+
+def _check_int8(model_dir: Path, held_out: list[Path]) -> Path:
+    """Top-1 agreement of the int8 graph with the float model on ``held_out`` photos, written
+    beside it (``model.int8.json``); below MIN_INT8_AGREEMENT the int8 graph is removed."""
+    float_model = Model.load(model_dir, runtime="onnx")
+    int8_model = Model.load(model_dir, runtime="int8")
+    expected, _ = float_model.predict(held_out, top_k=1)
+    got, _ = int8_model.predict(held_out, top_k=1)
+    by_path = {p.path: p.label for p in got}
+    agree = sum(by_path.get(p.path) == p.label for p in expected)
+    share = agree / max(1, len(expected))
+    if share < MIN_INT8_AGREEMENT:
+        (model_dir / INT8_FILE).unlink()
+        (model_dir / INT8_CHECK_FILE).unlink(missing_ok=True)
+        raise FingerspellError(f"{model_dir / INT8_FILE}: the int8 graph agrees with the float "
+                               f"model on only {agree} of {len(expected)} held-out photos "
+                               f"(at least {MIN_INT8_AGREEMENT:.0%} needed); not kept: use the "
+                               f"float graph (--runtime onnx), or calibrate on photos like yours "
+                               f"(--calibration DIR)")
+    return write_json(model_dir / INT8_CHECK_FILE, {
+        "agreement": round(share, 4), "agree": agree, "photos": len(expected),
+        "minimum": MIN_INT8_AGREEMENT})
 
 
 def _copy_bundle(model: Model, out: Path) -> Path:
@@ -94,26 +124,33 @@ def _copy_bundle(model: Model, out: Path) -> Path:
 
 
 def _calibration_images(model_dir: Path, calibration: str | Path | None,
-                        count: int = 128) -> list[Path]:
+                        count: int = 128) -> tuple[list[Path], list[Path]]:
+    """Images to calibrate int8 on, and held-out ones to check it on: a run's training images
+    and its validation split, or a ``calibration`` folder's images split between the two."""
     from ..data.images import is_image_file
     if calibration is not None:
         folder = Path(calibration)
         if not folder.is_dir():
             raise FingerspellError(f"{folder}: calibration folder does not exist")
         found = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+        held_out = found[1::2]  # every other image checks, the rest calibrate
+        found = found[0::2]
     else:
         run_dir = model_dir.parent
         if not (run_dir / "split.json").is_file() or not (run_dir / "config.json").is_file():
             raise FingerspellError(f"{model_dir}: --int8 needs --calibration DIR, a folder of "
                                    f"typical images (or a model inside its training run folder)")
         from ..data.merge import discover_many
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        held_out = set(json.loads((run_dir / "split.json").read_text(encoding="utf-8"))["val"])
-        found = [s.path for s in discover_many(config["data"]).samples
-                 if str(s.path) not in held_out]
-    if not found:
-        raise FingerspellError(f"{calibration or model_dir}: no calibration images found")
-    return found[:: max(1, len(found) // count)][:count]
+        config = read_json(run_dir / "config.json", "run configuration")
+        validation = set(read_json(run_dir / "split.json", "validation split")["val"])
+        samples = discover_many(config["data"]).samples
+        found = [s.path for s in samples if str(s.path) not in validation]
+        held_out = [s.path for s in samples if str(s.path) in validation]
+    if not found or not held_out:
+        raise FingerspellError(f"{calibration or model_dir}: too few images to calibrate int8 "
+                               f"and check it")
+    return (found[:: max(1, len(found) // count)][:count],
+            held_out[:: max(1, len(held_out) // HELD_OUT_CHECKS)][:HELD_OUT_CHECKS])
 
 
 def _quantize(source: Path, target: Path, model: Model, images: list[Path]) -> Path:

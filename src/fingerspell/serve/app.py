@@ -12,7 +12,9 @@
   kept only with a hand in view; answers the letter the serving model reads in it; 409 over
   the counts), ``POST /v1/profiles/{name}/adapt`` (one
   at a time per profile; the API and streams then answer with the adapted model).
-- ``GET /healthz``, ``GET /v1/model``, OpenAPI docs at ``/docs``; ``/`` is the web page.
+  ``DELETE /v1/profiles/{name}`` forgets a profile (refused while it adapts).
+- ``GET /healthz`` (503 when a test image gets no answer), ``GET /v1/model``, OpenAPI docs at
+  ``/docs``; ``/`` is the web page.
 
 Every request passes the Host/Origin guard (guard.py). Images are decoded in worker threads,
 at most ``decode_slots`` at a time, never on the event loop; every refusal is logged.
@@ -25,7 +27,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +39,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 
 from .._version import __version__
 from ..infer.model import Model, Prediction
@@ -124,9 +127,16 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     async def page() -> FileResponse:
         return FileResponse(static / "index.html")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    health = app.state.health = HealthCheck(lambda: probe(state.model, detectors))
+
+    @app.get("/healthz", responses={503: {"description": "the model or detector cannot answer"}})
+    async def healthz() -> JSONResponse:
+        """Whether the server can still answer: a small image through a pooled hand detector
+        and the model now serving (checked at most every few seconds)."""
+        problem = await health.problem()
+        if problem:
+            return JSONResponse({"status": "failing", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/v1/model")
     async def model_info() -> dict[str, Any]:
@@ -217,6 +227,18 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
                      sum(result.examples.values()))
             return {"profile": name, **result.to_dict()}
 
+        @app.delete("/v1/profiles/{name}",
+                    responses={404: {"description": "no such profile"},
+                               409: {"description": "the profile is being adapted"}})
+        async def delete_profile(name: str) -> dict[str, Any]:
+            """Forget a profile: its examples and adapted model (the files Teach wrote). If it
+            was being served, the base model answers again."""
+            kept = await asyncio.to_thread(profiles.delete, name)
+            if state.profile == name:
+                state.model, state.profile = profiles.base, None
+            log.info("profile %s deleted%s", name, f" (left alone: {kept})" if kept else "")
+            return {"profile": name, "deleted": True, "kept": kept}
+
     @app.websocket("/v1/stream")
     async def stream(socket: WebSocket) -> None:
         await socket.accept()
@@ -279,10 +301,47 @@ class Serving:
     profile: str | None = None
 
 
+def probe(model: Model, detectors: DetectorPool) -> None:
+    """Raise if ``model`` cannot answer a small image through one of ``detectors``."""
+    image = Image.new("RGB", (64, 64), (128, 128, 128))
+    with detectors.lease() as detector:
+        answer = model.predict_images([image], detector=detector, top_k=1, names=["probe"])[0]
+    if not 0.0 <= answer.confidence <= 1.0:  # NaN fails both comparisons
+        raise RuntimeError(f"the model answers confidence {answer.confidence}")
+
+
+class HealthCheck:
+    """``/healthz``'s answer: ``check`` run in a worker thread with a time limit, its result
+    kept for ``max_age`` seconds so that polling costs no detection per request."""
+
+    def __init__(self, check: Callable[[], None], *, max_age: float = 5.0,
+                 timeout: float = 10.0) -> None:
+        self.check, self.max_age, self.timeout = check, max_age, timeout
+        self._checked = -float("inf")
+        self._problem: str | None = None
+        self._running: asyncio.Lock | None = None
+
+    async def problem(self) -> str | None:
+        self._running = self._running or asyncio.Lock()
+        async with self._running:  # one check at a time; the others read its result
+            if time.monotonic() - self._checked > self.max_age:
+                try:
+                    await asyncio.wait_for(asyncio.to_thread(self.check), self.timeout)
+                    self._problem = None
+                except asyncio.TimeoutError:
+                    self._problem = f"no answer to a test image within {self.timeout:g} s"
+                except Exception as exc:  # noqa: BLE001 - whatever broke, the check says so
+                    self._problem = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                if self._problem:
+                    log.error("health check failed: %s", self._problem)
+                self._checked = time.monotonic()
+            return self._problem
+
+
 def _command(text: str) -> str | None:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: '[' nested 100,000 deep
         return None
     return data.get("command") if isinstance(data, dict) else None
 

@@ -5,7 +5,8 @@ on browser requests and WebSockets (any web page a user visits could otherwise o
 Allowed: the Host names the server itself (``localhost``, loopback addresses, the bound address,
 or, when bound to every interface, any IP address: a literal address cannot be rebound by DNS),
 plus the hosts of ``--allow-origin`` additions. An Origin, when a browser sends one, must be one
-of those hosts too. Clients that are not browsers send no Origin and pass on the Host alone.
+of those hosts on the port the request came to (a page on another local port is another site),
+or an ``--allow-origin`` addition. Clients that are not browsers send no Origin and pass on the Host alone.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def _hostname(host_header: str) -> str:
     return (urlsplit(f"//{host_header}").hostname or "").lower()
 
 
+def _port(netloc: str, scheme: str) -> int | None:
+    """The port of ``host[:port]``, the scheme's default when none is written."""
+    try:
+        port = urlsplit(f"//{netloc}").port
+    except ValueError:
+        return None
+    return port if port is not None else {"http": 80, "https": 443}.get(scheme)
+
+
 def _is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -47,10 +57,12 @@ class HostPolicy:
         >>> policy = HostPolicy(bind="127.0.0.1", allow_origins=["https://app.example"])
         >>> policy.host_ok("localhost:8000"), policy.host_ok("evil.example:8000")
         (True, False)
-        >>> policy.origin_ok("http://127.0.0.1:8000"), policy.origin_ok("https://app.example")
-        (True, True)
-        >>> policy.origin_ok("https://evil.example")
+        >>> policy.origin_ok("http://127.0.0.1:8000", "127.0.0.1:8000")
+        True
+        >>> policy.origin_ok("http://localhost:3000", "127.0.0.1:8000")  # another local site
         False
+        >>> policy.origin_ok("https://app.example"), policy.origin_ok("https://evil.example")
+        (True, False)
     """
 
     def __init__(self, *, bind: str, allow_origins: Iterable[str] = ()) -> None:
@@ -65,14 +77,21 @@ class HostPolicy:
         name = _hostname(host_header)
         return name in self.names or (self.any_ip and _is_ip(name))
 
-    def origin_ok(self, origin: str | None) -> bool:
+    def origin_ok(self, origin: str | None, host_header: str | None = None) -> bool:
+        """A browser's ``Origin`` is the server's own page: one of its names, on the port the
+        request came to (``host_header``; a page on another local port is another site), or
+        an ``--allow-origin`` addition."""
         if origin is None:
             return True  # not a browser
         origin = origin.rstrip("/").lower()
         if origin in self.origins:
             return True
         parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and self.host_ok(parts.netloc)
+        if parts.scheme not in ("http", "https") or not self.host_ok(parts.netloc):
+            return False
+        if host_header is None:
+            return True  # nothing to compare the port with (no browser omits Host)
+        return _port(parts.netloc, parts.scheme) == _port(host_header, parts.scheme)
 
 
 class GuardMiddleware:
@@ -93,7 +112,7 @@ class GuardMiddleware:
         if not self.policy.host_ok(headers.get("host")):
             reason = f"host {headers.get('host')!r} is not this server's"
         elif (scope["type"] == "websocket" or scope.get("method") not in ("GET", "HEAD")) \
-                and not self.policy.origin_ok(headers.get("origin")):
+                and not self.policy.origin_ok(headers.get("origin"), headers.get("host")):
             reason = f"origin {headers.get('origin')!r} is not allowed (see --allow-origin)"
         if reason is None:
             return await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from ..data.images import MIN_SIDE, to_rgb
+from ..data.images import size_problem, to_rgb
 
 DEFAULT_MAX_PIXELS = 4096 * 4096  # a camera frame or a phone photo; far more is an attack
 
@@ -41,12 +41,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size  # from the header: nothing decoded yet
-                if width * height > max_pixels:
-                    raise BadInput(413, f"image too large ({width}x{height} pixels; the limit is "
-                                        f"{max_pixels} pixels, see --max-pixels)")
-                if min(width, height) < MIN_SIDE:
-                    raise BadInput(415, f"image too small ({width}x{height}, minimum "
-                                        f"{MIN_SIDE}x{MIN_SIDE})")
+                problem = size_problem(width, height, max_pixels)
+                if problem:
+                    raise BadInput(413 if problem.too_large else 415, problem.reason)
                 image.load()
                 return to_rgb(image)
     except BadInput:

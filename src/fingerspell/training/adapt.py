@@ -100,8 +100,9 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     skipped = {str(paths[i]): features.failed.get(i, "no hand found") for i in range(len(paths))
                if i not in kept}
     if not usable:
-        raise FingerspellError("adapt: none of the example photos could be used (unreadable, or "
-                               "no hand found)")
+        first, reason = next(iter(skipped.items()))
+        raise FingerspellError(f"adapt: none of the {len(paths)} example photos could be used "
+                               f"(the first: {first}: {reason})")
     y = np.asarray([by_lower[labels[i].lower()] for i in usable])
     head = adapt_head(model.head, features.vectors[usable], y, settings)
     counts = Counter(model.classes[c] for c in y.tolist())

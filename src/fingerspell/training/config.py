@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..features.backbones import get_spec
 from ..features.feature_mode import get_mode
 from ..features.hands import HandSettings
 from ..head.recipes import Recipe, get_preset, recipe_for_features
+from ..jsonfile import read_json
 from .options import TrainOptions
 from .run_folder import CONFIG_FILE, RUN_KIND
 
@@ -103,10 +103,7 @@ def _landmark_weight(value: str | float | None) -> str | float:
 
 
 def _read_recipe_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FingerspellError(f"{path}: cannot read recipe config ({exc})") from None
+    data = read_json(path, "recipe config")
     if not isinstance(data, dict) or not isinstance(data.get("recipe", data), dict):
         raise FingerspellError(f"{path}: a recipe config must be a JSON object")
     recipe = data.get("recipe", data)
@@ -116,10 +113,7 @@ def _read_recipe_file(path: Path) -> dict[str, Any]:
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / CONFIG_FILE
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FingerspellError(f"{path}: cannot read the run's configuration ({exc})") from None
+    saved = read_json(path, "run configuration")
     if not isinstance(saved, dict) or not isinstance(saved.get("recipe"), dict):
         raise FingerspellError(f"{path}: not a fingerspell run configuration")
     return saved

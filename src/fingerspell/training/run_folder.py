@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FingerspellError
+from ..jsonfile import read_json
 from ..paths import RUNS, numbered_dir
 
 CONFIG_FILE = "config.json"
@@ -27,8 +27,8 @@ RUN_KIND = "fingerspell-run"  # config.json's "kind" in a run folder
 def is_run_folder(folder: Path) -> bool:
     """A folder written by ``fingerspell train`` (its config.json says so)."""
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = read_json(folder / CONFIG_FILE, "run configuration")
+    except FingerspellError:
         return False
     if not isinstance(config, dict):
         return False
@@ -64,6 +64,18 @@ def _refuse_foreign(folder: Path) -> None:
     if folder.is_dir() and any(folder.iterdir()) and not is_run_folder(folder):
         raise FingerspellError(f"{folder}: folder is not empty and holds no fingerspell run; "
                                f"nothing in it is touched (choose another --out)")
+
+
+def refuse_inside_data(out: Path, data_dirs: list[str | Path]) -> None:
+    """A run folder inside a data folder would be read as data by the next run on it (its
+    pictures and checkpoints as images of a class named ``model``): refused."""
+    out = Path(out).resolve()
+    for data in data_dirs:
+        data = Path(data).resolve()
+        if out == data or out.is_relative_to(data):
+            raise FingerspellError(f"{out}: --out is inside the data folder {data}; the next run "
+                                   f"on that folder would read the run as data (choose a folder "
+                                   f"outside it)")
 
 
 def plan_run_folder(out: Path, *, resume: bool, force: bool) -> RunFolder:

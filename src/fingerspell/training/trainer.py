@@ -41,6 +41,7 @@ from .run_folder import (
     finish_run_folder,
     numbered_run_dir,
     plan_run_folder,
+    refuse_inside_data,
     start_run_folder,
 )
 from .source_calibration import fold_answers, out_of_source_folds
@@ -89,6 +90,7 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
     # bad data, devices or weights fail here, before the run folder is touched
     device = resolve_device(config["device"])
     images = discover_many(config["data"])
+    refuse_inside_data(folder.final, config["data"])
     backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
     mode = get_mode(config["recipe"]["features"])
     hand_model = (check_hand_model(resolve_hand_model(config["hand_model"], cache_dir))
