@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,37 +27,12 @@ import httpx
 import numpy as np
 
 from common import require_shared, small_model, webcam_frames
+from server import MemorySampler, serving
 
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from hostile_inputs import png_declaring  # noqa: E402
+from hostile_inputs import png_declaring
 
 BOMB = png_declaring(9990, 9990)  # a few hundred bytes declaring 100 megapixels
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MemorySampler(threading.Thread):
-    """The server's resident memory, sampled every 50 ms from /proc (peak and last)."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak_mb, self.last_mb, self.running = pid, 0.0, 0.0, True
-
-    def run(self) -> None:
-        while self.running:
-            try:
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.last_mb = int(line.split()[1]) / 1024
-                        self.peak_mb = max(self.peak_mb, self.last_mb)
-            except OSError:
-                return
-            time.sleep(0.05)
 
 
 def summary(latencies: list[float], errors: int, seconds: float, rss: MemorySampler,
@@ -143,21 +115,7 @@ def main() -> None:
     require_shared()
     with tempfile.TemporaryDirectory() as folder:
         model = args.model or small_model(Path(folder), "fusion")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([str(BIN / "fingerspell"), "serve", str(model), "--port",
-                                   str(port), "--max-streams", "4"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        sys.exit("the server did not start")
-                    time.sleep(0.3)
+        with serving(model, "--max-streams", "4") as (base, server):
             rss = MemorySampler(server.pid)
             rss.start()
             time.sleep(0.2)
@@ -170,9 +128,6 @@ def main() -> None:
                     upload_load(base, frames[0], concurrency, requests, rss))
             rows["4 streams"] = asyncio.run(stream_load(base, frames, 4, rss))
             rss.running = False
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     print(f"{'load':<26}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'peak RSS':>10}  answers")
     for name, row in rows.items():
         print(f"{name:<26}{row['requests_per_s']:>8.1f}{row['p50_ms']:>9.0f}{row['p95_ms']:>9.0f}"

@@ -77,13 +77,13 @@ def odd_image(width: int, height: int, mode: str = "RGB", fmt: str = "PNG", *,
         extra.update(save_all=True, append_images=others)
     try:
         image.save(buffer, fmt, **extra)
-    except (OSError, ValueError, KeyError, TypeError):  # this format cannot hold this mode
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, RuntimeError):  # not in fmt
         buffer = io.BytesIO()
         extra.pop("append_images", None)
         extra.pop("save_all", None)
         try:
             noise.save(buffer, fmt, **extra)
-        except (OSError, ValueError):  # nor this size (JPEG and WebP stop at 65,500 pixels)
+        except (OSError, ValueError, OverflowError, RuntimeError):  # nor this size (JPEG, WebP, GIF)
             buffer = io.BytesIO()
             noise.save(buffer, "PNG")
     data = bytearray(buffer.getvalue())
@@ -94,3 +94,40 @@ def odd_image(width: int, height: int, mode: str = "RGB", fmt: str = "PNG", *,
     if truncate is not None:
         data = data[:max(1, int(len(data) * truncate))]
     return bytes(data)
+
+
+def strip_png() -> bytes:
+    """The 172 KB PNG of issue 26: 32 x 524288 grey, under the pixel bound; it once shrank to a
+    width of 0 for detection and left MediaPipe's graph failing every later photo."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 524288), (128, 128, 128)).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+EXTREME_SIZES = [(1, 4096), (4096, 1), (32, 524288), (524288, 32), (32, 320), (320, 32),
+                 (4096, 4096), (4097, 4096), (31, 200), (33, 33)]
+
+
+class RandomHostile:
+    """Random hostile bodies for the soak and fuzz benchmarks: mostly ``odd_image`` files (the
+    generator tests/test_fuzz.py draws from), some fixed ones (a bomb, the strip, text)."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+        self.rng = random.Random(seed)
+        self.fixed = [png_declaring(9990, 9990), strip_png(), b"", b"not an image",
+                      b"\x89PNG\r\n"]
+
+    def __call__(self) -> bytes:
+        rng = self.rng
+        if rng.random() < 0.2:
+            return rng.choice(self.fixed)
+        width, height = (rng.choice(EXTREME_SIZES) if rng.random() < 0.2
+                         else (rng.randint(1, 260), rng.randint(1, 260)))
+        damage = rng.choice(["none", "none", "truncate", "flip"])
+        return odd_image(width, height, rng.choice(MODES), rng.choice(FORMATS),
+                         orientation=rng.choice([None, None, rng.randint(0, 9)]),
+                         frames=rng.choice([1, 1, 1, 3]),
+                         truncate=rng.uniform(0.05, 0.95) if damage == "truncate" else None,
+                         flip=rng.randint(1, 40) if damage == "flip" else 0,
+                         seed=rng.randint(0, 2**16))

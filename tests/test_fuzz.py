@@ -18,18 +18,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from .conftest import run_cli
-from .hostile_inputs import FORMATS, MODES, odd_image, png_declaring
-from .test_serve_survives import good_photo, served, strip_png  # noqa: F401 (its server)
+from .hostile_inputs import EXTREME_SIZES, FORMATS, MODES, odd_image, png_declaring, strip_png
+from .test_serve_survives import good_photo, served  # noqa: F401 (the module's server)
 
 FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 # a client may answer with any of these; a 500 (or a dropped connection) is never right
 CLIENT_ERRORS = {400, 409, 413, 415, 422}
-
-EXTREME_SIZES = [(1, 4096), (4096, 1), (32, 524288), (524288, 32), (32, 320), (320, 32),
-                 (4096, 4096), (4097, 4096), (31, 200), (33, 33)]
-
 
 @st.composite
 def image_files(draw: st.DrawFn) -> bytes:

@@ -7,7 +7,6 @@ the failure modes each test guards are named in its docstring."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -25,18 +24,11 @@ import pytest
 from PIL import Image
 
 from .conftest import FINGERSPELL, run_cli
+from .hostile_inputs import strip_png
 from .test_serve import start_server
 from .test_teach import jpeg, person_photos, scene
 
 BUILTIN = Path(__file__).resolve().parents[1] / "src" / "fingerspell" / "models" / "asl-alphabet"
-
-
-def strip_png() -> bytes:
-    """The 172 KB PNG of issue 26: 32 x 524288 grey, under the pixel bound; it once shrank to a
-    width of 0 for detection and left MediaPipe's graph failing every later photo."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 524288), (128, 128, 128)).save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -382,3 +374,99 @@ def test_healthz_fails_when_the_model_cannot_answer(hand_model: Path, monkeypatc
         client.app.state.health.max_age = 0  # the last answer is otherwise kept 5 s
         reply = client.get("/healthz")
         assert reply.status_code == 503 and "Graph has errors" in reply.json()["detail"]
+
+
+def test_adapt_racing_adapt_runs_one_at_a_time(served) -> None:
+    """Two Adapt presses at once on one profile: one adapts, the other is told so (409) or
+    runs after it; never a 500."""
+    base, _, _ = served
+    for path in person_photos("B")[:2] + person_photos("A")[:2]:
+        httpx.post(f"{base}/v1/profiles/twice/examples?label={path.parent.name}",
+                   content=jpeg(scene(path)), timeout=60)
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _: httpx.post(f"{base}/v1/profiles/twice/adapt",
+                                                     timeout=120), range(2)))
+    codes = sorted(r.status_code for r in replies)
+    assert codes in ([200, 200], [200, 409]), [r.text for r in replies]
+    assert httpx.delete(f"{base}/v1/profiles/twice").status_code == 200
+
+
+def test_sigterm_under_load_stops_the_server_in_seconds(tmp_path: Path, hand_model: Path) -> None:
+    """SIGTERM while streams open and close, captures arrive and a profile adapts: the server
+    exits within a few seconds (it once hung on a lock in a finaliser until kill -9)."""
+    from websockets.sync.client import connect
+    process, base = start_server(Path("asl-alphabet"), "--profiles", str(tmp_path / "p"),
+                                 log=tmp_path / "server.log")
+    photo, _ = good_photo()
+    for path in person_photos("B")[:2] + person_photos("A")[:2]:
+        httpx.post(f"{base}/v1/profiles/load/examples?label={path.parent.name}",
+                   content=jpeg(scene(path)), timeout=60)
+    stop = threading.Event()
+
+    def streams() -> None:
+        while not stop.is_set():
+            try:
+                with connect(base.replace("http", "ws") + "/v1/stream", open_timeout=5) as ws:
+                    ws.send(photo)
+                    ws.recv(timeout=10)
+            except Exception:  # noqa: BLE001 - the server is going away: any end is fine
+                return
+
+    def requests(url: str) -> None:
+        while not stop.is_set():
+            try:
+                httpx.post(url, content=photo, timeout=10)
+            except httpx.HTTPError:
+                return
+
+    workers = [threading.Thread(target=streams) for _ in range(3)] + [
+        threading.Thread(target=requests, args=(f"{base}/v1/predict",)),
+        threading.Thread(target=requests, args=(f"{base}/v1/profiles/load/examples?label=B",)),
+        threading.Thread(target=requests, args=(f"{base}/v1/profiles/load/adapt",))]
+    for worker in workers:
+        worker.start()
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        process.wait(timeout=15)
+    finally:
+        stop.set()
+        if process.poll() is None:
+            process.kill()
+        for worker in workers:
+            worker.join(15)
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+CONCURRENT_DETECTIONS = """
+import sys, threading
+from pathlib import Path
+from fingerspell.features.hand_detection import detect_hands
+from fingerspell.features.hands import HandSettings
+paths = [Path(p) for p in sys.argv[2:]]
+model, settings = Path(sys.argv[1]), HandSettings()
+alone = detect_hands(paths, model=model, settings=settings, cache=None, workers=0,
+                     show_progress=False).found.tolist()
+answers = []
+def run():
+    for _ in range(3):
+        answers.append(detect_hands(paths, model=model, settings=settings, cache=None,
+                                    workers=0, show_progress=False).found.tolist())
+threads = [threading.Thread(target=run) for _ in range(3)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(len(answers), all(a == alone for a in answers), sum(alone))
+"""
+
+
+def test_detections_in_threads_of_one_process_use_their_own_detectors(hand_model: Path) -> None:
+    """The soak run's crash: two Teach adaptations at once detected hands in the server's
+    process through one module-wide detector, and one closed it under the other (SIGSEGV in
+    libmediapipe). Three threads detecting at once now each use their own."""
+    paths = [str(p) for p in person_photos("B")[:4] + person_photos("A")[:4]]
+    result = subprocess.run([str(FINGERSPELL.with_name("python")), "-c", CONCURRENT_DETECTIONS,
+                             str(hand_model), *paths], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.split() == ["9", "True", str(8)], result.stdout

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="feature cache folder (default: $FINGERSPELL_CACHE or ~/.cache/fingerspell)")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                        help="threads for a backbone over batches of photos (default: "
+                             "$FINGERSPELL_THREADS, else every core); heads, live and serve "
+                             "always use one per frame or request")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("train", help="train a recognizer on folders of labelled photos")
@@ -308,7 +313,12 @@ _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from .threads import bulk_threads, per_request, set_bulk_threads
     show_progress = not args.quiet
+    set_bulk_threads(args.threads)
+    bulk_threads()  # a bad $FINGERSPELL_THREADS fails now, in one line
+    if args.command in ("live", "serve"):
+        per_request()  # one thread per frame or request, before a model is loaded (threads.py)
     if args.command == "train":
         return _train(args, show_progress)
     if args.command == "evaluate":
@@ -550,13 +560,16 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import faulthandler
     import logging
 
     import uvicorn
 
     from .infer import Model
     from .serve.app import STREAM_QUEUE_FRAMES, create_app
+    from .serve.memory import limit_malloc_arenas
     from .serve.profiles import Profiles, default_profiles_dir
+    limit_malloc_arenas()  # before the worker threads exist: memory stays flat under load
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
     if args.profile:
@@ -567,6 +580,8 @@ def _serve(args: argparse.Namespace) -> int:
                      max_streams=args.max_streams, stream_idle_seconds=args.stream_idle_seconds,
                      bind=args.host, allow_origins=args.allow_origin,
                      decoder_settings=_decoder_settings(args))
+    # a crash in native code (MediaPipe, ONNX Runtime) leaves the Python stacks in the log
+    faulthandler.enable(file=sys.stderr)
     # refused requests are logged one line each on stderr
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("fingerspell: %(message)s"))
@@ -625,5 +640,7 @@ def _models(name: str | None) -> int:
 
 
 def entry_point() -> None:
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    if "PYTHONWARNINGS" not in os.environ:  # a library's warning is no message for a user
+        os.environ["PYTHONWARNINGS"] = "ignore"  # (for child processes)
+        warnings.simplefilter("ignore")  # (for this one: Pillow's on a corrupt upload)
     sys.exit(main())

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.images import load_rgb
 from ..errors import FingerspellError, ImageError
 from ..progress import bar
+from ..threads import bulk_work
 from .augment import augment_view
 from .backbones import FrozenBackbone
 from .cache import FeatureCache, file_keys
@@ -159,9 +160,11 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
         else:
             todo.append(index)
     if todo:
-        _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed, cache,
-                      batch_size, workers, resolve_device(device) if isinstance(device, str)
-                      else device, show_progress, view, crops.subset(todo) if crops else None)
+        with bulk_work():
+            _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed,
+                          cache, batch_size, workers, resolve_device(device)
+                          if isinstance(device, str) else device, show_progress, view,
+                          crops.subset(todo) if crops else None)
     return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
 
 

@@ -41,20 +41,26 @@ def hand_cache_namespace(model: Path, settings: HandSettings) -> str:
     return f"hands-{file_digest(model)[:16]}-{settings.key()}"
 
 
-_detector: HandDetector | None = None
+# a worker process's own detector (set by _start_worker); never used in the calling process,
+# where two threads (two Teach adaptations at once in the server) would share it: MediaPipe
+# serves one thread at a time, and one thread closed it under the other (a segfault)
+_worker_detector: HandDetector | None = None
 
 
 def _start_worker(model: str, settings: HandSettings) -> None:
-    global _detector
-    _detector = HandDetector(model, settings)
+    global _worker_detector
+    _worker_detector = HandDetector(model, settings)
 
 
-def _detect_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, np.ndarray | None, str]]:
-    assert _detector is not None
+def _detect_chunk(chunk: list[tuple[int, str]], detector: HandDetector | None = None
+                  ) -> list[tuple[int, np.ndarray | None, str]]:
+    """Detect a chunk with ``detector`` (in a worker process: that process's own)."""
+    detector = detector or _worker_detector
+    assert detector is not None
     out = []
     for index, path in chunk:
         try:
-            hand = _detector.find(load_rgb(path))
+            hand = detector.find(load_rgb(path))
         except ImageError as exc:
             out.append((index, None, exc.reason))
             continue
@@ -100,15 +106,10 @@ def detect_hands(paths: list[Path], *, model: Path, settings: HandSettings,
         if workers > 0 and len(chunks) > 1:
             chunks = _in_pool(chunks, workers, model, settings, vectors, failed, keys, cache,
                               progress)
-        if chunks:  # few images, or what a broken pool left
-            _start_worker(str(model), settings)
-            try:
-                _collect(map(_detect_chunk, chunks), vectors, failed, keys, cache, progress)
-            finally:
-                global _detector
-                assert _detector is not None
-                _detector.close()
-                _detector = None
+        if chunks:  # few images, or what a broken pool left: a detector of this call's own
+            with HandDetector(model, settings) as detector:
+                _collect((_detect_chunk(chunk, detector) for chunk in chunks), vectors, failed,
+                         keys, cache, progress)
     hands = [Hand.from_vector(v) if v is not None else None for v in vectors]
     return Detections(hands, failed, computed=len(todo), seconds=time.perf_counter() - started)
 

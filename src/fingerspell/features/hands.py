@@ -327,8 +327,13 @@ class HandDetector:
         try:
             with native_stderr_silenced():
                 broken.close()
-        except Exception:  # noqa: BLE001 - a broken graph may refuse to close: never finalise it
-            _UNCLOSED.append(broken)
+        except Exception:  # noqa: BLE001 - a failed graph refuses to close ("task runner is
+            # not running"), and its finaliser would try again on whichever thread collects
+            # it, or at exit: let it forget its handle (a few MB left behind), else keep it
+            if hasattr(broken, "_handle"):
+                broken._handle = None
+            else:
+                _UNCLOSED.append(broken)
 
     def detect(self, image: Image.Image, attempt: int = 0, timestamp: float | None = None
                ) -> list[Hand]:

@@ -20,6 +20,7 @@ from torch import nn
 from .._atomic import write_atomic
 from ..choices import EXTRACTION_RUNTIMES
 from ..errors import FingerspellError
+from ..threads import onnx_threads
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec, FrozenBackbone
@@ -63,7 +64,8 @@ class OnnxEncoder:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
+        options.intra_op_num_threads = onnx_threads()  # the work it is made for (threads.py)
+        options.inter_op_num_threads = 1  # one graph at a time per session
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(path), options,

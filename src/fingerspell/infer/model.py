@@ -49,6 +49,7 @@ from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.calibration import UNSURE_BELOW
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
+from ..threads import small_work
 from .builtin import is_builtin, resolve_model
 from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config, saved_mode
 
@@ -352,9 +353,11 @@ class Model:
         temperature = self.temperature if head is None else 1.0
         head = head or self.head
         out = []
-        for start in range(0, len(vectors), batch_size):
-            batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])).to(self.device)
-            out.append((head(batch) / temperature).softmax(-1).float().cpu().numpy())
+        with small_work():  # a few hundred units: one thread (threads.py)
+            for start in range(0, len(vectors), batch_size):
+                batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])
+                                         ).to(self.device)
+                out.append((head(batch) / temperature).softmax(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
     def whole_image_features(self, paths: list[Path], *, use_cache: bool = False,

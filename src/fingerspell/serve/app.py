@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -144,7 +145,7 @@ def create_app(model: Model, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
         return {"classes": model.classes, "features": model.features_mode,
                 "profile": state.profile, "teach": profiles is not None,
                 "backbone": model.backbone.spec.name, "runtime": model.runtime,
-                "fingerspell_version": __version__,
+                "fingerspell_version": __version__, "threads": torch.get_num_threads(),
                 "validation": public_validation(model.info.get("validation")),
                 "limits": {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
                            "max_streams": max_streams,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..data.images import size_problem, to_rgb
 
@@ -45,7 +45,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
                 if problem:
                     raise BadInput(413 if problem.too_large else 415, problem.reason)
                 image.load()
-                return to_rgb(image)
+                return to_rgb(ImageOps.exif_transpose(image))  # as files are read
     except BadInput:
         raise
     except Image.DecompressionBombError:

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import FingerspellError
 from ..infer.model import Model
+from ..threads import small_work
 
 MAX_ADAPT_IMAGES = 2000  # a person's examples: a few per letter; more is another training run
 
@@ -54,6 +55,12 @@ def adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
         >>> adapted(torch.from_numpy(x)).argmax(1).tolist()
         [2, 2, 2]
     """
+    with small_work():  # a head and a few dozen examples: one thread (threads.py)
+        return _adapt_head(head, vectors, labels, settings)
+
+
+def _adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
+                settings: AdaptSettings) -> torch.nn.Module:
     torch.manual_seed(settings.seed)
     adapted = copy.deepcopy(head).train()
     for module in adapted.modules():  # the examples are few: no dropout, no batch statistics

@@ -1,0 +1,109 @@
+"""How many threads each kind of work gets: the one place that decides.
+
+Threads pay only for large matrix work. For small work — fitting and running a head (an MLP of
+a few hundred units), adapting one, per-frame and per-request work in ``live`` and ``serve`` —
+a second thread adds synchronisation and nothing else, and on a machine where another program
+is busy it is ruinous: PyTorch's worker threads wait for each other at every operation, and a
+waiting thread that lost its core waits for the scheduler. Measured on this project's 2-core
+machine (a 162->256->29 MLP, batch 64, AdamW): idle, 768 steps/s on 1 thread and 762 on 2;
+with one busy program 599 vs 178; with two, 189 vs 29.
+
+- **small work** runs on one thread, always (``small_work``);
+- **bulk work** — a backbone over batches of photos (feature extraction, fine-tuning) — uses
+  every core this process may run on, or ``FINGERSPELL_THREADS`` / ``--threads N``
+  (``bulk_work``);
+- ``live`` and ``serve`` put the whole process on one thread per frame or request
+  (``per_request``): their parallelism is across requests and streams, one core each.
+
+ONNX Runtime sessions take the thread count of the work they are made for (``onnx_threads``).
+MediaPipe's hand landmarker runs its own graph (one at a time per detector); a pool of
+detectors is sized to the cores (``serve/detectors.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+THREADS_ENV = "FINGERSPELL_THREADS"
+SMALL_WORK_THREADS = 1
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s limit included)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def bulk_threads() -> int:
+    """Threads for bulk work: ``$FINGERSPELL_THREADS`` if set, else every available core.
+
+    Example:
+        >>> os.environ[THREADS_ENV] = "3"; bulk_threads()
+        3
+        >>> del os.environ[THREADS_ENV]; bulk_threads() == available_cores()
+        True
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            from .errors import FingerspellError
+            raise FingerspellError(f"{THREADS_ENV}={value!r}: a thread count must be a "
+                                   f"positive integer")
+        return threads
+    return available_cores()
+
+
+def set_bulk_threads(threads: int | None) -> None:
+    """``--threads N``: bulk work uses N threads in this process and its workers."""
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` for the block, then put back (nothing is
+    changed when it already has that many: the server's request threads, all on one)."""
+    import torch
+    before = torch.get_num_threads()
+    if before == threads:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def small_work() -> contextlib.AbstractContextManager[None]:
+    """For fitting, adapting and running heads: one thread."""
+    return torch_threads(SMALL_WORK_THREADS)
+
+
+def bulk_work() -> contextlib.AbstractContextManager[None]:
+    """For a backbone over batches of photos: ``bulk_threads()``."""
+    return torch_threads(bulk_threads())
+
+
+def per_request() -> None:
+    """For ``live`` and ``serve``: every PyTorch operation of this process on one thread, bulk
+    work included (set once, before any model is loaded: ONNX Runtime sessions take the same
+    count, and no request thread changes the process-wide setting under another)."""
+    import torch
+    os.environ[THREADS_ENV] = str(SMALL_WORK_THREADS)
+    torch.set_num_threads(SMALL_WORK_THREADS)
+
+
+def onnx_threads() -> int:
+    """Intra-op threads for a new ONNX Runtime session: what PyTorch has now, so a session made
+    for a server or a live loop runs on one, one made for extracting features on the cores."""
+    import torch
+    return torch.get_num_threads()

@@ -1,0 +1,89 @@
+"""The thread policy (threads.py): small work on one thread whatever the process has, bulk work
+on the configured count, live and serve on one. If a code path loses the policy, these fail:
+each records ``torch.get_num_threads()`` from inside the work itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import numpy as np
+import torch
+
+from fingerspell.head.heads import HeadConfig, MLPHead
+from fingerspell.head.recipes import Recipe
+from fingerspell.threads import THREADS_ENV, bulk_threads, torch_threads
+from fingerspell.training.adapt import AdaptSettings, adapt_head
+from fingerspell.training.loop import fit_head
+
+from .conftest import FINGERSPELL, noise_image
+
+
+class Recorder(MLPHead):
+    """A head that notes the thread count each time it runs."""
+
+    seen: list[int]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        self.seen.append(torch.get_num_threads())
+        return super().forward(features)
+
+
+def recorder() -> Recorder:
+    head = Recorder(HeadConfig(in_dim=8, n_classes=3, hidden=(16,), dropout=(0.0,)))
+    head.seen = []
+    return head
+
+
+def test_head_fitting_and_adapting_run_on_one_thread() -> None:
+    x = torch.randn(48, 8)
+    y = torch.arange(48) % 3
+    with torch_threads(2):  # what a 2-core machine's PyTorch starts with
+        head = recorder()
+        fit_head(head, Recipe(epochs=2, batch_size=16), x, y, x[:6], y[:6], seed=0,
+                 show_progress=False)
+        assert head.seen and set(head.seen) == {1}
+        adapted = adapt_head(head, x.numpy()[:9], np.asarray(y[:9]), AdaptSettings(steps=3))
+        assert set(adapted.seen) == {1}
+        assert torch.get_num_threads() == 2  # put back afterwards
+
+
+def test_bulk_work_follows_the_setting(monkeypatch, tmp_path) -> None:
+    from fingerspell.features import create_backbone, extract_features
+    backbone = create_backbone("efficientnet_lite0")
+    seen: list[int] = []
+    encode = backbone.encode
+
+    def recording(images):
+        seen.append(torch.get_num_threads())
+        return encode(images)
+
+    monkeypatch.setattr(backbone, "encode", recording)
+    monkeypatch.setenv(THREADS_ENV, "3")
+    paths = [noise_image(tmp_path / f"{i}.jpg", seed=i) for i in range(2)]
+    with torch_threads(1):
+        extract_features(backbone, paths, cache=None, workers=0, show_progress=False)
+        assert torch.get_num_threads() == 1
+    assert seen == [3] and bulk_threads() == 3
+
+
+def test_a_bad_thread_setting_is_one_line(tmp_path) -> None:
+    result = subprocess.run([str(FINGERSPELL), "predict", "asl-alphabet",
+                             str(noise_image(tmp_path / "x.jpg"))], capture_output=True,
+                            text=True, env={**os.environ, THREADS_ENV: "lots"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "FINGERSPELL_THREADS='lots': a thread count must be a positive integer" in result.stderr
+
+
+def test_serve_answers_on_one_thread_per_request(hand_model) -> None:
+    """``serve`` (and ``live``) put the process on one thread before the model loads: the
+    server says how many it runs with."""
+    import httpx
+
+    from .test_serve import start_server
+    process, base = start_server("asl-alphabet")
+    try:
+        assert httpx.get(f"{base}/v1/model").json()["threads"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
