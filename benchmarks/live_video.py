@@ -87,11 +87,14 @@ def replay(model, answers: list, settings) -> tuple[str, list[tuple[float, str, 
 
 
 def score(letter: str, text: str, events: list, answers: list, fps: float) -> dict:
+    from fingerspell.evaluation.metrics import text_edits
     # what the user is left with: a letter taken back (the I a J starts from) does not count
     committed = Counter(ch for ch in text if ch != " ")
+    edits = text_edits(letter, text.strip())
     first = next((round(e[0], 2) for e in events if e[1] == "letter" and e[2] == letter), None)
     found = sum(p.hand is not None for _, p in answers) / max(1, len(answers))
-    return {"letter": letter, "text": text, "committed": committed.get(letter, 0) > 0,
+    return {"letter": letter, "text": text, "exact": text.strip() == letter, **edits,
+            "committed": committed.get(letter, 0) > 0,
             "most_committed": bool(committed) and committed.most_common(1)[0][0] == letter
             and list(committed.values()).count(committed[letter]) == 1,
             "false_commits": sum(n for k, n in committed.items() if k != letter),
@@ -104,7 +107,16 @@ def score(letter: str, text: str, events: list, answers: list, fps: float) -> di
 
 
 def summarize(rows: list[dict]) -> dict:
+    firsts = sorted(r["first_commit_s"] for r in rows if r["first_commit_s"] is not None)
     return {"clips": len(rows),
+            # the text is exactly what was signed; character error rate: edits per intended
+            # character (one per letter clip), over all clips
+            "exact_text": sum(r["exact"] for r in rows),
+            "character_error_rate": round(sum(r["edits"] for r in rows) / len(rows), 3),
+            "insertions": sum(r["insertions"] for r in rows),
+            "deletions": sum(r["deletions"] for r in rows),
+            "substitutions": sum(r["substitutions"] for r in rows),
+            "first_commit_s_median": firsts[len(firsts) // 2] if firsts else None,
             "most_committed": sum(r["most_committed"] for r in rows),
             "committed": sum(r["committed"] for r in rows),
             "false_commits": sum(r["false_commits"] for r in rows),
@@ -154,7 +166,8 @@ def main() -> None:
         row = {"clip": f"{clip.parent.name}/{clip.name}",
                **score(letter, text, events, answers, fps)}
         rows.append(row)
-        print(f"{row['clip']:<18} {letter:<2} text {text!r:<10} "
+        closeness = "exact" if row["exact"] else f"{row['edits']} edits"
+        print(f"{row['clip']:<18} {letter:<2} text {text!r:<10} {closeness:<8} "
               f"{'ok ' if row['most_committed'] else '-- '} false {row['false_commits']} "
               f"repeats {row['false_repeats']} hand {row['hand_found']:.0%} {fps:.1f} fps",
               flush=True)

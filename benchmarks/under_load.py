@@ -65,9 +65,9 @@ def fingerspell(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def timed(job, *args) -> float:
+def timed(job, *args, **kwargs) -> float:
     started = time.perf_counter()
-    job(*args)
+    job(*args, **kwargs)
     return time.perf_counter() - started
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 import torch
 
 from fingerspell.head.heads import HeadConfig, MLPHead
@@ -75,15 +76,21 @@ def test_a_bad_thread_setting_is_one_line(tmp_path) -> None:
     assert "FINGERSPELL_THREADS='lots': a thread count must be a positive integer" in result.stderr
 
 
-def test_serve_answers_on_one_thread_per_request(hand_model) -> None:
-    """``serve`` (and ``live``) put the process on one thread before the model loads: the
-    server says how many it runs with."""
+@pytest.mark.parametrize(("setting", "threads"), [(None, 1), ("2", 2)])
+def test_serve_answers_on_one_thread_per_request(hand_model, monkeypatch, setting,
+                                                 threads) -> None:
+    """``serve`` (and ``live``) put the process on one thread before the model loads, unless
+    the user asks for more: the server says how many it runs with."""
     import httpx
 
     from .test_serve import start_server
+    if setting is None:
+        monkeypatch.delenv(THREADS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(THREADS_ENV, setting)
     process, base = start_server("asl-alphabet")
     try:
-        assert httpx.get(f"{base}/v1/model").json()["threads"] == 1
+        assert httpx.get(f"{base}/v1/model").json()["threads"] == threads
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature cache folder (default: $FINGERSPELL_CACHE or ~/.cache/fingerspell)")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                         help="threads for a backbone over batches of photos (default: "
-                             "$FINGERSPELL_THREADS, else every core); heads, live and serve "
-                             "always use one per frame or request")
+                             "$FINGERSPELL_THREADS, else every core), and for live and serve "
+                             "(default one per frame or request); heads always use one")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("train", help="train a recognizer on folders of labelled photos")

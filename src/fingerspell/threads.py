@@ -13,7 +13,8 @@ with one busy program 599 vs 178; with two, 189 vs 29.
   every core this process may run on, or ``FINGERSPELL_THREADS`` / ``--threads N``
   (``bulk_work``);
 - ``live`` and ``serve`` put the whole process on one thread per frame or request
-  (``per_request``): their parallelism is across requests and streams, one core each.
+  (``per_request``; more only when the user asks): a server's parallelism is across requests
+  and streams, one core each, and a live loop keeps its frame rate when the machine is busy.
 
 ONNX Runtime sessions take the thread count of the work they are made for (``onnx_threads``).
 MediaPipe's hand landmarker runs its own graph (one at a time per detector); a pool of
@@ -93,13 +94,20 @@ def bulk_work() -> contextlib.AbstractContextManager[None]:
     return torch_threads(bulk_threads())
 
 
-def per_request() -> None:
+def per_request() -> int:
     """For ``live`` and ``serve``: every PyTorch operation of this process on one thread, bulk
-    work included (set once, before any model is loaded: ONNX Runtime sessions take the same
-    count, and no request thread changes the process-wide setting under another)."""
+    work included, unless the user asked for more (``--threads``, ``$FINGERSPELL_THREADS``).
+    Set once, before any model is loaded: ONNX Runtime sessions take the same count, and no
+    request thread changes the process-wide setting under another. Returns the count.
+
+    On this project's 2-core machine (``benchmarks/under_load.py``) ``live`` ran 8.0 frames/s
+    with one other busy program on two threads, 14.5 on one; idle, the same within the spread
+    (15-17 frames/s)."""
     import torch
-    os.environ[THREADS_ENV] = str(SMALL_WORK_THREADS)
-    torch.set_num_threads(SMALL_WORK_THREADS)
+    threads = bulk_threads() if os.environ.get(THREADS_ENV) else SMALL_WORK_THREADS
+    os.environ[THREADS_ENV] = str(threads)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def onnx_threads() -> int:

@@ -139,3 +139,39 @@ def risk_coverage(probs: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
     curve = [[round((k + 1) / len(correct), 4), round(float(kept_accuracy[k]), 4)]
              for k in range(0, len(correct), step)]
     return {"accuracy_at": at, "curve": curve}
+
+
+def text_edits(intended: str, spelled: str) -> dict[str, int]:
+    """How far the spelled text is from the intended one: the fewest insertions, deletions
+    and substitutions that turn ``intended`` into ``spelled`` (Levenshtein, with the kinds
+    counted; among equally short ways, substitutions are preferred).
+
+    Example:
+        >>> text_edits("A", "ATATA")
+        {'insertions': 4, 'deletions': 0, 'substitutions': 0, 'edits': 4}
+        >>> text_edits("CAB", "FCAP")
+        {'insertions': 1, 'deletions': 0, 'substitutions': 1, 'edits': 2}
+    """
+    rows, cols = len(intended) + 1, len(spelled) + 1
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        cost[i][0] = i
+    for j in range(cols):
+        cost[0][j] = j
+    for i in range(1, rows):
+        for j in range(1, cols):
+            cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1,
+                             cost[i - 1][j - 1] + (intended[i - 1] != spelled[j - 1]))
+    counts = {"insertions": 0, "deletions": 0, "substitutions": 0}
+    i, j = rows - 1, cols - 1
+    while i or j:  # walk back along one cheapest path
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (intended[i - 1] != spelled[j - 1]):
+            counts["substitutions"] += intended[i - 1] != spelled[j - 1]
+            i, j = i - 1, j - 1
+        elif j and cost[i][j] == cost[i][j - 1] + 1:
+            counts["insertions"] += 1
+            j -= 1
+        else:
+            counts["deletions"] += 1
+            i -= 1
+    return {**counts, "edits": cost[-1][-1]}
