@@ -52,7 +52,7 @@ def broken_copy(tiny_model: Path, tmp_path: Path, case: str) -> Path:
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("not json", "config.json: not valid JSON"),
+    ("not json", "config.json: not a valid model config (bad JSON"),
     ("other format", "config.json: not a fingerspell model config"),
     ("newer", "model format 99 is newer"),
     ("no version", "config.json: no valid format_version"),

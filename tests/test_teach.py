@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def test_one_adaptation_at_a_time_per_profile(tmp_path: Path, hand_model: Path):
     from fingerspell.serve.uploads import BadInput
     profiles = Profiles(tmp_path, Model.load("asl-alphabet"), "asl-alphabet")
     profiles.add("me", "T", scene(person_photos()[0]))
-    busy = profiles._locks.setdefault("me", threading.Lock())
+    busy = profiles._lock("me", "adapting")  # as if an adaptation were running
     with busy, pytest.raises(BadInput, match="already being adapted"):
         profiles.adapt("me")
 
