@@ -49,6 +49,17 @@ def test_head_fitting_and_adapting_run_on_one_thread() -> None:
         assert torch.get_num_threads() == 2  # put back afterwards
 
 
+def test_a_head_as_large_as_the_tutorials_gets_the_bulk_threads(monkeypatch) -> None:
+    """Threads pay for a head of millions of weights (the seed preset's dense 8192/4096)."""
+    monkeypatch.setenv(THREADS_ENV, "2")
+    head = Recorder(HeadConfig(in_dim=2048, n_classes=3, hidden=(2048,), dropout=(0.0,)))
+    head.seen = []
+    x, y = torch.randn(8, 2048), torch.arange(8) % 3
+    with torch_threads(1):
+        fit_head(head, Recipe(epochs=1, batch_size=8), x, y, x, y, seed=0, show_progress=False)
+    assert set(head.seen) == {2}
+
+
 def test_bulk_work_follows_the_setting(monkeypatch, tmp_path) -> None:
     from fingerspell.features import create_backbone, extract_features
     backbone = create_backbone("efficientnet_lite0")

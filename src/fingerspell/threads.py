@@ -8,7 +8,8 @@ waiting thread that lost its core waits for the scheduler. Measured on this proj
 machine (a 162->256->29 MLP, batch 64, AdamW): idle, 768 steps/s on 1 thread and 762 on 2;
 with one busy program 599 vs 178; with two, 189 vs 29.
 
-- **small work** runs on one thread, always (``small_work``);
+- **small work** runs on one thread, always (``small_work``; heads through ``head_work``,
+  which gives a head as large as the tutorial's dense 8192/4096 the bulk threads);
 - **bulk work** — a backbone over batches of photos (feature extraction, fine-tuning) — uses
   every core this process may run on, or ``FINGERSPELL_THREADS`` / ``--threads N``
   (``bulk_work``);
@@ -84,9 +85,21 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+# a head this large does real matrix work (the tutorial's 25088 -> 8192 -> 4096 head has 240 M
+# parameters, 13 GMAC a batch): threads pay there; the default heads have under a million
+LARGE_HEAD_PARAMETERS = 4_000_000
+
+
 def small_work() -> contextlib.AbstractContextManager[None]:
-    """For fitting, adapting and running heads: one thread."""
+    """For small work (a default head, per-frame work): one thread."""
     return torch_threads(SMALL_WORK_THREADS)
+
+
+def head_work(head: object) -> contextlib.AbstractContextManager[None]:
+    """For fitting, adapting or running ``head`` (a torch module): one thread for a head of
+    the usual size, bulk threads for one as large as the tutorial's."""
+    parameters = sum(p.numel() for p in head.parameters())  # type: ignore[attr-defined]
+    return bulk_work() if parameters >= LARGE_HEAD_PARAMETERS else small_work()
 
 
 def bulk_work() -> contextlib.AbstractContextManager[None]:

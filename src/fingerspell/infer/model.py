@@ -49,7 +49,7 @@ from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
 from ..head.calibration import UNSURE_BELOW
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
-from ..threads import small_work
+from ..threads import head_work
 from .builtin import is_builtin, resolve_model
 from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config, saved_mode
 
@@ -353,7 +353,7 @@ class Model:
         temperature = self.temperature if head is None else 1.0
         head = head or self.head
         out = []
-        with small_work():  # a few hundred units: one thread (threads.py)
+        with head_work(head):  # a default head: one thread (threads.py)
             for start in range(0, len(vectors), batch_size):
                 batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])
                                          ).to(self.device)

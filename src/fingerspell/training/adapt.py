@@ -20,7 +20,7 @@ import torch
 
 from ..errors import FingerspellError
 from ..infer.model import Model
-from ..threads import small_work
+from ..threads import head_work
 
 MAX_ADAPT_IMAGES = 2000  # a person's examples: a few per letter; more is another training run
 
@@ -55,7 +55,7 @@ def adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
         >>> adapted(torch.from_numpy(x)).argmax(1).tolist()
         [2, 2, 2]
     """
-    with small_work():  # a head and a few dozen examples: one thread (threads.py)
+    with head_work(head):  # a head and a few dozen examples: one thread (threads.py)
         return _adapt_head(head, vectors, labels, settings)
 
 

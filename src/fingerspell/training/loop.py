@@ -16,7 +16,7 @@ from torch import nn
 from ..head.heads import MLPHead
 from ..head.recipes import Recipe
 from ..progress import bar
-from ..threads import small_work
+from ..threads import head_work
 from .checkpoints import (
     BEST,
     LAST,
@@ -184,7 +184,7 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
     epoch; the first whose ``restore`` returns a state resumes training from it
     (``Checkpoints`` saves and restores; without callbacks nothing is written).
     """
-    with small_work():  # an MLP: a second thread only waits (threads.py)
+    with head_work(head):  # a default head: one thread, a second only waits (threads.py)
         return _fit_head(head, recipe, x_train, y_train, x_val, y_val, seed=seed,
                          sample_weight=sample_weight, show_progress=show_progress,
                          callbacks=callbacks)
