@@ -101,7 +101,8 @@ def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Imag
                     if scale >= 2:
                         im.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
                 im.load()
-                return to_rgb(ImageOps.exif_transpose(im))
+                ImageOps.exif_transpose(im, in_place=True)  # no copy: to_rgb makes the one
+                return to_rgb(im)
     except ImageError:
         raise
     except UnidentifiedImageError:

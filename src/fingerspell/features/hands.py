@@ -267,11 +267,6 @@ def _one_line(exc: BaseException, limit: int = 150) -> str:
     return " ".join(str(exc).split())[:limit]
 
 
-# landmarkers whose graph failed and then refused to close: their finaliser must not run on
-# whichever thread collects them (it waits on their dispatcher), so they live to the end
-_UNCLOSED: list[Any] = []
-
-
 class HandDetector:
     """MediaPipe's HandLandmarker in image mode, with the retries and hand choice of ``settings``.
 
@@ -319,8 +314,7 @@ class HandDetector:
 
     def _replace_landmarker(self, exc: Exception, image: Image.Image) -> None:
         """After MediaPipe fails on an image its graph fails every later one: log it, and go on
-        with a new landmarker (the failed one is closed, or kept from being finalised on
-        another thread mid-request if even that fails)."""
+        with a new landmarker (the failed one closed, or made to forget its native handle)."""
         log.warning("hand detection failed on a %dx%d image (%s); the detector was rebuilt",
                     image.width, image.height, _one_line(exc))
         broken, self._landmarker = self._landmarker, self._new_landmarker()
@@ -329,11 +323,8 @@ class HandDetector:
                 broken.close()
         except Exception:  # noqa: BLE001 - a failed graph refuses to close ("task runner is
             # not running"), and its finaliser would try again on whichever thread collects
-            # it, or at exit: let it forget its handle (a few MB left behind), else keep it
-            if hasattr(broken, "_handle"):
-                broken._handle = None
-            else:
-                _UNCLOSED.append(broken)
+            # it, or at exit: it forgets its native handle instead (a few MB left behind)
+            broken._handle = None
 
     def detect(self, image: Image.Image, attempt: int = 0, timestamp: float | None = None
                ) -> list[Hand]:

@@ -45,7 +45,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
                 if problem:
                     raise BadInput(413 if problem.too_large else 415, problem.reason)
                 image.load()
-                return to_rgb(ImageOps.exif_transpose(image))  # as files are read
+                ImageOps.exif_transpose(image, in_place=True)  # as files are read; no copy
+                return to_rgb(image)
     except BadInput:
         raise
     except Image.DecompressionBombError:
