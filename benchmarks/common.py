@@ -18,7 +18,10 @@ SOURCES = {"kaggle": SHARED / "data" / "asl_alphabet" / "train",
            "multi_signer": SHARED / "data" / "multi_signer",
            "webcam_mit": SHARED / "data" / "webcam_mit",
            "mon95": SHARED / "data" / "mon95",
-           "surrey_user_a": SHARED / "data" / "surrey_user_a"}
+           "surrey_user_a": SHARED / "data" / "surrey_user_a",
+           # issue 22: seven people (P1-P7) and a first-person phone viewpoint (no names)
+           "asl_hg": SHARED / "data" / "asl_hg",
+           "phone_cortic": SHARED / "data" / "phone_cortic"}
 
 
 def require_shared() -> None:

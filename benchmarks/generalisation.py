@@ -8,8 +8,9 @@ Usage: python benchmarks/generalisation.py [--features fusion] [--sources a,b,..
 
 The shared sources (Kaggle frames: one signer, one room; multi_signer: 21 people, 10 letters;
 webcam_mit: 5 people at their own webcams; mon95: 3 people, tight crops; surrey_user_a: one
-person, Kinect) are pooled as ``fingerspell train DIR1 DIR2 ...`` pools them (classes merged by
-name, every folder weighing the same within a letter). Folds:
+person, Kinect; asl_hg: 7 people, phone photos; phone_cortic: several unnamed people
+photographing their own hand from above) are pooled as ``fingerspell train DIR1 DIR2 ...``
+pools them (classes merged by name, every folder weighing the same within a letter). Folds:
 
 - leave one source out: train on all the other sources, test on that one (every photo of it);
 - leave signers out, for the sources whose file names say who signed: the source's people in up

@@ -95,3 +95,32 @@ def test_live_annotates_a_video(mode_runs: dict[str, Path], shared_train: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "frames"]
     again = run_cli("live", model, "--frames", str(folder), "--annotate", str(out))
     assert again.returncode == 2 and "exists" in again.stderr  # nothing is overwritten
+
+
+def test_live_completes_words_from_a_list(mode_runs: dict[str, Path], shared_train: Path,
+                                          tmp_path: Path) -> None:
+    """--words: the finished word becomes the nearest listed one (CAL -> CALL at the end of
+    the stream); a missing or empty list is a one-line error before the model loads."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(held_letters(shared_train, "CAL")):
+        frame.save(folder / f"frame{index}.jpg")
+    words = tmp_path / "words.txt"
+    words.write_text("# lesson 3\nhello\ncall\n")
+    model = str(mode_runs["fusion"] / "model")
+    plain = run_cli("live", model, "--frames", str(folder), "--fps", "15")
+    assert plain.returncode == 0 and plain.stdout.strip().splitlines()[-1] == "text: CAL"
+    result = run_cli("live", model, "--frames", str(folder), "--fps", "15", "--words",
+                     str(words), "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-2] == {"t": events[-2]["t"], "event": "word", "letter": "CALL",
+                          "text": "CALL "}
+    assert events[-1]["text"] == "CALL "
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n\n")
+    for path, message in ((tmp_path / "missing.txt", "word list does not exist"),
+                          (empty, "no words in this list")):
+        result = run_cli("live", model, "--frames", str(folder), "--words", str(path))
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

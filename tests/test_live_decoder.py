@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fingerspell.errors import FingerspellError
 from fingerspell.features.hands import Hand
 from fingerspell.infer.model import ROUTE_HAND, Prediction
 from fingerspell.live import DecoderSettings, MotionTracker, SpellingDecoder
 from fingerspell.live.motion import FINGERS, extended_fingers
 from fingerspell.live.stream import FrameResult, LiveSession
+from fingerspell.live.words import WordList
 
 
 def feed(decoder: SpellingDecoder, script: list[tuple[str | None, float]], fps: float = 20,
-         confidence: float = 0.9, start: float = 0.0, **kwargs) -> float:
-    """Feed (letter, seconds) segments at ``fps``; return the time after the last frame."""
+         confidence: float = 0.9, start: float = 0.0,
+         wrist: tuple[float, float] | None = None, palm: float = 0.1, **kwargs) -> float:
+    """Feed (letter, seconds) segments at ``fps`` (the hand still at ``wrist`` when given);
+    return the time after the last frame."""
     t = start
+    points = hand_at(wrist, palm) if wrist is not None else None
     for letter, seconds in script:
         for _ in range(round(seconds * fps)):
-            decoder.update(t, letter, confidence, **kwargs)
+            decoder.update(t, letter, confidence, points=points, **kwargs)
             t += 1 / fps
     return t
+
+
+def hand_at(wrist: tuple[float, float], palm: float = 0.1) -> np.ndarray:
+    """The decoder's view of a hand: 21 landmarks (x, y) with the wrist at ``wrist``."""
+    return pose({"index", "middle"}, wrist, palm)[:, :2]
 
 
 def test_held_letters_spell_a_word() -> None:
@@ -105,7 +116,7 @@ def test_rising_into_place_or_a_glitch_does_not_repeat_a_letter() -> None:
     t = feed(decoder, [("B", 0.6)], wrist=(0.5, 0.55), palm=0.12)
     t = feed(decoder, [("B", 0.25)], start=t, wrist=(0.48, 0.45), palm=0.12)  # rises 0.8 palm
     t = feed(decoder, [("B", 1.0)], start=t, wrist=(0.48, 0.45), palm=0.12)
-    decoder.update(t, "B", 0.9, wrist=(0.52, 0.45), palm=0.01)  # landmarks collapsed
+    decoder.update(t, "B", 0.9, points=hand_at((0.52, 0.45), 0.01))  # landmarks collapsed
     feed(decoder, [("B", 1.0)], start=t + 0.05, wrist=(0.48, 0.45), palm=0.12)
     assert decoder.text == "B"
 
@@ -123,8 +134,118 @@ def test_a_slide_needs_a_new_hold_before_the_repeat() -> None:
 def test_slow_drift_does_not_repeat_a_letter() -> None:
     decoder = SpellingDecoder()
     for i in range(80):  # 4 s, the wrist wanders 2 palm lengths
-        decoder.update(i / 20, "O", 0.9, wrist=(0.5 + 0.2 * i / 80, 0.5), palm=0.1)
+        decoder.update(i / 20, "O", 0.9, points=hand_at((0.5 + 0.2 * i / 80, 0.5)))
     assert decoder.text == "O"
+
+
+def test_nothing_is_committed_while_the_hand_moves_into_place() -> None:
+    """A hand rising into view is read as letters it passes through (on webcam recordings a
+    confident F): nothing is committed until it settles, then the letter it holds."""
+    decoder = SpellingDecoder()
+    for i in range(16):  # 0.8 s rising 0.3 image heights (3 palm lengths a second), read F
+        decoder.update(i / 20, "F", 0.9, points=hand_at((0.5, 0.9 - 0.3 * i / 16)))
+    assert decoder.text == ""
+    feed(decoder, [("R", 0.8)], start=0.8, wrist=(0.5, 0.6))
+    assert decoder.text == "R"
+    # the same stream without landmarks (an image-only model) cannot tell: F is spelled
+    blind = SpellingDecoder()
+    feed(blind, [("F", 0.8), ("R", 0.8)])
+    assert blind.text == "FR"
+
+
+def test_a_held_shape_read_two_ways_by_turns_gives_one_letter() -> None:
+    """One held shape the model reads as A or T by turns (0.6 s each, close scores): one
+    letter per hold. Without the switch margin every turn was spelled."""
+    def held_a_or_t(settings: DecoderSettings) -> str:
+        decoder = SpellingDecoder(settings)
+        for i in range(100):  # 5 s at 20 frames/s
+            first, second = ("A", "T") if (i // 12) % 2 == 0 else ("T", "A")
+            decoder.update(i / 20, first, 0.55, points=hand_at((0.5, 0.6)),
+                           scores={first: 0.55, second: 0.4})
+        return decoder.text
+    assert held_a_or_t(DecoderSettings()) == "A"
+    assert held_a_or_t(DecoderSettings(switch_margin=-1.0)) == "ATATATAT"
+
+
+def test_letters_signed_without_leaving_the_view_are_all_spelled() -> None:
+    """D-A-T-A in one stretch (the hand never leaves): each new letter is clearly preferred
+    over the one before, so every one is spelled, the second A included."""
+    decoder = SpellingDecoder()
+    t = 0.0
+    for letter in "DATA":
+        scores = {letter: 0.9, "S": 0.05}
+        t = feed(decoder, [(letter, 0.7)], start=t, wrist=(0.5, 0.6), scores=scores)
+    assert decoder.text == "DATA"
+
+
+def test_a_still_hand_commits_a_letter_the_model_is_unsure_of() -> None:
+    """Held still for 0.6 s at 0.33 (under min_confidence): the still tier commits it; the
+    same readings on a moving hand, or without landmarks, wait for the long hold."""
+    def unsure_g(moving: bool, with_points: bool = True) -> str:
+        decoder = SpellingDecoder()
+        for i in range(16):  # 0.8 s
+            y = 0.9 - (0.02 * i if moving else 0.0)  # rising 4 palm lengths a second
+            decoder.update(i / 20, "G", 0.33, points=hand_at((0.5, y)) if with_points
+                           else None, scores={"G": 0.33, "X": 0.23})
+        return decoder.text
+    assert unsure_g(moving=False) == "G"
+    assert unsure_g(moving=True) == ""
+    assert unsure_g(moving=False, with_points=False) == ""
+
+
+def test_confident_letters_at_a_fluent_pace() -> None:
+    """Very confident letters on a settled hand, 0.35 s each (nearly 3 a second) after the
+    first (held while the hand settles into view): the quick tier spells them; with only the
+    0.5 s hold, letters are lost."""
+    def spelled(settings: DecoderSettings) -> str:
+        decoder = SpellingDecoder(settings)
+        t = feed(decoder, [("H", 0.6)], wrist=(0.5, 0.6), confidence=0.95)
+        for letter in "ELLO":
+            if decoder.text.endswith(letter):  # a double: slide a palm length sideways
+                t = feed(decoder, [(letter, 0.1)], start=t, wrist=(0.6, 0.6), scores={})
+                t = feed(decoder, [(letter, 0.3)], start=t, wrist=(0.6, 0.6))
+            else:
+                t = feed(decoder, [(letter, 0.35)], start=t, wrist=(0.5, 0.6), confidence=0.95)
+        return decoder.text
+    assert spelled(DecoderSettings()) == "HELLO"
+    assert spelled(DecoderSettings(quick_seconds=0)) != "HELLO"
+
+
+def test_a_finished_word_is_completed_from_the_word_list(tmp_path: Path) -> None:
+    """With a word list, a word ends with space or a second without a hand and becomes the
+    nearest listed word (a letter lost or misread); without one the text is as spelled."""
+    words_file = tmp_path / "words.txt"
+    words_file.write_text("hello\nhelp\n# a comment\nworld\nnot a word\n")
+    words = WordList.load(words_file)
+    assert words.words == ("HELLO", "HELP", "WORLD")
+    settings = DecoderSettings(words=words)
+    decoder = SpellingDecoder(settings)
+    t = feed(decoder, [("H", 0.7), ("E", 0.7), ("L", 0.7), ("O", 0.7), (None, 0.9)])
+    assert decoder.text == "HELO"  # a pause under a second: the word goes on
+    t = feed(decoder, [(None, 0.2)], start=t)
+    assert decoder.text == "HELLO " and decoder.events[-1].event == "word"
+    assert decoder.events[-1].letter == "HELLO"
+    t = feed(decoder, [("W", 0.7), ("R", 0.7), ("L", 0.7), ("D", 0.7), ("space", 0.7)], start=t)
+    assert decoder.text == "HELLO WORLD "
+    t = feed(decoder, [("Q", 0.7)], start=t)
+    assert [e.letter for e in decoder.finish(t)] == ["Q"]  # nothing near: kept as spelled
+    assert decoder.text == "HELLO WORLD Q " and decoder.finish(t) == []
+    plain = SpellingDecoder()
+    feed(plain, [("H", 0.7), ("E", 0.7), ("L", 0.7), ("O", 0.7), (None, 2.0)])
+    assert plain.text == "HELO" and plain.finish(5.0) == []
+
+
+def test_word_lists_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fingerspell.live import words as words_module
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00hello")
+    big = tmp_path / "big.txt"
+    big.write_text("hello\n" * 100)
+    monkeypatch.setattr(words_module, "MAX_BYTES", 100)
+    for path, message in ((tmp_path / "none.txt", "does not exist"),
+                          (binary, "not UTF-8"), (big, "at most")):
+        with pytest.raises(FingerspellError, match=message):
+            WordList.load(path)
 
 
 def test_space_delete_and_reset() -> None:
@@ -342,17 +463,22 @@ def test_a_still_j_pose_is_held_as_its_handshape_i() -> None:
     session = LiveSession(_StandInModel())
     result = still_frames(session, [("Z", 0.6), ("A", 0.2), ("Y", 0.1)])
     assert session.text == "" and result.prediction.label == "A"
-    # without the motion tracker the model's own answer is kept (J at 0.3: never held)
+    # without the motion tracker the model's own answer is kept: a hand held still at J 0.3
+    # spells J (the still tier), never I
     session = LiveSession(_StandInModel(), motion=False)
     result = still_frames(session, [("J", 0.3), ("I", 0.25), ("Y", 0.2)])
-    assert session.text == "" and result.prediction.label == "J"
+    assert session.text == "J" and result.prediction.label == "J"
 
 
-def test_live_and_serve_options_reach_the_decoder() -> None:
+def test_live_and_serve_options_reach_the_decoder(tmp_path: Path) -> None:
     """Unset options keep DecoderSettings' defaults; given ones replace them (live and serve)."""
     from fingerspell.cli import _decoder_settings, build_parser
     parser = build_parser()
     assert _decoder_settings(parser.parse_args(["live", "--camera", "0"])) == DecoderSettings()
+    words = tmp_path / "words.txt"
+    words.write_text("hello\n")
     given = _decoder_settings(parser.parse_args(["serve", "--long-hold", "0", "--hold", "0.4",
-                                                 "--min-confidence", "0.6"]))
-    assert given == DecoderSettings(hold_seconds=0.4, min_confidence=0.6, long_hold_seconds=0.0)
+                                                 "--min-confidence", "0.6", "--words",
+                                                 str(words)]))
+    assert given == DecoderSettings(hold_seconds=0.4, min_confidence=0.6, long_hold_seconds=0.0,
+                                    words=WordList(("HELLO",)))

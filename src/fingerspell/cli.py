@@ -54,12 +54,17 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-hold", type=float, default=None, metavar="SECONDS",
                         help="a letter under --min-confidence (at 0.2 or more) counts when held "
                              "this long in 80%% of the frames (1.5; 0: never)")
+    parser.add_argument("--words", type=Path, default=None, metavar="FILE",
+                        help="complete each finished word (space, or the hand lowered for a "
+                             "second) to the nearest word of FILE, one word per line")
 
 
 def _decoder_settings(args: argparse.Namespace) -> DecoderSettings:
     from .live.decoder import DecoderSettings
+    from .live.words import WordList
     given = {"hold_seconds": args.hold, "min_confidence": args.min_confidence,
-             "long_hold_seconds": args.long_hold}
+             "long_hold_seconds": args.long_hold,
+             "words": WordList.load(args.words) if args.words is not None else None}
     return DecoderSettings(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -515,6 +520,15 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_events(events: list, as_json: bool) -> None:
+    for event in events:
+        if as_json:
+            print(json.dumps(event.to_dict()), flush=True)
+        else:
+            what = event.letter or event.event
+            print(f"{event.t:7.2f} s  {what:<7} {event.text}", flush=True)
+
+
 def _live(args: argparse.Namespace) -> int:
     import time
 
@@ -525,8 +539,8 @@ def _live(args: argparse.Namespace) -> int:
     if args.annotate:  # checked before the model loads: a bad name fails at once
         fps = min(video_fps(args.video), MAX_VIDEO_FPS) if args.video else args.fps
         annotator = Annotator(args.annotate, fps)
+    settings = _decoder_settings(args)  # a bad --words file fails before the model loads
     model = Model.load(args.model_dir, device=args.device)
-    settings = _decoder_settings(args)
     frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
                          max_seconds=args.seconds)
     started, count, t = time.perf_counter(), 0, 0.0
@@ -538,14 +552,10 @@ def _live(args: argparse.Namespace) -> int:
                 result = session.process(t, frame)
                 if annotator is not None:
                     annotator.write(frame, result)
-                for event in result.events:
-                    if args.json:
-                        print(json.dumps(event.to_dict()), flush=True)
-                    else:
-                        what = event.letter or event.event
-                        print(f"{event.t:7.2f} s  {what:<7} {event.text}", flush=True)
+                _print_events(result.events, args.json)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends a camera stream: still print the text
+        _print_events(session.decoder.finish(t), args.json)  # the last word, with --words
         text = session.text
     seconds = time.perf_counter() - started
     if args.json:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from .._native import native_stderr_silenced
@@ -23,11 +22,11 @@ MOTION_LETTERS = ("J", "Z")
 # is an I; Z's index finger alone is no letter of its own. Data sets photograph J and Z as
 # stills, so a model learns them as poses; with the tracker recognising them from motion, their
 # pose scores go to the handshape (on the shared letter clips a held I read as J at 0.2-0.36
-# and was never committed; see README, Live).
+# and was never committed; see docs/live.md).
 STILL_SHAPES = {"J": "I", "Z": None}
 # Detection passes per frame of a stream (the plain one, the one that found the hand last and a
 # retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
-# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (README, Live).
+# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (docs/live.md).
 PASSES_PER_FRAME = 2
 
 
@@ -126,14 +125,22 @@ class LiveSession:
         # tracking: MediaPipe's VIDEO mode follows the hand between frames (benchmarks/
         # live_video.py compares it with detecting in every frame)
         self.detector = model.detector(video=tracking, passes_per_frame=passes_per_frame)
-        self.decoder = SpellingDecoder(settings or DecoderSettings())
         # J and Z from motion need landmarks and a model that knows those letters
         known = {c.upper() for c in model.classes}
-        self.motion = (MotionTracker() if motion and self.detector is not None
-                       and known.issuperset(MOTION_LETTERS) else None)
+        self._with_motion = (motion and self.detector is not None
+                             and known.issuperset(MOTION_LETTERS))
         by_letter = {c.upper(): c for c in model.classes}
         self._still_shapes = {by_letter[m]: by_letter.get(shape or "")
                               for m, shape in STILL_SHAPES.items() if m in by_letter}
+        self.restart(settings)
+
+    def restart(self, settings: DecoderSettings | None = None) -> None:
+        """A new stream on the same detector: empty text, no motion history (``settings``:
+        the decoder's, else the ones it had)."""
+        previous = getattr(self, "decoder", None)
+        chosen = settings or (previous.settings if previous else DecoderSettings())
+        self.decoder = SpellingDecoder(chosen)
+        self.motion = MotionTracker() if self._with_motion else None
 
     @property
     def text(self) -> str:
@@ -148,34 +155,36 @@ class LiveSession:
         hand = prediction.hand
         events: list[Event] = []
         motion = None
+        scores = dict(prediction.top_k)
         if self.motion is not None:
             motion = self.motion.update(t, hand)
             if motion:
                 events += self.decoder.commit_motion(t, motion, since=self.motion.anchor_t)
-            prediction = self._as_still(prediction)
+            scores = self._still_scores(prediction)
+            prediction = self._as_still(prediction, scores)
         if not motion:
             if prediction.route == ROUTE_NO_HAND_NOTHING or (hand is None and self.detector):
                 letter = None
             else:
                 letter = prediction.label
-            wrist = palm = None
-            if hand is not None:
-                points = hand.landmarks[:, :2]
-                wrist = (float(points[0, 0]), float(points[0, 1]))
-                palm = float(np.linalg.norm(points[9] - points[0]))
-            events += self.decoder.update(t, letter, prediction.confidence, wrist=wrist,
-                                          palm=palm)
+            points = hand.shape_points()[:, :2] if hand is not None else None
+            events += self.decoder.update(t, letter, prediction.confidence, points=points,
+                                          scores=scores)
         return FrameResult(t, prediction, events, self.decoder.text, motion)
 
-    def _as_still(self, prediction: Prediction) -> Prediction:
-        """``prediction`` with the motion letters' pose scores given to their handshapes
-        (``STILL_SHAPES``) among its top answers: what the decoder holds and the page shows.
-        ``top_k`` stays the model's own answer."""
+    def _still_scores(self, prediction: Prediction) -> dict[str, float]:
+        """The top answers' scores with the motion letters' pose scores given to their
+        handshapes (``STILL_SHAPES``)."""
         scores: dict[str, float] = {}
         for label, p in prediction.top_k:
             target = self._still_shapes.get(label, label)
             if target is not None:
                 scores[target] = scores.get(target, 0.0) + p
+        return scores
+
+    def _as_still(self, prediction: Prediction, scores: dict[str, float]) -> Prediction:
+        """``prediction`` answering the best of the still ``scores``: what the decoder holds
+        and the page shows. ``top_k`` stays the model's own answer."""
         if prediction.hand is None or not scores:
             return prediction
         label = max(scores, key=scores.__getitem__)
