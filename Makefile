@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SHARED_DATA := ../shared/data
 # the recommended model learns from every shared source: one signer's Kaggle frames and the
-# photos of 30 other people, cameras and rooms (README, "On people it has never seen")
+# photos of 37 other people and more (phone_cortic names none), cameras and rooms (README,
+# "On people it has never seen")
 DATA   ?= $(SHARED_DATA)/asl_alphabet/train $(SHARED_DATA)/multi_signer $(SHARED_DATA)/mon95 \
-          $(SHARED_DATA)/surrey_user_a $(SHARED_DATA)/webcam_mit
+          $(SHARED_DATA)/surrey_user_a $(SHARED_DATA)/webcam_mit $(SHARED_DATA)/asl_hg \
+          $(SHARED_DATA)/phone_cortic
 TEST_DATA ?= ../shared/data/asl_alphabet/test
 RUN    ?= runs/demo
 # offline machines: MediaPipe's hand model from ../shared (online ones download it once)

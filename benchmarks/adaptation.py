@@ -1,11 +1,11 @@
 """Adapting a model to one person: accuracy on that person against photos per letter given.
 
-Usage: python benchmarks/adaptation.py [--shots 0,1,3,5,10] [--select]
+Usage: python benchmarks/adaptation.py [--shots 0,1,2,3,5,10] [--select]
                                        [--out benchmarks/results/adaptation.json]
 
-For each multi-person shared source (mon95: 3 people; webcam_mit: 5; multi_signer: 21), the base
-model is fingerspell's default recipe trained on every *other* shared source (it never saw the
-source, so never the person). Then, for each person of the source and each number of photos per
+For each multi-person shared source (mon95: 3 people; webcam_mit: 5; multi_signer: 21; asl_hg:
+7), the base model is fingerspell's default recipe trained on every *other* shared source (it
+never saw the source, so never the person). Then, for each person of the source and each number of photos per
 letter k, k photos per letter of that person (the first k of a fixed random order, so the sets
 are nested) adapt the head as ``fingerspell adapt`` does (``training.adapt.adapt_head``), and the
 adapted head is scored on that person's remaining photos (the same test photos for every k: those
@@ -14,8 +14,8 @@ person must not break the others). k is capped per source by the photos each per
 letter (multi_signer: about 3).
 
 ``--select`` first compares adaptation settings on mon95 only (the selection source) and keeps
-the best mean accuracy at 5 photos per letter; webcam_mit and multi_signer are then the figures
-reported, not chosen on. Without it, the package's AdaptSettings are measured as they are.
+the best mean accuracy at 5 photos per letter; webcam_mit, multi_signer and asl_hg are then the
+figures reported, not chosen on. Without it, the package's AdaptSettings are measured as they are.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from fingerspell.features.feature_mode import get_mode
 from fingerspell.training.adapt import AdaptSettings, adapt_head
 from fingerspell.training.fitting import Examples
 
-PEOPLE_SOURCES = ("mon95", "webcam_mit", "multi_signer")
+PEOPLE_SOURCES = ("mon95", "webcam_mit", "multi_signer", "asl_hg")
 SELECTION = "mon95"
 CANDIDATES = [AdaptSettings(steps=s, lr=lr, pull=p) for s in (100, 300) for lr in (0.01,)
               for p in (0.0, 0.001, 0.01, 0.1)]
@@ -99,7 +99,7 @@ def run_source(name: str, base: torch.nn.Module, examples: Examples, images, usa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", default="0,1,3,5,10")
+    parser.add_argument("--shots", default="0,1,2,3,5,10")
     parser.add_argument("--select", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/adaptation.json"))

@@ -45,6 +45,17 @@ class Pooled:
     feature_dim: int
 
 
+def model_fingerprint(model: Any) -> str:
+    """A digest of the model's head weights and classes: cached answers recorded with another
+    model under the same name (a rebuilt built-in) are not reused."""
+    import hashlib
+    digest = hashlib.sha256("|".join(model.classes).encode())
+    for name, tensor in sorted(model.head.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def pooled_features(mode_name: str, names: list[str], landmark_encoding: int | None = None
                     ) -> Pooled:
     """The sources ``names`` pooled and their ``mode_name`` features, as training computes them

@@ -15,7 +15,7 @@ not count (``taken_back`` counts them) — whether J and Z came from the motion 
 letters fired on the other clips, the time to the first commit of the right letter, and frames
 per second. The model's
 per-frame answers are computed once per clip and kept (``--answers``, a pickle keyed by the
-model, detector and passes; delete it after changing the model in place), so decoder settings
+model's weights, detector and passes), so decoder settings
 can be replayed in seconds (``--hold``, ``--min-confidence`` as in ``live``).
 """
 
@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import HAND_MODEL, SHARED
+from common import HAND_MODEL, SHARED, model_fingerprint
 
 VIDEOS = SHARED / "data" / "videos"
 # Clips that run on into the next letter (checked frame by frame): the W clip's last 0.6 s
@@ -69,8 +69,8 @@ def frame_answers(model, clip: Path, detector: str, passes_per_frame: int | None
 def cached_answers(model, name: str, path: Path, detector: str, passes: int | None) -> list:
     """(letter, clip, answers, fps, ms per frame) for every clip: read from ``path`` when it was
     recorded for the same model, detector and passes, else computed and written there."""
-    key = {"model": name, "detector": detector, "passes": passes,
-           "clips": [str(clip) for _, clip in clips()]}
+    key = {"model": name, "weights": model_fingerprint(model), "detector": detector,
+           "passes": passes, "clips": [str(clip) for _, clip in clips()]}
     if path.is_file():
         saved = pickle.loads(path.read_bytes())  # written by this script, on this machine
         if saved["key"] == key:

@@ -36,7 +36,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from common import HAND_MODEL, SHARED
+from common import HAND_MODEL, SHARED, model_fingerprint
 from live_video import replay, spurious_first
 
 FPS = 15.0
@@ -130,8 +130,9 @@ def record(model, source: str) -> dict[str, dict[str, dict[str, list]]]:
 
 
 def cached(model, name: str, sources: list[str], path: Path) -> dict:
-    key = {"model": name, "sources": sources, "held": HOLD_PATH, "rise": RISE_FRAMES,
-           "slide": SLIDE_FRAMES, "canvas": CANVAS, "detection": "all passes"}
+    key = {"model": name, "weights": model_fingerprint(model), "sources": sources,
+           "held": HOLD_PATH, "rise": RISE_FRAMES, "slide": SLIDE_FRAMES, "canvas": CANVAS,
+           "detection": "all passes"}
     if path.is_file():
         saved = pickle.loads(path.read_bytes())  # written by this script, on this machine
         if saved["key"] == key:

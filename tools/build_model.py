@@ -4,7 +4,8 @@ Usage (``make model``; ``make model SOURCES=all`` for the bigger model):
     python tools/build_model.py [--sources licensed|all] [--out DIR] [--seed 0]
 
 ``licensed`` trains on the shared sources whose licence allows shipping a model trained on them
-(the Kaggle frames, GPL-2.0; webcam_mit, MIT) and writes the package's built-in
+(the Kaggle frames, GPL-2.0; webcam_mit, MIT; asl_hg, CC BY 4.0; phone_cortic, MIT: the Kaggle
+signer and at least 13 other people) and writes the package's built-in
 ``src/fingerspell/models/asl-alphabet``; ``all`` adds the sources that state no licence and
 writes ``runs/asl-alphabet-all/model`` for a user who has the rights. The run folder
 (``runs/model-<sources>``) keeps curves, confusion matrix and report. Every figure written into
@@ -23,14 +24,29 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 HAND_MODEL = SHARED / "models" / "hand_landmarker.task"
-SOURCES = {  # name -> (folder, licence)
-    "asl_alphabet": (DATA / "asl_alphabet" / "train", "GPL-2.0"),
-    "webcam_mit": (DATA / "webcam_mit", "MIT"),
-    "multi_signer": (DATA / "multi_signer", "none stated"),
-    "mon95": (DATA / "mon95", "none stated"),
-    "surrey_user_a": (DATA / "surrey_user_a", "none stated"),
+SOURCES = {  # name -> (folder, licence, credit: who made it and where it was published)
+    "asl_alphabet": (DATA / "asl_alphabet" / "train", "GPL-2.0",
+                     "Kaggle 'ASL Alphabet' (Akash Nagaraj, grassknoted), every 5th frame as "
+                     "re-published in github.com/mannan-123/asl-dataset"),
+    "webcam_mit": (DATA / "webcam_mit", "MIT",
+                   "five webcam-tutorial repositories on GitHub: HawkCodesZ/SignLang.AI, "
+                   "Lolzorus/IA-et-apprentissage, t32rahman/ASL-ML, "
+                   "Meyyappan-Dm/sign-language-detector, seeeeeeel/Hand_sign_language"),
+    "asl_hg": (DATA / "asl_hg", "CC BY 4.0",
+               "ASL-HG: Pranto et al., Data in Brief (2026), doi:10.1016/j.dib.2026.112492, "
+               "Mendeley Data j4y5w2c8w9; participants P1-P7 as committed in "
+               "github.com/derekrodgers/aslbench"),
+    "phone_cortic": (DATA / "phone_cortic", "MIT",
+                     "Cortic Technology Corp., github.com/cortictechnology/hand_asl_recognition "
+                     "(its own training photos)"),
+    "multi_signer": (DATA / "multi_signer", "none stated", "github.com/lisa-sa-li/ECE324"),
+    "mon95": (DATA / "mon95", "none stated",
+              "github.com/Goutam1511/Sign-Language-Recognition-using-Scikit-Learn-and-CNN"),
+    "surrey_user_a": (DATA / "surrey_user_a", "none stated",
+                      "ASL Finger Spelling, user A (Pugeault & Bowden, University of Surrey, "
+                      "2011)"),
 }
-LICENSED = ("asl_alphabet", "webcam_mit")
+LICENSED = ("asl_alphabet", "webcam_mit", "asl_hg", "phone_cortic")
 TEST_PHOTOS = DATA / "asl_alphabet" / "test"
 BUILTIN = ROOT / "src" / "fingerspell" / "models" / "asl-alphabet"
 
@@ -90,7 +106,7 @@ def main() -> int:
     model.info["card"] = {
         "headline": headline,
         "trained_on": {n: {"folder": str(SOURCES[n][0].relative_to(SHARED)),
-                           "licence": SOURCES[n][1]} for n in names},
+                           "licence": SOURCES[n][1], "credit": SOURCES[n][2]} for n in names},
         "seed": args.seed,
         "test_photos": {"right": right, "of": total},
         "validation": {"split": result.metrics["split"],
