@@ -482,3 +482,15 @@ def test_live_and_serve_options_reach_the_decoder(tmp_path: Path) -> None:
                                                  str(words)]))
     assert given == DecoderSettings(hold_seconds=0.4, min_confidence=0.6, long_hold_seconds=0.0,
                                     words=WordList(("HELLO",)))
+
+
+def test_word_list_distance_gives_up_only_beyond_its_limit():
+    import random
+
+    from fingerspell.evaluation.metrics import text_edits
+    from fingerspell.live.words import _edits_up_to
+    rng = random.Random(0)
+    for _ in range(3000):
+        a = "".join(rng.choice("ABC") for _ in range(rng.randint(0, 7)))
+        b = "".join(rng.choice("ABC") for _ in range(rng.randint(0, 7)))
+        assert _edits_up_to(a, b, 2) == min(text_edits(a, b)["edits"], 3), (a, b)

@@ -17,7 +17,6 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import FingerspellError
-from ..evaluation.metrics import text_edits
 
 MAX_BYTES = 8 * 1024 * 1024  # a frequency list of every English word form is about 5 MB
 MAX_WORDS = 500_000
@@ -65,7 +64,7 @@ class WordList:
         for candidate in self.words:
             if abs(len(candidate) - len(word)) > reach:
                 continue  # too long or too short to be within reach: skip the alignment
-            edits = text_edits(candidate, word)["edits"]
+            edits = _edits_up_to(candidate, word, reach)
             if edits < best_edits:
                 best, best_edits = candidate, edits
                 if edits == 1:
@@ -75,3 +74,17 @@ class WordList:
     @cached_property
     def _index(self) -> frozenset[str]:
         return frozenset(self.words)
+
+
+def _edits_up_to(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` as soon as it must exceed
+    ``limit``: most of a long list is far from the word, and stops after a row or two."""
+    row = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j in range(1, len(b) + 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1,
+                                           previous + (char != b[j - 1]))
+        if min(row) > limit:
+            return limit + 1
+    return min(row[-1], limit + 1)
