@@ -5,6 +5,17 @@ base weights (an L2 penalty on the change, "L2-SP"; Li et al., 2018): the letter
 showed move towards their way of signing, the others keep the base model's behaviour, and
 nothing else of the bundle changes (backbone, hand model, calibration). Features are computed
 once; the head trains in well under a second on a CPU.
+
+How far the head may move depends on how many of the model's letters the examples cover
+(``coverage``, 0-1). Examples of a few letters only (Teach's usual case: the letters the model
+got wrong) say nothing about the person's other letters, and a head pulled weakly learns "this
+person's hand is T" (with a fixed pull, one photo per wrong letter took asl_hg's people from 92
+to 71%), so the pull grows as ``pull / coverage**coverage_power``. And a fusion's landmark
+weight was chosen for people the model never saw, where the crop head (how the hand *looks*:
+skin, camera, room) carries over worst; once it has seen this person's letters it earns a larger
+share, so the weight moves towards ``landmark_weight`` in proportion to the coverage. Both were
+chosen in benchmarks/adaptation.py on one source (mon95) and reported on the others
+(docs/adapt.md).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import FingerspellError
+from ..head.heads import LateFusionHead
 from ..infer.model import Model
 from ..threads import head_work
 
@@ -31,7 +43,9 @@ class AdaptSettings:
 
     steps: int = 300
     lr: float = 0.01
-    pull: float = 0.001  # weight of the summed squared change from the base weights
+    pull: float = 0.02  # weight of the summed squared change from the base weights ...
+    coverage_power: float = 2.0  # ... divided by coverage**coverage_power (0: a fixed pull)
+    landmark_weight: float | None = 0.5  # a fusion's landmark weight with every letter shown
     seed: int = 0
 
 
@@ -59,9 +73,18 @@ def adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
         return _adapt_head(head, vectors, labels, settings)
 
 
+def coverage(head: torch.nn.Module, labels: np.ndarray) -> float:
+    """The share of the head's classes that ``labels`` show (0-1)."""
+    n_classes = head.crop.config.n_classes if isinstance(head, LateFusionHead) \
+        else head.config.n_classes
+    return len(set(np.asarray(labels).tolist())) / n_classes
+
+
 def _adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
                 settings: AdaptSettings) -> torch.nn.Module:
     torch.manual_seed(settings.seed)
+    covered = coverage(head, labels)
+    pull = settings.pull / covered ** settings.coverage_power  # few letters: held closer
     adapted = copy.deepcopy(head).train()
     for module in adapted.modules():  # the examples are few: no dropout, no batch statistics
         if isinstance(module, torch.nn.Dropout):
@@ -77,8 +100,12 @@ def _adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
         # LateFusionHead returns log-probabilities, MLPHead logits: both suit cross-entropy
         loss = torch.nn.functional.cross_entropy(out, y)
         change = sum(((p - base[n]) ** 2).sum() for n, p in adapted.named_parameters())
-        (loss + settings.pull * change).backward()
+        (loss + pull * change).backward()
         optimizer.step()
+    target = settings.landmark_weight
+    if isinstance(adapted, LateFusionHead) and target is not None \
+            and adapted.landmark_weight > target:
+        adapted.landmark_weight += (target - adapted.landmark_weight) * covered
     return adapted.eval()
 
 
@@ -116,6 +143,7 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     adapted = Model(model.backbone, head, model.classes, info={
         **copy.deepcopy(model.info),
         "adapted": {"base": base_name, "examples": dict(sorted(counts.items())),
+                    "coverage": round(coverage(model.head, y), 4),
                     "method": "head fine-tuned from the base weights with an L2 pull",
                     "settings": settings.__dict__}},
         features=model.mode, hand_settings=model.hand_settings, hand_model=model.hand_model,
