@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fingerspell import FingerspellError, Model
@@ -109,6 +110,11 @@ def test_adapt_refuses_what_it_cannot_use(person, tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(FingerspellError, match="no example photos"):
         Model.load("asl-alphabet").adapt([], [])
+    from fingerspell.head.heads import HeadConfig, MLPHead
+    from fingerspell.training.adapt import AdaptSettings, adapt_head
+    with pytest.raises(FingerspellError, match="no examples"):
+        adapt_head(MLPHead(HeadConfig(4, 3)), np.zeros((0, 4), np.float32), np.zeros(0, int),
+                   AdaptSettings())
 
 
 def test_saving_decides_whether_the_backbone_can_be_referred_to(tmp_path: Path, tiny_model: Path):

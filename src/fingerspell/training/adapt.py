@@ -69,6 +69,8 @@ def adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
         >>> adapted(torch.from_numpy(x)).argmax(1).tolist()
         [2, 2, 2]
     """
+    if len(labels) == 0:  # nothing to learn from, and no coverage to scale the pull by
+        raise FingerspellError("adapt: no examples to adapt the head with")
     with head_work(head):  # a head and a few dozen examples: one thread (threads.py)
         return _adapt_head(head, vectors, labels, settings)
 
