@@ -26,7 +26,7 @@ def test_unfreeze_last_blocks_only() -> None:
     assert len(backbone_blocks(create_backbone("vgg16", weights="none").net)) == 5
 
 
-def test_too_many_blocks_fails_before_the_run_folder(tmp_path: Path) -> None:
+def test_too_many_blocks_fails_before_the_run_folder(tmp_path: Path, hand_model: Path) -> None:
     from .conftest import write_image
     for label in ("A", "B"):
         write_image(tmp_path / "data" / label / f"{label}1.jpg")
