@@ -4,8 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SHARED_DATA := ../shared/data
 # the recommended model learns from every shared source: one signer's Kaggle frames and the
-# photos of 37 other people and more (phone_cortic names none), cameras and rooms (README,
-# "On people it has never seen")
+# photos of 37 other people and more (phone_cortic names none), cameras and rooms (docs/results/generalisation.md)
 DATA   ?= $(SHARED_DATA)/asl_alphabet/train $(SHARED_DATA)/multi_signer $(SHARED_DATA)/mon95 \
           $(SHARED_DATA)/surrey_user_a $(SHARED_DATA)/webcam_mit $(SHARED_DATA)/asl_hg \
           $(SHARED_DATA)/phone_cortic
@@ -23,14 +22,14 @@ VIDEOS ?= ../shared/data/videos/letters
 # make model: the built-in asl-alphabet (licensed sources); SOURCES=all: the bigger model in runs/
 SOURCES ?= licensed
 
-.PHONY: setup browser demo test lint bench clean model wheel wheel-check
+.PHONY: setup browser demo test lint docs bench clean model wheel wheel-check
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune,docs]'
 	touch $@
 
 demo: setup
@@ -66,7 +65,11 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools docs/hooks
+
+# the documentation site from docs/ into build/site (open build/site/index.html)
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # the built-in model, reproducibly (pinned seed); see tools/build_model.py
 model: setup

@@ -7,7 +7,7 @@ For each multi-person shared source (mon95: 3 people; webcam_mit: 5; multi_signe
 7), the base model is fingerspell's default recipe trained on every *other* shared source (it
 never saw the source, so never the person). Then, for each person of the source and each number of photos per
 letter k, k photos per letter of that person (the first k of a fixed random order, so the sets
-are nested) adapt the head as ``fingerspell adapt`` does (``training.adapt.adapt_head``), and the
+are nested) adapt the head as ``fingerspell adapt`` does (``head.adaptation.adapt_head``), and the
 adapted head is scored on that person's remaining photos (the same test photos for every k: those
 not among the largest k's examples) and on every other person of the source (adapting to one
 person must not break the others). k is capped per source by the photos each person has per
@@ -44,7 +44,7 @@ import torch
 
 from common import SOURCES, fit_heads, pooled_features
 from fingerspell.features.feature_mode import get_mode
-from fingerspell.training.adapt import AdaptSettings, adapt_head
+from fingerspell.head.adaptation import AdaptSettings, adapt_head
 from fingerspell.training.fitting import Examples
 
 PEOPLE_SOURCES = ("mon95", "webcam_mit", "multi_signer", "asl_hg")

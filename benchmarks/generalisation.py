@@ -45,8 +45,7 @@ import torch
 
 from common import SHARED, SOURCES, fit_heads, pooled_features
 from fingerspell.data import split_samples
-from fingerspell.evaluation.metrics import calibration
-from fingerspell.head.calibration import fit_temperature, temper
+from fingerspell.head.calibration import fit_temperature, reliability, temper
 from fingerspell.head.recipes import recipe_for_features
 from fingerspell.training.fitting import Examples, HeadFitter
 
@@ -100,8 +99,8 @@ def held_out_calibration(fold_answers: dict[str, tuple[np.ndarray, np.ndarray]],
     temperature = fit_temperature(np.concatenate([p for p, _ in others]),
                                   np.concatenate([t for _, t in others]))
     return {"temperature": round(temperature, 3),
-            "ece_raw": round(calibration(probs, truth)["ece"], 4),
-            "ece_calibrated": round(calibration(temper(probs, temperature), truth)["ece"], 4)}
+            "ece_raw": round(reliability(probs, truth)["ece"], 4),
+            "ece_calibrated": round(reliability(temper(probs, temperature), truth)["ece"], 4)}
 
 
 def validation_calibration(fit, examples: Examples, samples: list, rows: list[int],
@@ -120,7 +119,7 @@ def validation_calibration(fit, examples: Examples, samples: list, rows: list[in
     probs, truth = fitted.predict_proba(examples.vectors[held_out]), examples.labels[held_out]
     return {"temperature": round(temperature, 3), "split": split.strategy,
             "accuracy": round(float((probs.argmax(1) == truth).mean()), 4),
-            "ece_calibrated": round(calibration(temper(probs, temperature), truth)["ece"], 4)}
+            "ece_calibrated": round(reliability(temper(probs, temperature), truth)["ece"], 4)}
 
 
 def dropped_rows(spec: str, names: list[str], sources: np.ndarray, labels: np.ndarray,

@@ -6,7 +6,7 @@ Usage: python benchmarks/letter_sheets.py [--letters T,C,K,M,N,S] [--per-source 
 One PNG per letter (``<out>/<letter>.png``): a row per shared source that has the letter, up
 to ``--per-source`` photos spread over its people and frames, each labelled with its file name.
 Leave-one-source-out can only be as good as the sources agree on a letter's handshape and the
-camera's view of it; these sheets are how the disagreements in the README were found. The
+camera's view of it; these sheets are how the disagreements in docs/results/generalisation.md were found. The
 sheets are derived from the shared photos, so they are written outside the repository's
 tracked files (``reports/`` is ignored).
 """

@@ -110,8 +110,8 @@ def test_adapt_refuses_what_it_cannot_use(person, tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(FingerspellError, match="no example photos"):
         Model.load("asl-alphabet").adapt([], [])
+    from fingerspell.head.adaptation import AdaptSettings, adapt_head
     from fingerspell.head.heads import HeadConfig, MLPHead
-    from fingerspell.training.adapt import AdaptSettings, adapt_head
     with pytest.raises(FingerspellError, match="no examples"):
         adapt_head(MLPHead(HeadConfig(4, 3)), np.zeros((0, 4), np.float32), np.zeros(0, int),
                    AdaptSettings())

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from fingerspell import FingerspellError, Model
-from fingerspell.evaluation.metrics import calibration
-from fingerspell.head.calibration import fit_temperature, temper
+from fingerspell.head.calibration import fit_temperature, reliability, temper
 
 
 def test_fit_recovers_a_known_temperature():
@@ -23,8 +22,8 @@ def test_fit_recovers_a_known_temperature():
     overconfident = temper(calibrated, 0.5)
     temperature = fit_temperature(overconfident, labels)
     assert temperature == pytest.approx(2.0, rel=0.1)
-    after = calibration(temper(overconfident, temperature), labels)["ece"]
-    assert after < calibration(overconfident, labels)["ece"] and after < 0.03
+    after = reliability(temper(overconfident, temperature), labels)["ece"]
+    assert after < reliability(overconfident, labels)["ece"] and after < 0.03
     assert (temper(overconfident, temperature).argmax(1) == overconfident.argmax(1)).all()
 
 

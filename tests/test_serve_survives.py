@@ -223,7 +223,7 @@ def test_a_profile_removed_by_hand_during_adapt_is_not_recreated(tmp_path: Path,
                                                                  hand_model: Path,
                                                                  monkeypatch) -> None:
     """Item 4, on disk: the folder removed while adapting; nothing is saved into a new one."""
-    import fingerspell.training.adapt as adapt_module
+    import fingerspell.infer.adapt as adapt_module
     from fingerspell.infer import Model
     from fingerspell.serve.profiles import Profiles
     from fingerspell.serve.uploads import BadInput

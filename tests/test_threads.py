@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from fingerspell.head.adaptation import AdaptSettings, adapt_head
 from fingerspell.head.heads import HeadConfig, MLPHead
 from fingerspell.head.recipes import Recipe
 from fingerspell.threads import THREADS_ENV, bulk_threads, torch_threads
-from fingerspell.training.adapt import AdaptSettings, adapt_head
 from fingerspell.training.loop import fit_head
 
 from .conftest import FINGERSPELL, noise_image

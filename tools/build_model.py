@@ -78,7 +78,7 @@ def main() -> int:
     run_dir = ROOT / "runs" / f"model-{args.sources}"
     # the temperature from the answers the landmark weight is chosen on (each source answered
     # by heads fitted without it): ECE on the unseen sources 0.031 / 0.056 / 0.066 against
-    # 0.074 / 0.081 / 0.134 from the validation split (README, "The built-in model")
+    # 0.074 / 0.081 / 0.134 from the validation split (docs/results/calibration.md)
     result = fingerspell.train([SOURCES[n][0] for n in names], run_dir, seed=args.seed,
                                hand_model=HAND_MODEL, force=run_dir.exists(),
                                calibrate_on="sources")

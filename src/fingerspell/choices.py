@@ -1,9 +1,11 @@
-"""The names the command line offers as choices, importable without PyTorch or numpy."""
+"""The names the command line offers as choices, importable without PyTorch or numpy (the ground
+floor: any layer may read them)."""
 
-from .features.feature_mode import FEATURE_MODES
+# what each is made of: features/feature_mode.py (which checks that it describes these names)
+FEATURE_MODES = ("image", "landmarks", "crop", "fusion")
 
 SPLIT_STRATEGIES = ("auto", "signer", "frame", "random")
-# where the stored temperature is fitted (README, "Calibrated confidence")
+# where the stored temperature is fitted (docs/guide/evaluate.md, "Calibrated confidence")
 CALIBRATION_SOURCES = ("validation", "sources")
 HAND_PICKS = ("largest", "right", "left", "confident")
 EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction

@@ -458,27 +458,10 @@ def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
     return 0
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    from .data.images import is_image_file
-    files: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
-            if not found:
-                raise FingerspellError(f"{path}: no images in this folder")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FingerspellError(f"{path}: file does not exist")
-    return files
-
-
 def _predict(args: argparse.Namespace) -> int:
     from .infer import Model
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
-    predictions, failed = model.predict(_expand(args.paths), top_k=args.top_k)
+    predictions, failed = model.predict(args.paths, top_k=args.top_k)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:
@@ -495,9 +478,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _adapt(args: argparse.Namespace, show_progress: bool) -> int:
-    from .training.adapt import adapt_folder
-    result, out = adapt_folder(args.model_dir, args.data_dir, args.out, device=args.device,
-                               show_progress=show_progress)
+    from .infer import Model
+    from .infer.adapt import adapt_folder
+    from .infer.builtin import is_builtin, resolve_model
+    source = resolve_model(args.model_dir)
+    base_name = str(args.model_dir) if is_builtin(source) else str(source.resolve())
+    result, out = adapt_folder(Model.load(source, device=args.device), base_name, args.data_dir,
+                               args.out, show_progress=show_progress)
     letters = ", ".join(f"{letter} {n}" for letter, n in result.examples.items())
     print(f"adapted    {args.model_dir} with {sum(result.examples.values())} photos of "
           f"{len(result.examples)} letters in {result.seconds:.1f} s ({letters})")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError
+from ..errors import FingerspellError, ImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 MIN_SIDE = 32  # below this a hand is a few pixels: nothing to recognise
@@ -64,6 +64,36 @@ def size_problem(width: int, height: int, max_pixels: int = MAX_PIXELS) -> SizeP
     if max(width, height) > MAX_ASPECT * min(width, height):
         return SizeProblem(f"image too elongated ({width}x{height}; at most {MAX_ASPECT}:1)")
     return None
+
+
+def expand_image_paths(paths: list[str | Path]) -> list[Path]:
+    """Files as given and the images in folders (searched recursively, in name order); a missing
+    path or a folder without images is a one-line error."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            if not found:
+                raise FingerspellError(f"{path}: no images in this folder")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FingerspellError(f"{path}: file does not exist")
+    return files
+
+
+def image_from_array(array: np.ndarray, name: str = "array") -> Image.Image:
+    """An RGB image from an ``H x W x 3`` (or ``H x W`` grey) uint8 array, under the size rule."""
+    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3
+                                                               and array.shape[2] not in (3, 4)):
+        raise ImageError(name, f"expected an H x W x 3 uint8 array, not {array.dtype} "
+                               f"{'x'.join(map(str, array.shape))}")
+    problem = size_problem(array.shape[1], array.shape[0])
+    if problem:
+        raise ImageError(name, problem.reason)
+    return to_rgb(Image.fromarray(array))
 
 
 def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Image:

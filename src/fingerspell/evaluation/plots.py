@@ -6,25 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from .._atomic import write_atomic
 from ..data.images import load_rgb
 from ..errors import ImageError
-
-
-def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
-    """``pyplot.subplots`` without pyplot: a figure drawn by the Agg canvas, so that plotting
-    never switches the backend of a user's session (a notebook keeps its own)."""
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(*args, **kwargs)
-
-
-def save_png(fig: Figure, path: Path) -> Path:
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    return path
+from ..figures import save_png, subplots
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:

@@ -12,9 +12,10 @@ from .._atomic import write_json
 from ..data.layout import discover
 from ..errors import FingerspellError
 from ..features.hands import Hand
+from ..head.calibration import reliability
 from ..infer.model import Model
 from ..paths import RUNS, numbered_dir
-from .metrics import calibration, classification_report, per_group_accuracy, risk_coverage
+from .metrics import classification_report, per_group_accuracy, risk_coverage
 from .plots import plot_confidence, plot_confusion, plot_errors
 from .report import write_report
 
@@ -58,7 +59,7 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
     out_dir.mkdir(parents=True, exist_ok=True)
     present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
     matrix = np.asarray(report["confusion"])[np.ix_(present, present)]
-    report["calibration"] = calibration(probs, y_true)
+    report["calibration"] = reliability(probs, y_true)
     report["risk_coverage"] = risk_coverage(probs, y_true)
     pictures = [
         plot_confidence(report["calibration"], report["risk_coverage"],

@@ -1,7 +1,7 @@
 """Features: frozen pretrained backbones, their preprocessing, batch extraction and the cache.
 
 The names below load on first use, so that importing a light module of this package (such as
-``feature_mode``, which the command line's parser reads) does not import PyTorch.
+``feature_mode``) does not import PyTorch.
 """
 
 from __future__ import annotations

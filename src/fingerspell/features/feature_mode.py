@@ -1,7 +1,7 @@
 """What each ``--features`` mode is made of, as data: trainer, model, inspect, export and the CLI
 ask a ``FeatureMode`` instead of comparing mode names.
 
-No heavy imports here: the command line's parser reads ``FEATURE_MODES``.
+No heavy imports here. The modes' names are ``choices.FEATURE_MODES`` (the ground floor).
 
 Adding a mode: describe it below, teach ``FeaturePipeline`` (features/modes.py) to compute its
 vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_OVERRIDES``).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..choices import FEATURE_MODES
 from ..errors import FingerspellError
 
 
@@ -79,7 +80,7 @@ _MODES = (
                 backbone_input="crop", landmarks=True, found_flag=True, late_fusion=True),
 )
 MODES: dict[str, FeatureMode] = {mode.name: mode for mode in _MODES}
-FEATURE_MODES = tuple(MODES)
+assert tuple(MODES) == FEATURE_MODES, "choices.FEATURE_MODES names the modes described here"
 HAND_MODES = tuple(name for name, mode in MODES.items() if mode.needs_hands)
 
 

@@ -250,7 +250,7 @@ RETRIES: dict[str, Callable[[Image.Image], Placed]] = {
     "pad_wide_gamma": lambda image: _pad(_gamma(image), 0.6),
     # a hand that fills a small frame (Kinect crops: fists, backs of hands) needs the palm
     # detector to see it smaller still: borders of 1 and 1.5 times the photo's side (2 found
-    # a little more, and a confused double hand in a Kaggle test photo: README, Hands)
+    # a little more, and a confused double hand in a Kaggle test photo: docs/guide/features.md, Hands)
     "pad_1x": lambda image: _pad(image, 1.0),
     "pad_1.5x": lambda image: _pad(image, 1.5),
 }

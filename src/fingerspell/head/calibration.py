@@ -62,13 +62,40 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp((low + high) / 2))
 
 
+def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """How far confidence is from accuracy: the expected calibration error (ECE: the gap per
+    confidence bin, weighted by the bin's share of predictions) and the bins themselves.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+        >>> result = reliability(probs, np.array([0, 1, 1, 0]), bins=5)
+        >>> result["ece"], [b["n"] for b in result["bins"]]
+        (0.25, [0, 0, 1, 2, 1])
+    """
+    confidence = probs.max(1)
+    correct = probs.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        row: dict[str, Any] = {"low": round(float(edges[b]), 3), "high": round(float(edges[b + 1]), 3),
+                               "n": n, "confidence": None, "accuracy": None}
+        if n:
+            row["confidence"] = round(float(confidence[inside].mean()), 4)
+            row["accuracy"] = round(float(correct[inside].mean()), 4)
+            ece += n / len(confidence) * abs(row["confidence"] - row["accuracy"])
+        rows.append(row)
+    return {"ece": round(ece, 4), "bins": rows}
+
+
 def calibration_record(probs: np.ndarray, labels: np.ndarray, fitted_on: str) -> dict[str, Any]:
     """Fit a temperature on held-out ``probs`` and describe it for the bundle's config."""
-    from ..evaluation.metrics import calibration
     temperature = fit_temperature(probs, labels)
     return {"temperature": round(temperature, 4), "fitted_on": fitted_on, "n": len(labels),
-            "ece_before": calibration(probs, labels)["ece"],
-            "ece_after": calibration(temper(probs, temperature), labels)["ece"],
+            "ece_before": reliability(probs, labels)["ece"],
+            "ece_after": reliability(temper(probs, temperature), labels)["ece"],
             "unsure_below": UNSURE_BELOW}
 
 

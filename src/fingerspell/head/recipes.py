@@ -62,7 +62,7 @@ PRESETS: dict[str, Recipe] = {
     "seed": Recipe(backbone="vgg16", hidden=(8192, 4096), dropout=(0.8, 0.5), optimizer="sgd",
                    lr=1e-3, momentum=0.0, batch_size=32, epochs=15, schedule="constant"),
     # Chosen by measurement on the shared Kaggle frames (benchmarks/recipe_search.py, figures
-    # in the README): a linear head generalises to unseen lighting sessions better than an MLP,
+    # in docs/guide/models.md): a linear head generalises to unseen lighting sessions better than an MLP,
     # and standardising features gains 1.7 points on the frame split but loses 12 on the
     # session split. Augmented views (augment_views=1) did not help either split.
     "default": Recipe(backbone="efficientnet_lite0", hidden=(), dropout=(), input_dropout=0.2,
@@ -73,13 +73,13 @@ PRESETS: dict[str, Recipe] = {
 
 
 # The default preset's changes for each feature mode, measured by benchmarks/feature_modes.py
-# (README, "Which features"): landmarks need standardisation, a hidden layer and jittered
+# (docs/guide/features.md): landmarks need standardisation, a hidden layer and jittered
 # copies of each hand (session split 80 -> 87%); fusion gains from one augmented view with the
 # background replaced (unseen signers 91 -> 94%), crop does not (51 vs 53% / 81 vs 80%).
-# Fine-tuning on hand crops (--finetune, on a GPU: README "Fine-tuning the backbone on hand
-# crops") learns faster than on whole images: the head at 1e-3 and the backbone at 0.3x of it
-# for 12 epochs beat the whole-image setting (3e-4, 0.1x) on the crop head's validation split
-# (53.7 vs 44.2%) and on the held-out source (69.6 vs 68.1%).
+# Fine-tuning on hand crops (--finetune, on a GPU: docs/results/generalisation.md, "Fine-tuning
+# the backbone on hand crops") learns faster than on whole images: the head at 1e-3 and the
+# backbone at 0.3x of it for 12 epochs beat the whole-image setting (3e-4, 0.1x) on the crop
+# head's validation split (53.7 vs 44.2%) and on the held-out source (69.6 vs 68.1%).
 CROP_FINETUNING: dict[str, Any] = {"finetune_epochs": 12, "finetune_lr": 1e-3,
                                    "finetune_backbone_lr_scale": 0.3}
 MODE_OVERRIDES: dict[str, dict[str, Any]] = {

@@ -17,10 +17,10 @@ from PIL import Image
 
 from ..data.images import load_rgb
 from ..errors import FingerspellError, ImageError
-from ..evaluation.plots import save_png, subplots
 from ..features.crops import hand_crop
 from ..features.landmarks import BONES
 from ..features.modes import assemble
+from ..figures import save_png, subplots
 from .model import Model, Prediction
 
 

@@ -27,7 +27,8 @@ from PIL import Image
 from .._atomic import match_umask, replace_dir, write_json
 from .._version import __version__
 from ..choices import RUNTIMES
-from ..errors import FingerspellError
+from ..data.images import expand_image_paths, image_from_array, size_problem, to_rgb
+from ..errors import FingerspellError, ImageError
 from ..features.backbones import (
     FrozenBackbone,
     create_backbone,
@@ -60,6 +61,8 @@ HAND_MODEL_FILE = "hand_landmarker.task"
 BUNDLE_VERSION = 3  # 3: the backbone may be referred to ("weights": "pretrained"), not stored
 STORED_BACKBONE_VERSION = 2  # what a bundle holding its backbone is written as (0.1 reads it)
 PRETRAINED = "pretrained"
+# what Model.predict takes: a file or folder, or an image already in memory
+ImageSource = str | Path | Image.Image | np.ndarray
 
 # How a prediction was reached (Prediction.route)
 ROUTE_IMAGE = "image"
@@ -323,8 +326,9 @@ class Model:
 
     def adapt(self, paths: list[str | Path], labels: list[str], **settings: Any) -> Model:
         """This model adapted to one person's labelled photos (a few per letter; some letters
-        only is fine): see ``fingerspell.training.adapt``. ``settings``: AdaptSettings fields."""
-        from ..training.adapt import AdaptSettings, adapt
+        only is fine): see ``fingerspell.infer.adapt``. ``settings``: AdaptSettings fields."""
+        from ..head.adaptation import AdaptSettings
+        from .adapt import adapt
         return adapt(self, [Path(p) for p in paths], list(labels),
                      AdaptSettings(**settings)).model
 
@@ -393,13 +397,34 @@ class Model:
             probs[missing] = self.head_proba(whole_image(missing), self.fallback_head)
         return probs, routes
 
-    def predict(self, paths: list[str | Path], top_k: int = 5) -> tuple[list[Prediction],
-                                                                        dict[str, str]]:
-        """Predict a letter for each image file.
+    def predict(self, source: ImageSource | list[ImageSource], top_k: int = 5
+                ) -> tuple[list[Prediction], dict[str, str]]:
+        """Predict the letter in ``source``: an image file, a folder of images (searched
+        recursively), a PIL image, an RGB array (``H x W x 3`` uint8), or a list of these.
 
-        Returns the predictions for readable images and ``{path: reason}`` for the others.
+        Returns the predictions for readable images, in order, and ``{path: reason}`` for files
+        that could not be read. Images in memory are named ``image 0``, ``image 1``, ...
+
+        Example:
+            >>> model = Model.load("asl-alphabet")                        # doctest: +SKIP
+            >>> predictions, failed = model.predict("photos/")            # doctest: +SKIP
+            >>> predictions[0].label, predictions[0].confidence          # doctest: +SKIP
+            ('B', 0.97)
         """
-        paths = [Path(p) for p in paths]
+        items = list(source) if isinstance(source, (list, tuple)) else [source]
+        in_memory = [isinstance(item, (Image.Image, np.ndarray)) for item in items]
+        if items and all(in_memory):
+            images = [to_rgb(item) if isinstance(item, Image.Image)
+                      else image_from_array(item, f"image {i}") for i, item in enumerate(items)]
+            for i, image in enumerate(images):  # the size rule every image from outside meets
+                problem = size_problem(*image.size)
+                if problem:
+                    raise ImageError(f"image {i}", problem.reason)
+            return self.predict_images(images, top_k=top_k), {}
+        if any(in_memory):
+            raise FingerspellError("predict: give files and folders, or images in memory, not a "
+                                   "mix of both")
+        paths = expand_image_paths(items)
         features = self.features(paths)
         probs, routes = self.decide(features, self.whole_image_features(paths))
         predictions = [self._prediction(str(path), probs[i], routes[i], features, i, top_k)

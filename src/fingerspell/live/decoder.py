@@ -25,7 +25,7 @@ Rules (all times in seconds of the stream, not of the wall clock; distances in p
   hand — becomes the nearest listed word (``live/words.py``), then a space.
 Thresholds were chosen on half of the shared letter clips and reported on the other half
 (``benchmarks/live_video.py --sweep``), the fluent-spelling ones on words made of real photos
-(``benchmarks/spelling_streams.py --sweep``); docs/live.md has the figures.
+(``benchmarks/spelling_streams.py --sweep``); docs/guide/live-decoder.md has the figures.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class DecoderSettings:
     hold_seconds: float = 0.5
     min_confidence: float = 0.5
     stability: float = 0.7
-    # the long hold, chosen on half the shared letter clips (docs/live.md): 0 disables it
+    # the long hold, chosen on half the shared letter clips (docs/guide/live-decoder.md): 0 disables it
     long_hold_seconds: float = 1.5
     long_hold_min_confidence: float = 0.2
     long_hold_stability: float = 0.8

@@ -12,11 +12,11 @@ measured from it in palm lengths:
 
 Thresholds were read off the shared recordings (two J and two Z clips against the other letter
 clips, where a held I or Y drifts by up to 0.6 palm lengths and turns by up to 16 degrees), with
-margins on both sides; see docs/live.md ("J and Z"). During a fast motion MediaPipe's landmarks are
-often wrong — the palm collapses, the hand flips left/right — so frames whose handedness differs
-from the anchor's or whose palm shrinks below half (or grows past twice) the anchor's are left
-out, as are a few frames without a hand, and the handshape is not asked for after the anchor
-(a twisting little finger foreshortens).
+margins on both sides; see docs/guide/live-decoder.md ("J and Z"). During a fast motion
+MediaPipe's landmarks are often wrong — the palm collapses, the hand flips left/right — so frames
+whose handedness differs from the anchor's or whose palm shrinks below half (or grows past twice)
+the anchor's are left out, as are a few frames without a hand, and the handshape is not asked for
+after the anchor (a twisting little finger foreshortens).
 
 Input: ``Hand`` objects (image landmarks with the image's aspect, so a 4:3 frame does not squash
 the path) with a time stamp per frame.

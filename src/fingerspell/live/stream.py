@@ -22,11 +22,11 @@ MOTION_LETTERS = ("J", "Z")
 # is an I; Z's index finger alone is no letter of its own. Data sets photograph J and Z as
 # stills, so a model learns them as poses; with the tracker recognising them from motion, their
 # pose scores go to the handshape (on the shared letter clips a held I read as J at 0.2-0.36
-# and was never committed; see docs/live.md).
+# and was never committed; see docs/guide/live-decoder.md).
 STILL_SHAPES = {"J": "I", "Z": None}
 # Detection passes per frame of a stream (the plain one, the one that found the hand last and a
 # retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
-# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (docs/live.md).
+# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (docs/guide/live-decoder.md).
 PASSES_PER_FRAME = 2
 
 

@@ -121,7 +121,7 @@ class Profiles:
     def adapt(self, name: str) -> Adapted:
         """Adapt the base model to the profile's examples and save it (one at a time per
         profile: a second request, or a delete, while one runs is refused)."""
-        from ..training.adapt import adapt
+        from ..infer.adapt import adapt
         if not (self.folder(name) / "examples").is_dir():  # (no lock kept for made-up names)
             raise BadInput(409, f"profile {name} has no examples yet")
         lock = self._lock(name, "adapting")

@@ -7,7 +7,7 @@ both by default with several folders: the fusion's landmark weight (``fusion_wei
 temperature (``train --calibrate-on sources``). With the landmark weight chosen this way, a
 temperature fitted on them gave a lower calibration error on held-out sources than one fitted on
 the validation split (mean 0.070 against 0.097 over the five shared sources,
-``benchmarks/generalisation.py --validation-temperature``; README, "Honest confidence").
+``benchmarks/generalisation.py --validation-temperature``; docs/results/calibration.md).
 """
 
 from __future__ import annotations

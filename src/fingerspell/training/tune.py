@@ -153,7 +153,7 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: s
 
 
 def _plot_study(study: Any, path: Path) -> Path:
-    from ..evaluation.plots import save_png, subplots
+    from ..figures import save_png, subplots
     values = [(t.number, t.value) for t in study.trials if t.value is not None]
     fig, ax = subplots(figsize=(7, 4))
     if values:

@@ -1,0 +1,58 @@
+"""``Model.predict`` takes what a Python user has at hand: a path, a folder, a list, a PIL image
+or a NumPy array, and answers the same letter for the same photo whichever form it came in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fingerspell import FingerspellError, ImageError, Model
+
+
+@pytest.fixture(scope="module")
+def builtin(hand_model: Path) -> Model:
+    return Model.load("asl-alphabet")
+
+
+def test_a_single_path_is_one_photo_not_its_characters(builtin: Model, shared_test: Path) -> None:
+    photo = shared_test / "B_test.jpg"
+    for given in (str(photo), photo):
+        predictions, failed = builtin.predict(given)
+        assert [p.path for p in predictions] == [str(photo)] and not failed
+        assert predictions[0].label == "B"
+
+
+def test_a_folder_is_its_images_in_name_order(builtin: Model, shared_test: Path) -> None:
+    predictions, failed = builtin.predict(shared_test)
+    expected = sorted(p for p in shared_test.iterdir() if p.suffix == ".jpg")
+    assert [p.path for p in predictions] == [str(p) for p in expected] and not failed
+    right = sum(p.label == Path(p.path).name.split("_test")[0] for p in predictions)
+    assert right >= 0.9 * len(expected)
+
+
+def test_images_in_memory_answer_as_the_file_does(builtin: Model, shared_test: Path) -> None:
+    photo = shared_test / "L_test.jpg"
+    from_file = builtin.predict([photo])[0][0]
+    image = Image.open(photo)
+    in_memory, failed = builtin.predict([image, np.asarray(image.convert("RGB"))])
+    assert not failed and [p.label for p in in_memory] == [from_file.label] * 2
+    assert [p.path for p in in_memory] == ["image 0", "image 1"]
+    assert in_memory[0].confidence == pytest.approx(from_file.confidence, abs=0.02)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    (np.zeros((10, 10, 3), np.uint8), "image too small"),
+    (np.zeros((64, 64, 3), np.float32), "uint8 array"),
+    ("no-such-photo.jpg", "file does not exist"),
+])
+def test_bad_sources_are_one_line_errors(builtin: Model, source: object, message: str) -> None:
+    with pytest.raises((FingerspellError, ImageError), match=message):
+        builtin.predict(source)
+
+
+def test_files_and_images_are_not_mixed(builtin: Model, shared_test: Path) -> None:
+    with pytest.raises(FingerspellError, match="not a mix"):
+        builtin.predict([shared_test / "A_test.jpg", Image.new("RGB", (64, 64))])
