@@ -445,8 +445,11 @@ def _tune(args: argparse.Namespace, show_progress: bool) -> int:
 def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
     from .evaluation import evaluate, format_table
     from .infer import Model
+    from .paths import RUNS, numbered_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
-    result = evaluate(model, args.data_dir, json_path=args.json_path, out_dir=args.out,
+    out = args.out if args.out or args.json_path else \
+        numbered_dir(RUNS / "eval" / Path(args.data_dir).resolve().name)
+    result = evaluate(model, args.data_dir, json_path=args.json_path, out_dir=out,
                       cache_dir=args.cache_dir, show_progress=show_progress)
     print(format_table(result.report))
     if result.missing_classes:

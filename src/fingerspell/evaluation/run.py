@@ -14,7 +14,6 @@ from ..errors import FingerspellError
 from ..features.hands import Hand
 from ..head.calibration import reliability
 from ..infer.model import Model
-from ..paths import RUNS, numbered_dir
 from .metrics import classification_report, per_group_accuracy, risk_coverage
 from .plots import plot_confidence, plot_confusion, plot_errors
 from .report import write_report
@@ -23,7 +22,7 @@ from .report import write_report
 @dataclass
 class EvalResult:
     report: dict[str, Any]
-    out_dir: Path
+    out_dir: Path | None  # where the pictures went (None: none were asked for)
     missing_classes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
@@ -33,18 +32,12 @@ class EvalResult:
         return float(self.report["accuracy"])
 
 
-def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y_true: np.ndarray,
-                          probs: np.ndarray, *, title: str, summary: dict[str, Any],
-                          more_pictures: tuple[Path, ...] = (),
-                          hands: list[Hand | None] | None = None,
-                          signers: list[str | None] | None = None
-                          ) -> tuple[dict[str, Any], list[Path]]:
-    """Metrics plus confusion_matrix.png, errors.png and report.html in ``out_dir``.
-
-    ``more_pictures`` (PNG files in ``out_dir``, e.g. training curves) lead the HTML page.
-    With ``hands`` (hand-based models) each class gets its hand detection rate; with
-    ``signers`` (file names that say who signed) accuracy is reported per person.
-    """
+def prediction_report(classes: list[str], paths: list[str], y_true: np.ndarray,
+                      probs: np.ndarray, *, hands: list[Hand | None] | None = None,
+                      signers: list[str | None] | None = None) -> dict[str, Any]:
+    """The metrics of ``probs`` against ``y_true``, written nowhere: accuracy, per class (with
+    each class's hand detection rate for hand-based models), per signer (when file names say
+    who signed), calibration, risk-coverage, confusion and the mistakes, most confident first."""
     y_pred = probs.argmax(1) if len(probs) else np.zeros(0, dtype=int)
     report = classification_report(y_true, y_pred, classes)
     if hands is not None:
@@ -56,23 +49,33 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
     if signers is not None and any(s is not None for s in signers):
         report["per_signer"] = per_group_accuracy(y_true, y_pred, signers)
     wrong = np.nonzero(y_pred != y_true)[0]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
-    matrix = np.asarray(report["confusion"])[np.ix_(present, present)]
     report["calibration"] = reliability(probs, y_true)
     report["risk_coverage"] = risk_coverage(probs, y_true)
-    pictures = [
-        plot_confidence(report["calibration"], report["risk_coverage"],
-                        out_dir / "confidence.png"),
-        plot_confusion(matrix, [classes[i] for i in present], out_dir / "confusion_matrix.png",
-                       title=f"{title}: accuracy {report['accuracy']:.1%} on {report['n']} images"),
-        plot_errors([paths[i] for i in wrong], [classes[y_true[i]] for i in wrong],
-                    [classes[y_pred[i]] for i in wrong], [float(probs[i].max()) for i in wrong],
-                    out_dir / "errors.png"),
-    ]
     report["mistakes"] = [{"path": paths[i], "true": classes[y_true[i]],
                            "predicted": classes[y_pred[i]], "confidence": round(float(probs[i].max()), 4)}
                           for i in wrong[np.argsort(-probs[wrong].max(1))]] if len(wrong) else []
+    return report
+
+
+def write_pictures(report: dict[str, Any], out_dir: Path, classes: list[str], *, title: str,
+                   summary: dict[str, Any], more_pictures: tuple[Path, ...] = ()) -> list[Path]:
+    """``report`` (from ``prediction_report``) as confidence.png, confusion_matrix.png,
+    errors.png and report.html in ``out_dir``; ``more_pictures`` (PNG files in ``out_dir``, e.g.
+    training curves) lead the HTML page."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    confusion = np.asarray(report["confusion"])
+    present = sorted(i for i in range(len(classes)) if confusion[i].any() or confusion[:, i].any())
+    mistakes = report["mistakes"]
+    pictures = [
+        plot_confidence(report["calibration"], report["risk_coverage"],
+                        out_dir / "confidence.png"),
+        plot_confusion(confusion[np.ix_(present, present)], [classes[i] for i in present],
+                       out_dir / "confusion_matrix.png",
+                       title=f"{title}: accuracy {report['accuracy']:.1%} on {report['n']} images"),
+        plot_errors([m["path"] for m in mistakes], [m["true"] for m in mistakes],
+                    [m["predicted"] for m in mistakes], [m["confidence"] for m in mistakes],
+                    out_dir / "errors.png"),
+    ]
     if report.get("hand_found") is not None:
         summary = {**summary, "hand found": f"{report['hand_found']:.1%}"}
     at = report["risk_coverage"]["accuracy_at"]
@@ -83,17 +86,24 @@ def summarize_predictions(out_dir: Path, classes: list[str], paths: list[str], y
                         {"accuracy": f"{report['accuracy']:.2%}", "images": report["n"], **summary},
                         [*more_pictures, *pictures], report["per_class"],
                         report.get("per_signer"))
-    return report, [*pictures, page]
+    return [*pictures, page]
 
 
 def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str | Path | None = None,
              out_dir: str | Path | None = None, cache_dir: Path | None = None,
              device: str = "cpu", show_progress: bool = True) -> EvalResult:
-    """Evaluate ``model`` on the labelled images in ``data_dir``.
+    """Evaluate ``model`` (a ``Model``, a folder or a built-in name) on the labelled images in
+    ``data_dir``; ``result.report`` holds every metric, ``result.accuracy`` the headline.
 
     The folder's classes may be a subset of the model's (those missing are reported); a class the
-    model does not know is an error. Pictures go to ``out_dir`` (default: next to ``json_path``,
-    else a new ``runs/eval/<data folder name>``, numbered if taken).
+    model does not know is an error. Nothing is written unless asked: the pictures and
+    report.html go to ``out_dir`` (or next to ``json_path``), the metrics to ``json_path``.
+    ``fingerspell evaluate`` always writes them (default: a new ``runs/eval/<data folder name>``).
+
+    Example:
+        >>> result = fingerspell.evaluate("asl-alphabet", "asl_alphabet_test")  # doctest: +SKIP
+        >>> result.accuracy, result.report["per_class"]["A"]["recall"]        # doctest: +SKIP
+        (1.0, 1.0)
     """
     if not isinstance(model, Model):
         model = Model.load(model, device=device)
@@ -117,23 +127,25 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     probs = probs[keep]
     y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
 
-    if out_dir is None:
-        out_dir = (Path(json_path).parent if json_path
-                   else numbered_dir(RUNS / "eval" / Path(data_dir).resolve().name))
-    out_dir = Path(out_dir)
     skipped = {str(paths[i]): reason for i, reason in features.failed.items()}
-    report, files = summarize_predictions(
-        out_dir, model.classes, [str(paths[i]) for i in keep], y_true, probs,
-        title=f"Evaluation on {images.root.name}",
+    report = prediction_report(
+        model.classes, [str(paths[i]) for i in keep], y_true, probs,
         hands=[features.hands[i] for i in keep] if features.hands is not None else None,
-        signers=[images.samples[i].signer for i in keep],
-        summary={"data": str(images.root), "layout": images.layout,
-                 "features": model.features_mode,
-                 "classes missing from data": ", ".join(missing) or "none",
-                 "skipped images": len(skipped)})
+        signers=[images.samples[i].signer for i in keep])
     report["missing_classes"] = missing
     report["skipped"] = skipped
     report["data"] = str(images.root)
+    files: list[Path] = []
+    if out_dir is None and json_path is not None:
+        out_dir = Path(json_path).parent
+    if out_dir is not None:
+        files = write_pictures(report, Path(out_dir), model.classes,
+                               title=f"Evaluation on {images.root.name}",
+                               summary={"data": str(images.root), "layout": images.layout,
+                                        "features": model.features_mode,
+                                        "classes missing from data": ", ".join(missing) or "none",
+                                        "skipped images": len(skipped)})
     if json_path:
         files.append(write_json(json_path, report))
-    return EvalResult(report, out_dir, missing, skipped, files)
+    return EvalResult(report, Path(out_dir) if out_dir is not None else None, missing, skipped,
+                      files)

@@ -16,7 +16,7 @@ from ..data.merge import discover_many
 from ..data.split import split_samples
 from ..errors import FingerspellError
 from ..evaluation.plots import plot_curves
-from ..evaluation.run import summarize_predictions
+from ..evaluation.run import prediction_report, write_pictures
 from ..features.backbones import FrozenBackbone, create_backbone
 from ..features.extract import HandCrops, resolve_device
 from ..features.feature_mode import FeatureMode, get_mode
@@ -277,12 +277,12 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
 
     curves = plot_curves(metrics["history"], run_dir / "curves.png")
     if val_probs is not None:
-        report, _ = summarize_predictions(
-            run_dir, images.classes, [str(paths[i]) for i in val_idx], labels[val_idx],
-            val_probs.numpy(),
-            title=f"Validation ({split.strategy} split)",
+        report = prediction_report(
+            images.classes, [str(paths[i]) for i in val_idx], labels[val_idx], val_probs.numpy(),
             hands=[features.hands[i] for i in val_idx] if features.hands is not None else None,
-            signers=[images.samples[i].signer for i in val_idx],
+            signers=[images.samples[i].signer for i in val_idx])
+        write_pictures(
+            report, run_dir, images.classes, title=f"Validation ({split.strategy} split)",
             summary={"features": mode.name, "backbone": recipe.backbone, "preset": config["preset"],
                      "best epoch": metrics["best_epoch"], "training images": len(train_idx),
                      "skipped images": len(skipped)},

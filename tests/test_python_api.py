@@ -1,5 +1,6 @@
-"""``Model.predict`` takes what a Python user has at hand: a path, a folder, a list, a PIL image
-or a NumPy array, and answers the same letter for the same photo whichever form it came in."""
+"""The Python API as a user meets it: ``Model.predict`` takes what they have at hand (a path, a
+folder, a list, a PIL image or a NumPy array) and answers the same letter whichever form it came
+in; ``fingerspell.evaluate`` returns metrics and writes files only when asked."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import fingerspell
 from fingerspell import FingerspellError, ImageError, Model
 
 
@@ -56,3 +58,17 @@ def test_bad_sources_are_one_line_errors(builtin: Model, source: object, message
 def test_files_and_images_are_not_mixed(builtin: Model, shared_test: Path) -> None:
     with pytest.raises(FingerspellError, match="not a mix"):
         builtin.predict([shared_test / "A_test.jpg", Image.new("RGB", (64, 64))])
+
+
+def test_evaluate_from_python_writes_nothing_unless_asked(builtin: Model, shared_test: Path,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = fingerspell.evaluate(builtin, shared_test, show_progress=False)
+    assert result.report["n"] == 28 and result.accuracy >= 0.9
+    assert result.out_dir is None and result.files == [] and list(tmp_path.iterdir()) == []
+    asked = fingerspell.evaluate(builtin, shared_test, out_dir=tmp_path / "eval",
+                                 show_progress=False)
+    assert asked.report["accuracy"] == result.report["accuracy"]
+    assert {p.name for p in asked.files} == {"confidence.png", "confusion_matrix.png",
+                                             "errors.png", "report.html"}
