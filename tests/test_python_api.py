@@ -72,3 +72,17 @@ def test_evaluate_from_python_writes_nothing_unless_asked(builtin: Model, shared
     assert asked.report["accuracy"] == result.report["accuracy"]
     assert {p.name for p in asked.files} == {"confidence.png", "confusion_matrix.png",
                                              "errors.png", "report.html"}
+
+
+def test_predict_proba_is_the_answer_behind_predict(builtin: Model, shared_test: Path,
+                                                    tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    photos = [shared_test / "A_test.jpg", broken, shared_test / "Y_test.jpg"]
+    answer = builtin.predict_proba(photos)
+    assert answer.answered == [0, 2] and set(answer.failed) == {1}
+    assert np.allclose(answer.probs[answer.answered].sum(1), 1.0, atol=1e-4)
+    predictions, failed = builtin.predict(photos)
+    assert [builtin.classes[int(answer.probs[i].argmax())] for i in answer.answered] == \
+        [p.label for p in predictions] == ["A", "Y"]
+    assert list(failed) == [str(broken)]

@@ -117,14 +117,12 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
     missing = [c for c in model.classes if c.lower() not in present]
 
     paths = [s.path for s in images.samples]
-    features = model.features(paths, use_cache=True, cache_root=cache_dir,
-                              show_progress=show_progress)
-    keep = [i for i in range(len(paths)) if i not in features.failed]
+    answer = model.predict_proba(paths, use_cache=True, cache_root=cache_dir,
+                                 show_progress=show_progress)
+    features, keep = answer.features, answer.answered
     if not keep:
         raise FingerspellError(f"{images.root}: none of the {len(paths)} images could be read")
-    probs, _ = model.decide(features, model.whole_image_features(paths, use_cache=True,
-                                                                 cache_root=cache_dir))
-    probs = probs[keep]
+    probs = answer.probs[keep]
     y_true = np.asarray([by_lower[images.samples[i].label.lower()] for i in keep])
 
     skipped = {str(paths[i]): reason for i, reason in features.failed.items()}

@@ -95,6 +95,26 @@ class Prediction:
         return out
 
 
+@dataclass
+class Probabilities:
+    """The model's answer for a batch of photos, before it is put into words: the calibrated
+    class probabilities (``n x classes``), the route each row took, and the features behind them
+    (``features.hands``, ``features.failed``: rows that could not be read have no answer)."""
+
+    probs: np.ndarray
+    routes: list[str]
+    features: ModeFeatures
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return self.features.failed
+
+    @property
+    def answered(self) -> list[int]:
+        """The rows with an answer (readable images)."""
+        return [i for i in range(len(self.probs)) if i not in self.features.failed]
+
+
 class Model:
     """A trained recognizer.
 
@@ -425,12 +445,23 @@ class Model:
             raise FingerspellError("predict: give files and folders, or images in memory, not a "
                                    "mix of both")
         paths = expand_image_paths(items)
-        features = self.features(paths)
-        probs, routes = self.decide(features, self.whole_image_features(paths))
-        predictions = [self._prediction(str(path), probs[i], routes[i], features, i, top_k)
-                       for i, path in enumerate(paths) if i not in features.failed]
-        failed = {str(paths[i]): reason for i, reason in features.failed.items()}
+        answer = self.predict_proba(paths)
+        predictions = [self._prediction(str(paths[i]), answer.probs[i], answer.routes[i],
+                                        answer.features, i, top_k) for i in answer.answered]
+        failed = {str(paths[i]): reason for i, reason in answer.failed.items()}
         return predictions, failed
+
+    def predict_proba(self, paths: list[Path], *, use_cache: bool = False,
+                      cache_root: Path | None = None, show_progress: bool = False
+                      ) -> Probabilities:
+        """The one path from image files to answers that ``predict`` and ``evaluate`` share:
+        features (hand, crop, landmarks; cached when ``use_cache``), the head with the model's
+        temperature, and the no-hand rule (``nothing``, or the whole-image fallback head)."""
+        features = self.features(paths, use_cache=use_cache, cache_root=cache_root,
+                                 show_progress=show_progress)
+        probs, routes = self.decide(features, self.whole_image_features(
+            paths, use_cache=use_cache, cache_root=cache_root))
+        return Probabilities(probs, routes, features)
 
     def detector(self, *, video: bool = False,
                  passes_per_frame: int | None = None) -> HandDetector | None:
