@@ -212,7 +212,7 @@ def test_fusion_export_runs_in_onnx_runtime(mode_runs: dict[str, Path], shared_t
     photos = [shared_train / letter / f"{letter}1000.jpg" for letter in ("A", "C", "Y")]
     torch_predictions, _ = Model.load(model_dir, runtime="torch").predict(photos)
     onnx_model = Model.load(model_dir, runtime="onnx")
-    assert onnx_model.runtime == "onnxruntime"
+    assert onnx_model.runtime == "onnx"
     onnx_predictions, _ = onnx_model.predict(photos)
     for a, b in zip(torch_predictions, onnx_predictions, strict=True):
         assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-3

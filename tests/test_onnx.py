@@ -31,7 +31,9 @@ def exported(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def test_export_parity_on_every_shared_test_image(exported: Path, shared_test: Path) -> None:
     torch_model = Model.load(exported, runtime="torch")
     onnx_model = Model.load(exported, runtime="onnx")
-    assert torch_model.runtime == "pytorch" and onnx_model.runtime == "onnxruntime"
+    # one vocabulary: what --runtime takes is what a model reports (and /v1/model shows)
+    assert torch_model.runtime == "torch" and onnx_model.runtime == "onnx"
+    assert Model.load(exported, runtime="int8").runtime == "int8"
     paths = sorted(shared_test.iterdir())
     pre = torch_model.preprocessing
     from fingerspell.data import load_rgb
@@ -44,7 +46,7 @@ def test_export_parity_on_every_shared_test_image(exported: Path, shared_test: P
 
 
 def test_predict_uses_onnx_automatically(exported: Path, shared_test: Path) -> None:
-    assert Model.load(exported).runtime == "onnxruntime"
+    assert Model.load(exported).runtime == "onnx"
     files = [str(p) for p in sorted(shared_test.iterdir())[:5]]
     auto = json.loads(run_cli("predict", str(exported), *files, "--json").stdout)
     eager = json.loads(run_cli("predict", str(exported), *files, "--json", "--runtime", "torch").stdout)

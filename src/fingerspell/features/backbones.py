@@ -102,7 +102,7 @@ def get_spec(name: str) -> BackboneSpec:
 class FrozenBackbone(nn.Module):
     """A pretrained network in eval mode with every parameter frozen (the tutorial forgot this)."""
 
-    runtime = "pytorch"
+    runtime = "torch"  # the names --runtime takes (choices.RUNTIMES)
 
     def __init__(self, spec: BackboneSpec, net: nn.Module, weights_id: str) -> None:
         super().__init__()

@@ -58,7 +58,7 @@ def export_onnx(module: nn.Module, path: Path, *, size: int, outputs: list[str])
 class OnnxEncoder:
     """A backbone (or a whole model) run by ONNX Runtime on the CPU; output ``features``."""
 
-    runtime = "onnxruntime"
+    runtime = "onnx"  # the names --runtime takes: torch, onnx, int8 (choices.RUNTIMES)
 
     def __init__(self, path: Path, spec: BackboneSpec, weights_id: str) -> None:
         import onnxruntime as ort

@@ -188,6 +188,8 @@ class Model:
             raise FingerspellError(f"--runtime {runtime} runs on the CPU; use --device cpu")
         if usable and runtime != "torch":
             self.encoder = OnnxEncoder(graph, self.backbone.spec, self.backbone.weights_id)
+            if runtime == "int8":
+                self.encoder.runtime = "int8"  # what Model.runtime and /v1/model report
         else:
             self.encoder = self.backbone
         return self
