@@ -569,15 +569,16 @@ def _serve(args: argparse.Namespace) -> int:
     from .serve.app import STREAM_QUEUE_FRAMES, create_app
     from .serve.memory import limit_malloc_arenas
     from .serve.profiles import Profiles, default_profiles_dir
+    from .serve.state import Limits
     limit_malloc_arenas()  # before the worker threads exist: memory stays flat under load
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
     if args.profile:
         model = profiles.load(args.profile)
-    max_upload_bytes = int(args.max_upload_mb * 1024 * 1024)
-    app = create_app(model, profiles=profiles, profile=args.profile,
-                     max_upload_bytes=max_upload_bytes, max_pixels=args.max_pixels,
-                     max_streams=args.max_streams, stream_idle_seconds=args.stream_idle_seconds,
+    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+                    max_pixels=args.max_pixels, max_streams=args.max_streams,
+                    stream_idle_seconds=args.stream_idle_seconds)
+    app = create_app(model, profiles=profiles, profile=args.profile, limits=limits,
                      bind=args.host, allow_origins=args.allow_origin,
                      decoder_settings=_decoder_settings(args))
     # a crash in native code (MediaPipe, ONNX Runtime) leaves the Python stacks in the log
@@ -593,7 +594,7 @@ def _serve(args: argparse.Namespace) -> int:
     # WebSocket messages over the upload limit are refused by the protocol layer itself, and
     # a stream's unread frames are bounded (STREAM_QUEUE_FRAMES)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                ws_max_size=max_upload_bytes + 1024, ws_max_queue=STREAM_QUEUE_FRAMES)
+                ws_max_size=limits.max_upload_bytes + 1024, ws_max_queue=STREAM_QUEUE_FRAMES)
     return 0
 
 
