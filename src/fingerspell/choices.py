@@ -4,6 +4,7 @@ floor: any layer may read them)."""
 # what each is made of: features/feature_mode.py (which checks that it describes these names)
 FEATURE_MODES = ("image", "landmarks", "crop", "fusion")
 
+PRESETS = ("default", "seed")  # recipes: head/recipes.PRESETS (which checks these names)
 SPLIT_STRATEGIES = ("auto", "signer", "frame", "random")
 # where the stored temperature is fitted (docs/guide/evaluate.md, "Calibrated confidence")
 CALIBRATION_SOURCES = ("validation", "sources")
@@ -11,5 +12,5 @@ HAND_PICKS = ("largest", "right", "left", "confident")
 EXTRACTION_RUNTIMES = ("auto", "torch", "onnx")  # engines for feature extraction
 RUNTIMES = (*EXTRACTION_RUNTIMES, "int8")  # engines for a model bundle (int8 needs calibration)
 
-__all__ = ["CALIBRATION_SOURCES", "EXTRACTION_RUNTIMES", "FEATURE_MODES", "HAND_PICKS",
+__all__ = ["CALIBRATION_SOURCES", "EXTRACTION_RUNTIMES", "FEATURE_MODES", "HAND_PICKS", "PRESETS",
            "RUNTIMES", "SPLIT_STRATEGIES"]

@@ -19,16 +19,10 @@ from ._native import keep_python_stderr
 from ._version import __version__
 from .choices import RUNTIMES
 from .errors import FingerspellError
+from .training.options import positive_int
 
 if TYPE_CHECKING:  # the CLI imports nothing heavy before a command runs
     from .live.decoder import DecoderSettings
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _add_inference_options(parser: argparse.ArgumentParser) -> None:
@@ -78,14 +72,15 @@ def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .choices import CALIBRATION_SOURCES, FEATURE_MODES, HAND_PICKS, SPLIT_STRATEGIES
+    from .choices import FEATURE_MODES
+    from .training.options import TrainOptions
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
     parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="feature cache folder (default: $FINGERSPELL_CACHE or ~/.cache/fingerspell)")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="threads for a backbone over batches of photos (default: "
                              "$FINGERSPELL_THREADS, else every core), and for live and serve "
                              "(default one per frame or request); heads always use one")
@@ -96,55 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one or more data folders; classes are merged by name")
     p.add_argument("--out", default=None, metavar="RUN_DIR",
                    help="run folder to write (default: a new runs/train, runs/train2, ...)")
-    p.add_argument("--preset", choices=["default", "seed"], default=None,
-                   help="'default' (measured best) or 'seed' (the tutorial's VGG16 recipe)")
-    p.add_argument("--features", choices=FEATURE_MODES, default=None,
-                   help="what the head sees: fusion (default: hand crop + landmarks), crop, "
-                        "landmarks, image (the whole photo; the seed preset's)")
-    p.add_argument("--hand-model", default=None, metavar="FILE",
-                   help="MediaPipe hand_landmarker.task (default: $FINGERSPELL_HAND_MODEL, the "
-                        "cache, else downloaded)")
-    p.add_argument("--hand", dest="hand_pick", choices=HAND_PICKS, default=None,
-                   help="which hand signs when several are in view (largest)")
-    p.add_argument("--hand-confidence", type=float, default=None,
-                   help="MediaPipe palm detection threshold (0.5)")
-    p.add_argument("--backbone", default=None, help="backbone name (see 'fingerspell backbones')")
-    p.add_argument("--weights", default=None, metavar="FILE",
-                   help="local backbone checkpoint instead of the packaged/downloaded weights; "
-                        "'none' for random weights")
-    p.add_argument("--config", dest="config_file", default=None, metavar="FILE",
-                   help="JSON recipe overriding the preset's fields (flags given here win)")
-    p.add_argument("--epochs", type=_positive_int, default=None)
-    p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None, help="seed for the split and training (0)")
-    p.add_argument("--val-fraction", type=float, default=None, help="held-out share (0.2)")
-    p.add_argument("--split-by", choices=SPLIT_STRATEGIES, default=None,
-                   help="auto (default): whole signers held out where file names say who "
-                        "signed (<signer>_<CLASS>_<n>.jpg), else blocks of the frame index; "
-                        "signer, frame, or random (leaky)")
-    p.add_argument("--calibrate-on", choices=CALIBRATION_SOURCES, default=None,
-                   help="where the confidence temperature is fitted: sources (default: with "
-                        "several data folders, each folder answered by heads fitted without it, "
-                        "the same fits as --landmark-weight auto; one folder: the validation "
-                        "split) or validation (the validation split's answers)")
-    p.add_argument("--landmark-weight", default=None, metavar="auto|W",
-                   help="fusion: the landmark head's share of the averaged answer; auto "
-                        "(default): with several data folders, the weight that does best on "
-                        "each folder answered by heads fitted without it (one more fit per "
-                        "folder), else 0.5")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
-    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default=None,
-                   help="feature extraction engine: auto (ONNX Runtime on a CPU when installed), "
-                        "torch, onnx")
-    p.add_argument("--workers", type=int, default=None, help="image decoding processes")
-    p.add_argument("--finetune", type=_positive_int, default=None, metavar="N",
-                   help="after the head, fine-tune the backbone's last N blocks with it, on the "
-                        "images or hand crops it reads")
-    p.add_argument("--finetune-epochs", type=_positive_int, default=None,
-                   help="epochs of fine-tuning (3 on whole images, 12 on hand crops)")
-    p.add_argument("--keep-epochs", type=_positive_int, default=None,
-                   help="keep only the N most recent per-epoch checkpoints (default: all)")
+    TrainOptions.add_arguments(p)  # every training option, from its typed field
+    p.add_argument("--workers", type=positive_int, default=None, help="image decoding processes")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in RUN_DIR (written where RUN_DIR is)")
     p.add_argument("--force", action="store_true",
@@ -164,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("predict", help="predict the letter in images")
     _add_model(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--top-k", type=_positive_int, default=5)
+    p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _add_inference_options(p)
 
@@ -182,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--out", default=None, metavar="PNG",
                    help="picture to write (default: <IMAGE name>.inspect.png here)")
-    p.add_argument("--top-k", type=_positive_int, default=5)
+    p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
     p = commands.add_parser("live", help="spell text from a camera, a video or a folder of frames")
@@ -211,10 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=5.0,
                    help="larger uploads get HTTP 413 (5)")
-    p.add_argument("--max-pixels", type=_positive_int, default=4096 * 4096,
+    p.add_argument("--max-pixels", type=positive_int, default=4096 * 4096,
                    help="larger images (by their header, before decoding) get HTTP 413 "
                         "(4096x4096)")
-    p.add_argument("--max-streams", type=_positive_int, default=4,
+    p.add_argument("--max-streams", type=positive_int, default=4,
                    help="concurrent camera streams (4)")
     p.add_argument("--stream-idle-seconds", type=float, default=30.0,
                    help="close a stream that sends no frame for this long (30)")
@@ -243,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--out", default="runs/tune", metavar="DIR", help="output folder (runs/tune)")
-    p.add_argument("--trials", type=_positive_int, default=50)
+    p.add_argument("--trials", type=positive_int, default=50)
     p.add_argument("--features", choices=FEATURE_MODES, default="fusion",
                    help="the feature mode whose head is searched (fusion)")
     p.add_argument("--hand-model", default=None, metavar="FILE",
@@ -367,7 +315,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     from .features.feature_mode import get_mode
     from .training import TrainOptions, resolve_config, train
     from .training.run_folder import numbered_run_dir
-    options = TrainOptions(**{name: getattr(args, name) for name in TrainOptions.names()})
+    options = TrainOptions.from_arguments(args)
     if args.dry_run:
         out = args.out or numbered_run_dir()
         print(json.dumps(resolve_config(args.data_dirs, out, options), indent=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ..choices import PRESETS as PRESET_NAMES
 from ..errors import FingerspellError
 from .heads import HeadConfig, MLPHead
 
@@ -70,6 +71,7 @@ PRESETS: dict[str, Recipe] = {
                       batch_size=64, epochs=30, schedule="cosine", warmup_epochs=1.0,
                       label_smoothing=0.1),
 }
+assert set(PRESETS) == set(PRESET_NAMES), "choices.PRESETS names the presets defined here"
 
 
 # The default preset's changes for each feature mode, measured by benchmarks/feature_modes.py

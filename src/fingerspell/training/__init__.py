@@ -1,6 +1,21 @@
-"""Training: fit a head on cached features, with checkpoints, resume and a report."""
+"""Training: fit a head on cached features, with checkpoints, resume and a report.
 
-from .options import TrainOptions
-from .trainer import TrainResult, resolve_config, train
+The names below load on first use, so that the command line's parser can read
+``training.options`` (every training option, with its flag and help) without PyTorch.
+"""
 
-__all__ = ["TrainOptions", "TrainResult", "resolve_config", "train"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {"TrainOptions": ".options", "TrainResult": ".trainer", "resolve_config": ".trainer",
+         "train": ".trainer"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
