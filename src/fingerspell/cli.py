@@ -312,7 +312,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, show_progress: bool) -> int:
-    from .features.feature_mode import get_mode
     from .training import TrainOptions, resolve_config, train
     from .training.run_folder import numbered_run_dir
     options = TrainOptions.from_arguments(args)
@@ -324,51 +323,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
                    cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress)
     if not result.is_main:
         return 0  # under torchrun, rank 0 reports
-    m = result.metrics
-    recipe = result.config["recipe"]
-    lines = [
-        "",
-        f"trained    {m['features']} features ({recipe['backbone']}) + head "
-        f"{list(recipe['hidden']) or 'linear'}"
-        + (" on the crop, averaged with a landmark MLP" if get_mode(m["features"]).late_fusion
-           else "")
-        + f" ({result.config['preset']} preset), {len(m['history'])} epochs",
-        f"data       {' + '.join(m['data'])}: {len(m['classes'])} classes, {m['n_train']} "
-        f"train / {m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
-        f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
-        f"{m['feature_seconds']:.1f} s ({m['runtime']})"
-        + (f"; hand found in {m['hand_found']:.1%}" if m.get("hand_found") is not None else ""),
-        f"head       {m['head_seconds']:.1f} s on {m['device']}"
-        + (f" ({m['world_size']} processes)" if m["world_size"] > 1 else "")
-        + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
-        f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})"
-        + (f"; {'crop head' if get_mode(m['features']).late_fusion else 'head'} only "
-           f"{m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
-           f" ({'kept' if m['finetune_kept'] else 'not better: the frozen backbone kept'})"
-           if "head_only_val_acc" in m else ""),
-        f"model      {result.model_dir}",
-        f"report     {result.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
-    ]
-    if "calibration_fit" in m:
-        fit = m["calibration_fit"]
-        lines.insert(-2, f"confidence temperature {fit['temperature']:g} fitted on "
-                         f"{fit['fitted_on']}: calibration error {fit['ece_before']:.3f} -> "
-                         f"{fit['ece_after']:.3f} on {fit['n']} answers")
-    if "landmark_weight" in m:
-        scores = m.get("landmark_weight_by_source_folds")
-        lines.insert(-2, f"fusion     landmark head weight {m['landmark_weight']:g}"
-                         + (f", chosen on each folder answered without it "
-                            f"({scores[str(m['landmark_weight'])]:.1%} mean; "
-                            f"{' '.join(f'{w}: {s:.1%}' for w, s in scores.items())})"
-                            if scores else ""))
-    if len(m["sources"]) > 1:  # merged folders: who brought which letters
-        for source in reversed(m["sources"]):
-            lines.insert(3, f"  from     {source['data']}: {source['images']} images, "
-                            f"{len(source['classes'])} classes ({', '.join(source['classes'])})")
-    if result.skipped:
-        lines.append(f"skipped    {len(result.skipped)} unreadable images listed in "
-                     f"{result.run_dir / 'skipped.txt'}")
-    print("\n".join(lines))
+    print(result.summary())
     return 0
 
 
