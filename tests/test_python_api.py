@@ -86,3 +86,33 @@ def test_predict_proba_is_the_answer_behind_predict(builtin: Model, shared_test:
     assert [builtin.classes[int(answer.probs[i].argmax())] for i in answer.answered] == \
         [p.label for p in predictions] == ["A", "Y"]
     assert list(failed) == [str(broken)]
+
+
+def test_train_reports_each_epoch_to_callbacks_and_one_can_stop_it(tiny_model: Path,
+                                                                  tmp_path: Path) -> None:
+    """``fingerspell.train(callbacks=...)``: every epoch of the head reaches a FitCallback; one
+    that raises stops the run with its own error, leaving no model behind."""
+    from fingerspell.training import EpochEnd, FitCallback
+    data = tiny_model.parents[1] / "data"
+
+    class Record(FitCallback):
+        def __init__(self) -> None:
+            self.epochs: list[int] = []
+
+        def on_epoch_end(self, end: EpochEnd) -> None:
+            self.epochs.append(end.epoch)
+
+    seen = Record()
+    fingerspell.train(data, tmp_path / "run", features="image", epochs=3, callbacks=[seen],
+                      show_progress=False)
+    assert seen.epochs == [1, 2, 3]
+
+    class Stop(FitCallback):
+        def on_epoch_end(self, end: EpochEnd) -> None:
+            if end.epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fingerspell.train(data, tmp_path / "stopped", features="image", epochs=5,
+                          callbacks=[Stop()], show_progress=False)
+    assert not (tmp_path / "stopped" / "model").exists()

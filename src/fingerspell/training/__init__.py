@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {"TrainOptions": ".options", "TrainResult": ".trainer", "resolve_config": ".trainer",
-         "train": ".trainer"}
+         "train": ".trainer", "FitCallback": ".loop", "EpochEnd": ".loop"}
 
 __all__ = sorted(_LAZY)
 

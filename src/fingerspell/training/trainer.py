@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ class TrainResult:
 def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None,
           options: TrainOptions | None = None, *, resume: bool = False, force: bool = False,
           cache_dir: Path | None = None, workers: int | None = None,
-          show_progress: bool = True, **overrides: Any) -> TrainResult:
+          show_progress: bool = True, callbacks: Sequence[FitCallback] = (),
+          **overrides: Any) -> TrainResult:
     """Train a letter recognizer on the labelled images in ``data_dir`` (one folder or a list,
     merged by class name); write it to ``out`` (default: a new numbered ``runs/train<N>``).
 
@@ -124,7 +125,9 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
     ``curves.png``, ``confusion_matrix.png``, ``errors.png``, ``report.html`` and, if any image
     was unreadable, ``skipped.txt``. An existing run in ``out`` is continued with ``resume`` or
     replaced with ``force`` (only once the new run has succeeded); any other non-empty folder
-    is refused.
+    is refused. ``callbacks`` (``FitCallback`` objects) see each epoch of the main head (for a
+    fusion: the crop head) as an ``EpochEnd`` (epoch, history, weights, whether it improved);
+    raising in one stops training.
 
     Example:
         >>> result = train("asl_alphabet_train", "runs/lite0", epochs=10)   # doctest: +SKIP
@@ -157,7 +160,7 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
     try:
         result = _run(config, folder.work, images, backbone, hand_model, device, dist,
                       cache_dir=cache_dir, workers=workers,
-                      show_progress=show_progress and dist.is_main)
+                      show_progress=show_progress and dist.is_main, callbacks=callbacks)
     finally:
         if dist.active:
             torch.distributed.destroy_process_group()
@@ -167,22 +170,24 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
 
 
 def _part_callbacks(run_dir: Path, config: dict[str, Any], dist: Dist,
-                    on_epoch: Callable[[list[dict[str, Any]]], None]
-                    ) -> Callable[[str], list[FitCallback]]:
-    """Each head part checkpoints in its own folder (rank 0 writes; every rank resumes)."""
+                    on_epoch: Callable[[list[dict[str, Any]]], None],
+                    user: Sequence[FitCallback] = ()) -> Callable[[str], list[FitCallback]]:
+    """Each head part checkpoints in its own folder (rank 0 writes; every rank resumes); the
+    main part also reports to ``user``'s callbacks."""
     def callbacks(part: str) -> list[FitCallback]:
         folder = run_dir / "checkpoints" / ("" if part == MAIN else part)
         keep = config.get("keep_epochs") if part == MAIN else None
         found: list[FitCallback] = [Checkpoints(folder, keep, write=dist.is_main)]
         if part == MAIN and dist.is_main:
-            found.append(OnEpoch(on_epoch))
+            found += [OnEpoch(on_epoch), *user]
         return found
     return callbacks
 
 
 def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: FrozenBackbone,
          hand_model: Path | None, device: torch.device, dist: Dist, *, cache_dir: Path | None,
-         workers: int | None, show_progress: bool) -> TrainResult:
+         workers: int | None, show_progress: bool,
+         callbacks: Sequence[FitCallback] = ()) -> TrainResult:
     """Split, extract, fit the heads, (fine-tune), then save the model, metrics and report."""
     recipe = Recipe.from_dict(config["recipe"])
     mode = get_mode(recipe.features)
@@ -227,7 +232,7 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
 
     fitter = HeadFitter(mode, recipe, len(images.classes), backbone.spec.feature_dim,
                         seed=config["seed"], device=device, show_progress=show_progress,
-                        callbacks=_part_callbacks(run_dir, config, dist, on_epoch))
+                        callbacks=_part_callbacks(run_dir, config, dist, on_epoch, callbacks))
     no_nothing = "nothing" not in {c.lower() for c in images.classes}
     examples = Examples(features.vectors, labels, features.found,
                         sources if len(images.sources) > 1 else None, extract.views(paths))
