@@ -30,7 +30,7 @@ from ..infer.model import Model
 from .config import resolve_config, resume_config
 from .distributed import Dist, init_from_env
 from .finetune import ImageRows, finetune, last_blocks
-from .fitting import LANDMARKS, MAIN, Examples, HeadFitter
+from .fitting import LANDMARKS, MAIN, Examples, FittedHead, HeadFitter
 from .fusion_weight import DEFAULT as DEFAULT_LANDMARK_WEIGHT
 from .fusion_weight import choose_landmark_weight
 from .loop import Checkpoints, FitCallback, OnEpoch
@@ -44,7 +44,7 @@ from .run_folder import (
     refuse_inside_data,
     start_run_folder,
 )
-from .source_calibration import fold_answers, out_of_source_folds
+from .source_calibration import SourceFold, fold_answers, out_of_source_folds
 
 MIN_CALIBRATION_ROWS = 20  # fewer held-out predictions cannot pin a temperature down
 
@@ -184,14 +184,92 @@ def _part_callbacks(run_dir: Path, config: dict[str, Any], dist: Dist,
     return callbacks
 
 
+@dataclass
+class RunData:
+    """Stage one's record: the photos split, their features as the heads see them, and what the
+    run learnt from (``metrics``)."""
+
+    paths: list[Path]
+    labels: np.ndarray
+    features: ModeFeatures
+    examples: Examples
+    train_idx: list[int]
+    val_idx: list[int]
+    split_strategy: str
+    skipped: dict[str, str]
+    metrics: dict[str, Any]
+
+
+@dataclass
+class RunHeads:
+    """Stage two's record: the fitted head(s), the answers about each data folder from heads
+    fitted without it (when there are several), and the run's metrics so far."""
+
+    fitter: HeadFitter
+    fitted: FittedHead
+    folds: list[SourceFold] | None
+    metrics: dict[str, Any]
+
+    @property
+    def head(self) -> MLPHead | LateFusionHead:
+        return self.fitted.head
+
+
 def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: FrozenBackbone,
          hand_model: Path | None, device: torch.device, dist: Dist, *, cache_dir: Path | None,
          workers: int | None, show_progress: bool,
          callbacks: Sequence[FitCallback] = ()) -> TrainResult:
-    """Split, extract, fit the heads, (fine-tune), then save the model, metrics and report."""
+    """The stages: data (split, features), heads (and the fusion's weight), fine-tuning if asked,
+    then the model, its validation answers and temperature, and the files of the run."""
     recipe = Recipe.from_dict(config["recipe"])
     mode = get_mode(recipe.features)
     hand_settings = HandSettings.from_dict(config["hand"])
+    data = _data_stage(config, run_dir, images, backbone, hand_model, device, dist, mode=mode,
+                       hand_settings=hand_settings, cache_dir=cache_dir, workers=workers,
+                       show_progress=show_progress)
+    heads = _head_stage(data, config, run_dir, images, mode, recipe, backbone.spec.feature_dim,
+                        device, dist, show_progress=show_progress, callbacks=callbacks)
+    metrics, head = heads.metrics, heads.head
+    val_probs, tuned = None, False
+    if recipe.finetune_blocks:
+        hands = data.features.hands if mode.backbone_input == "crop" else None
+
+        def rows(index: list[int]) -> ImageRows:  # the photos as the head reads them
+            return ImageRows([data.paths[i] for i in index], data.labels[index],
+                             HandCrops([hands[i] for i in index], hand_settings.margin)
+                             if hands is not None else None)
+        # a fusion fine-tunes its crop head with the backbone; the landmark head stays
+        part = head.crop if isinstance(head, LateFusionHead) else head
+        tuned, val_probs = _finetune_stage(backbone, part, recipe, config, metrics, run_dir,
+                                           device, dist, train=rows(data.train_idx),
+                                           val=rows(data.val_idx), workers=workers,
+                                           show_progress=show_progress)
+    if not dist.is_main:  # the other ranks helped; rank 0 writes the results
+        return TrainResult(run_dir, run_dir / "model", config, metrics, data.skipped,
+                           is_main=False)
+
+    model = Model(backbone, head.cpu(), images.classes, info={
+        "recipe": recipe.to_dict(), "preset": config["preset"]},
+        features=mode, hand_settings=hand_settings, hand_model=hand_model,
+        fallback_head=heads.fitted.fallback.cpu() if heads.fitted.fallback is not None else None)
+    model.to(torch.device("cpu"))
+    val_probs = _validation_answers(model, data, metrics, val_probs, tuned, cache_dir)
+    val_probs = _calibrate(model, data, heads, val_probs, tuned, config, len(images.sources))
+    model.info["validation"] = {"accuracy": metrics["best_val_acc"],
+                                "split": data.split_strategy, "n": len(data.val_idx),
+                                "data": [str(p) for p in images.sources]}
+    model.save(run_dir / "model")
+    _write_report(run_dir, images, data, metrics, val_probs, recipe, config)
+    write_json(run_dir / "metrics.json", metrics)
+    return TrainResult(run_dir, run_dir / "model", config, metrics, data.skipped)
+
+
+def _data_stage(config: dict[str, Any], run_dir: Path, images: ImageSet,
+                backbone: FrozenBackbone, hand_model: Path | None, device: torch.device,
+                dist: Dist, *, mode: FeatureMode, hand_settings: HandSettings,
+                cache_dir: Path | None, workers: int | None, show_progress: bool) -> RunData:
+    """Split the photos (split.json), compute their features (cached; skipped.txt lists the
+    unreadable), and describe the data."""
     split = split_samples(images.samples, val_fraction=config["val_fraction"],
                           seed=config["seed"], strategy=config["split_by"])
     paths = [s.path for s in images.samples]
@@ -207,7 +285,6 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     extract = RunFeatures(encoder, hand_model=hand_model, hand_settings=hand_settings,
                           cache_dir=cache_dir, workers=workers, device=device, dist=dist,
                           show_progress=show_progress)
-
     features = extract(mode, paths)
     skipped = {str(paths[i]): reason for i, reason in sorted(features.failed.items())}
     if skipped and dist.is_main:
@@ -223,29 +300,38 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     label_of = {name: i for i, name in enumerate(images.classes)}
     labels = np.asarray([label_of[s.label] for s in images.samples])
     sources = np.asarray([s.source for s in images.samples])
-    base_metrics = _data_metrics(images, mode, split.strategy, features, train_idx, val_idx,
-                                 skipped, sources)
-    base_metrics.update(device=str(device), runtime=encoder.runtime, world_size=dist.world)
-
-    def on_epoch(history: list[dict[str, Any]]) -> None:
-        write_json(run_dir / "metrics.json", {**base_metrics, "history": history})
-
-    fitter = HeadFitter(mode, recipe, len(images.classes), backbone.spec.feature_dim,
-                        seed=config["seed"], device=device, show_progress=show_progress,
-                        callbacks=_part_callbacks(run_dir, config, dist, on_epoch, callbacks))
-    no_nothing = "nothing" not in {c.lower() for c in images.classes}
+    metrics = _data_metrics(images, mode, split.strategy, features, train_idx, val_idx,
+                            skipped, sources)
+    metrics.update(device=str(device), runtime=encoder.runtime, world_size=dist.world)
     examples = Examples(features.vectors, labels, features.found,
                         sources if len(images.sources) > 1 else None, extract.views(paths))
-    fitted = fitter.fit(examples, train_idx, val_idx, fallback=mode.head_needs_hand and no_nothing)
+    return RunData(paths, labels, features, examples, train_idx, val_idx, split.strategy,
+                   skipped, metrics)
+
+
+def _head_stage(data: RunData, config: dict[str, Any], run_dir: Path, images: ImageSet,
+                mode: FeatureMode, recipe: Recipe, feature_dim: int, device: torch.device,
+                dist: Dist, *, show_progress: bool, callbacks: Sequence[FitCallback]) -> RunHeads:
+    """Fit the head(s) on the training rows (checkpoints, resume, metrics.json every epoch),
+    then a fusion's landmark weight: given, or chosen on each data folder answered by heads
+    fitted without it."""
+    def on_epoch(history: list[dict[str, Any]]) -> None:
+        write_json(run_dir / "metrics.json", {**data.metrics, "history": history})
+
+    fitter = HeadFitter(mode, recipe, len(images.classes), feature_dim, seed=config["seed"],
+                        device=device, show_progress=show_progress,
+                        callbacks=_part_callbacks(run_dir, config, dist, on_epoch, callbacks))
+    no_nothing = "nothing" not in {c.lower() for c in images.classes}
+    fitted = fitter.fit(data.examples, data.train_idx, data.val_idx,
+                        fallback=mode.head_needs_hand and no_nothing)
     fit = fitted.main
-    metrics = {**base_metrics, "n_train_rows": fitted.n_train_rows, "best_epoch": fit.best_epoch,
+    metrics = {**data.metrics, "n_train_rows": fitted.n_train_rows, "best_epoch": fit.best_epoch,
                "best_val_acc": fit.best_val_acc, "head_seconds": round(fitted.seconds, 2),
                "resumed_from_epoch": fit.resumed_from, "history": fit.history}
     if LANDMARKS in fitted.parts:
         marks = fitted.parts[LANDMARKS]
         metrics.update(crop_head_val_acc=fit.best_val_acc, landmark_head_val_acc=marks.best_val_acc,
                        landmark_history=marks.history)
-    head = fitted.head
     # answers about each data folder from heads fitted without it: for the fusion's weight
     # and for the temperature (--calibrate-on sources), both the default with several folders.
     # The folds' heads read the frozen backbone: a fine-tuned model's temperature comes from
@@ -256,94 +342,99 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
     folds = None
     if several and ((mode.late_fusion and weight == "auto")
                     or (config.get("calibrate_on") == "sources" and not recipe.finetune_blocks)):
-        folds = out_of_source_folds(fitter, examples, train_idx + val_idx,
+        folds = out_of_source_folds(fitter, data.examples, data.train_idx + data.val_idx,
                                     show_progress=show_progress)
+    head = fitted.head
     if isinstance(head, LateFusionHead):
         if weight != "auto":
             head.landmark_weight = float(weight)
         elif folds:
-            head.landmark_weight, scores = choose_landmark_weight(folds, examples)
+            head.landmark_weight, scores = choose_landmark_weight(folds, data.examples)
             metrics["landmark_weight_by_source_folds"] = scores
         else:
             head.landmark_weight = DEFAULT_LANDMARK_WEIGHT
         metrics["landmark_weight"] = head.landmark_weight
-    val_probs, tuned = None, False
-    if recipe.finetune_blocks:
-        hands = features.hands if mode.backbone_input == "crop" else None
+    return RunHeads(fitter, fitted, folds, metrics)
 
-        def rows(index: list[int]) -> ImageRows:  # the photos as the head reads them
-            return ImageRows([paths[i] for i in index], labels[index],
-                             HandCrops([hands[i] for i in index], hand_settings.margin)
-                             if hands is not None else None)
-        # a fusion fine-tunes its crop head with the backbone; the landmark head stays
-        part = head.crop if isinstance(head, LateFusionHead) else head
-        tuned, val_probs = _finetune_stage(backbone, part, recipe, config, metrics, run_dir,
-                                           device, dist, train=rows(train_idx),
-                                           val=rows(val_idx), workers=workers,
-                                           show_progress=show_progress)
-    if not dist.is_main:  # the other ranks helped; rank 0 writes the results
-        return TrainResult(run_dir, run_dir / "model", config, metrics, skipped, is_main=False)
 
-    model = Model(backbone, head.cpu(), images.classes, info={
-        "recipe": recipe.to_dict(), "preset": config["preset"]},
-        features=mode, hand_settings=hand_settings, hand_model=hand_model,
-        fallback_head=fitted.fallback.cpu() if fitted.fallback is not None else None)
-    model.to(torch.device("cpu"))
-    if val_idx and tuned and isinstance(head, LateFusionHead):
+def _validation_answers(model: Model, data: RunData, metrics: dict[str, Any],
+                        val_probs: torch.Tensor | None, tuned: bool,
+                        cache_dir: Path | None) -> torch.Tensor | None:
+    """The validation photos answered as the model will answer (updating ``best_val_acc``):
+    the head plus the no-hand rule, or after a kept fine-tuning its crop head's answers
+    completed by the landmark head."""
+    val_idx = data.val_idx
+    if not val_idx:
+        return val_probs
+    head = model.head
+    if tuned and isinstance(head, LateFusionHead):
         # fine-tuning answered for the crop head on the validation crops (the cached crop
         # features are the frozen backbone's); the landmark head's answers complete the fusion
+        assert val_probs is not None
         with torch.no_grad():
-            _, marks, found = head.parts(torch.from_numpy(features.vectors[val_idx]))
+            _, marks, found = head.parts(torch.from_numpy(data.features.vectors[val_idx]))
             val_probs = LateFusionHead.mix(val_probs, marks, found, head.landmark_weight).exp()
         metrics["head_val_acc"] = metrics["best_val_acc"]
-        metrics["best_val_acc"] = float((val_probs.argmax(1).numpy() == labels[val_idx]).mean())
-    if val_idx and val_probs is None:
+        metrics["best_val_acc"] = float((val_probs.argmax(1).numpy() == data.labels[val_idx]).mean())
+    if val_probs is None:
         # the final rule end to end: head, plus `nothing` or the fallback where no hand is found
-        val_features = ModeFeatures(features.vectors[val_idx], {},
-                                    [features.hands[i] for i in val_idx]
-                                    if features.hands is not None else None)
+        hands = data.features.hands
+        val_features = ModeFeatures(data.features.vectors[val_idx], {},
+                                    [hands[i] for i in val_idx] if hands is not None else None)
         probs, _ = model.decide(val_features, model.whole_image_features(
-            [paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
+            [data.paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
         val_probs = torch.from_numpy(probs)
         metrics["head_val_acc"] = metrics["best_val_acc"]
-        metrics["best_val_acc"] = float((probs.argmax(1) == labels[val_idx]).mean())
-    # honest confidence: one temperature fitted on held-out predictions (answers unchanged):
-    # with several folders (--calibrate-on sources, the default) answers about each folder from
-    # heads fitted without it, else (one folder, a fine-tuned backbone the folds would not share,
-    # or --calibrate-on validation) the validation split's. benchmarks/generalisation.py
-    # --validation-temperature compares them.
+        metrics["best_val_acc"] = float((probs.argmax(1) == data.labels[val_idx]).mean())
+    return val_probs
+
+
+def _calibrate(model: Model, data: RunData, heads: RunHeads, val_probs: torch.Tensor | None,
+               tuned: bool, config: dict[str, Any], n_folders: int) -> torch.Tensor | None:
+    """Honest confidence: one temperature fitted on held-out answers (answers unchanged), stored
+    in the model; returns the validation answers at that temperature.
+
+    With several folders (--calibrate-on sources, the default) the answers about each folder
+    from heads fitted without it, else (one folder, a fine-tuned backbone the folds would not
+    share, or --calibrate-on validation) the validation split's.
+    benchmarks/generalisation.py --validation-temperature compares them."""
     held_out = None
-    if config.get("calibrate_on") == "sources" and folds and not tuned:
+    if config.get("calibrate_on") == "sources" and heads.folds and not tuned:
         # the folds answer as the model will: a fusion at the weight it keeps
-        probs, truth = fold_answers(folds, examples, getattr(head, "landmark_weight", None))
+        probs, truth = fold_answers(heads.folds, data.examples,
+                                    getattr(heads.head, "landmark_weight", None))
         if len(truth) >= MIN_CALIBRATION_ROWS:
-            held_out = (probs, truth, f"leave one source out ({len(images.sources)} folders)")
-    if held_out is None and val_probs is not None and len(val_idx) >= MIN_CALIBRATION_ROWS:
-        held_out = (val_probs.numpy(), labels[val_idx], f"validation split ({split.strategy})")
+            held_out = (probs, truth, f"leave one source out ({n_folders} folders)")
+    if held_out is None and val_probs is not None and len(data.val_idx) >= MIN_CALIBRATION_ROWS:
+        held_out = (val_probs.numpy(), data.labels[data.val_idx],
+                    f"validation split ({data.split_strategy})")
     if held_out is not None:
         record = calibration_record(*held_out)
-        model.info["calibration"] = metrics["calibration_fit"] = record
+        model.info["calibration"] = heads.metrics["calibration_fit"] = record
         if val_probs is not None:
             val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
-    model.info["validation"] = {"accuracy": metrics["best_val_acc"], "split": split.strategy,
-                                "n": len(val_idx), "data": [str(p) for p in images.sources]}
-    model.save(run_dir / "model")
+    return val_probs
 
+
+def _write_report(run_dir: Path, images: ImageSet, data: RunData, metrics: dict[str, Any],
+                  val_probs: torch.Tensor | None, recipe: Recipe, config: dict[str, Any]) -> None:
+    """curves.png, and for the validation answers confusion_matrix.png, errors.png,
+    confidence.png and report.html (``val_per_class`` into ``metrics``)."""
     curves = plot_curves(metrics["history"], run_dir / "curves.png")
-    if val_probs is not None:
-        report = prediction_report(
-            images.classes, [str(paths[i]) for i in val_idx], labels[val_idx], val_probs.numpy(),
-            hands=[features.hands[i] for i in val_idx] if features.hands is not None else None,
-            signers=[images.samples[i].signer for i in val_idx])
-        write_pictures(
-            report, run_dir, images.classes, title=f"Validation ({split.strategy} split)",
-            summary={"features": mode.name, "backbone": recipe.backbone, "preset": config["preset"],
-                     "best epoch": metrics["best_epoch"], "training images": len(train_idx),
-                     "skipped images": len(skipped)},
-            more_pictures=(curves,))
-        metrics["val_per_class"] = report["per_class"]
-    write_json(run_dir / "metrics.json", metrics)
-    return TrainResult(run_dir, run_dir / "model", config, metrics, skipped)
+    if val_probs is None:
+        return
+    val_idx, hands = data.val_idx, data.features.hands
+    report = prediction_report(
+        images.classes, [str(data.paths[i]) for i in val_idx], data.labels[val_idx],
+        val_probs.numpy(), hands=[hands[i] for i in val_idx] if hands is not None else None,
+        signers=[images.samples[i].signer for i in val_idx])
+    write_pictures(
+        report, run_dir, images.classes, title=f"Validation ({data.split_strategy} split)",
+        summary={"features": recipe.features, "backbone": recipe.backbone,
+                 "preset": config["preset"], "best epoch": metrics["best_epoch"],
+                 "training images": len(data.train_idx), "skipped images": len(data.skipped)},
+        more_pictures=(curves,))
+    metrics["val_per_class"] = report["per_class"]
 
 
 def _data_metrics(images: ImageSet, mode: FeatureMode, strategy: str, features: ModeFeatures,
