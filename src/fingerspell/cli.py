@@ -13,7 +13,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._native import keep_python_stderr
 from ._version import __version__
@@ -72,8 +72,6 @@ def _add_model(parser: argparse.ArgumentParser, *, optional: bool = False) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .choices import FEATURE_MODES
-    from .training.options import TrainOptions
     parser = argparse.ArgumentParser(prog="fingerspell", description=(
         "Recognise the ASL manual alphabet from photos by transfer learning."))
     parser.add_argument("--version", action="version", version=f"fingerspell {__version__}")
@@ -85,7 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "$FINGERSPELL_THREADS, else every core), and for live and serve "
                              "(default one per frame or request); heads always use one")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_train_arguments, _evaluate_arguments, _predict_arguments, _adapt_arguments,
+                _inspect_arguments, _live_arguments, _serve_arguments, _export_arguments,
+                _tune_arguments, _backbones_arguments, _models_arguments, _data_arguments):
+        add(commands)
+    return parser
 
+
+def _train_arguments(commands: Any) -> None:
+    """``fingerspell train``'s arguments."""
+    from .training.options import TrainOptions
     p = commands.add_parser("train", help="train a recognizer on folders of labelled photos")
     p.add_argument("data_dirs", nargs="+", metavar="DATA_DIR",
                    help="one or more data folders; classes are merged by name")
@@ -100,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(folders holding anything else are never touched)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
 
+
+def _evaluate_arguments(commands: Any) -> None:
+    """``fingerspell evaluate``'s arguments."""
     p = commands.add_parser("evaluate", help="score a model on a labelled folder")
     _add_model(p)
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -109,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for confusion_matrix.png, errors.png, report.html")
     _add_inference_options(p)
 
+
+def _predict_arguments(commands: Any) -> None:
+    """``fingerspell predict``'s arguments."""
     p = commands.add_parser("predict", help="predict the letter in images")
     _add_model(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
@@ -116,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _add_inference_options(p)
 
+
+def _adapt_arguments(commands: Any) -> None:
+    """``fingerspell adapt``'s arguments."""
     p = commands.add_parser("adapt", help="adapt a model to one person from a few labelled photos")
     _add_model(p)
     p.add_argument("data_dir", metavar="DATA_DIR",
@@ -125,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: runs/adapt, numbered)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
+
+def _inspect_arguments(commands: Any) -> None:
+    """``fingerspell inspect``'s arguments."""
     p = commands.add_parser("inspect", help="draw why a model chose a letter (PNG)")
     _add_model(p)
     p.add_argument("image", metavar="IMAGE")
@@ -133,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
+
+def _live_arguments(commands: Any) -> None:
+    """``fingerspell live``'s arguments."""
     p = commands.add_parser("live", help="spell text from a camera, a video or a folder of frames")
     _add_model(p, optional=True)
     source = p.add_mutually_exclusive_group(required=True)
@@ -153,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "drawn on each frame (.mp4, .avi)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
 
+
+def _serve_arguments(commands: Any) -> None:
+    """``fingerspell serve``'s arguments."""
     p = commands.add_parser("serve", help="HTTP API and live web page for a model")
     _add_model(p, optional=True)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine)")
@@ -177,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve this profile's adapted model (Teach mode adapts MODEL again)")
     _add_inference_options(p)
 
+
+def _export_arguments(commands: Any) -> None:
+    """``fingerspell export``'s arguments."""
     p = commands.add_parser("export", help="export a model for fast inference")
     _add_model(p)
     p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
@@ -188,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a copy of the model with its graph here instead of adding the graph "
                         "to MODEL (built-in models: default runs/export/NAME)")
 
+
+def _tune_arguments(commands: Any) -> None:
+    """``fingerspell tune``'s arguments."""
+    from .choices import FEATURE_MODES
     p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--out", default="runs/tune", metavar="DIR", help="output folder (runs/tune)")
@@ -203,16 +235,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
 
+
+def _backbones_arguments(commands: Any) -> None:
+    """``fingerspell backbones``'s arguments."""
     commands.add_parser("backbones", help="list the available backbones")
 
+
+def _models_arguments(commands: Any) -> None:
+    """``fingerspell models``'s arguments."""
     p = commands.add_parser("models", help="list the built-in models, or show one's model card")
     p.add_argument("name", nargs="?", default=None, metavar="NAME")
 
+
+def _data_arguments(commands: Any) -> None:
+    """``fingerspell data``'s arguments."""
     p = commands.add_parser("data", help="get the Kaggle ASL Alphabet data set")
     data_commands = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     d = data_commands.add_parser("download", help="download with the Kaggle API (needs a token)")
     d.add_argument("--dest", type=Path, default=Path("data"), help="target folder (./data)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
