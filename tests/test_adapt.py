@@ -92,7 +92,7 @@ def test_one_letter_taught_does_not_take_over_the_others(tmp_path: Path, hand_mo
     adapted = base.adapt([t_photos[0]] * 5, ["T"] * 5)
     assert right(base, t_photos[1:]) <= 2 and right(adapted, t_photos[1:]) >= 6
     assert right(adapted, others) >= right(base, others) - 3  # measured: 60 -> 58 of 69
-    assert adapted.info["adapted"]["coverage"] == round(1 / len(base.classes), 4)
+    assert adapted.info.adapted["coverage"] == round(1 / len(base.classes), 4)
 
 
 def test_adapt_refuses_what_it_cannot_use(person, tmp_path: Path):

@@ -117,7 +117,7 @@ def test_fusion_finetunes_its_crop_head_on_hand_crops(shared_train: Path, shared
                if not torch.equal(v, pretrained.net.state_dict()[k])]
     if metrics["finetune_kept"]:
         assert metrics["finetune_val_acc"] >= metrics["head_only_val_acc"] and changed
-        assert model.info["calibration"]["fitted_on"].startswith("validation split")
+        assert model.info.calibration.fitted_on.startswith("validation split")
         # the report and best_val_acc score the fusion end to end, on the new crops
         per_class = metrics["val_per_class"]
         recall = sum(r["recall"] * r["support"] for r in per_class.values())
@@ -125,4 +125,4 @@ def test_fusion_finetunes_its_crop_head_on_hand_crops(shared_train: Path, shared
             metrics["best_val_acc"], abs=1e-3)
     else:
         assert not changed
-        assert model.info["calibration"]["fitted_on"].startswith("leave one source out")
+        assert model.info.calibration.fitted_on.startswith("leave one source out")

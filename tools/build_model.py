@@ -101,9 +101,8 @@ def main() -> int:
         mean = sum(u["accuracy"] for u in unseen.values()) / len(unseen)
         headline[f"unseen sources (mean of {len(unseen)})"] = f"{mean:.1%}"
     # a shipped bundle names its data by the shared folders, not this machine's paths
-    model.info["validation"] = {**model.info.get("validation", {}),
-                                "data": [str(SOURCES[n][0].relative_to(SHARED)) for n in names]}
-    model.info["card"] = {
+    model.info.validation.data = [str(SOURCES[n][0].relative_to(SHARED)) for n in names]
+    model.info.card = {
         "headline": headline,
         "trained_on": {n: {"folder": str(SOURCES[n][0].relative_to(SHARED)),
                            "licence": SOURCES[n][1], "credit": SOURCES[n][2]} for n in names},
@@ -118,7 +117,7 @@ def main() -> int:
     builtin = out.resolve() == BUILTIN.resolve()
     model.save(out, store_backbone=not builtin, hand_model=not builtin)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    print(json.dumps(model.info["card"], indent=2))
+    print(json.dumps(model.info.card, indent=2))
     print(f"model {out} ({size / 1e6:.2f} MB); run {run_dir}")
     return 0
 

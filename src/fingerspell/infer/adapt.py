@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,12 +65,12 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     y = np.asarray([by_lower[labels[i].lower()] for i in usable])
     head = adapt_head(model.head, features.vectors[usable], y, settings)
     counts = Counter(model.classes[c] for c in y.tolist())
-    adapted = type(model)(model.backbone, head, model.classes, info={
-        **copy.deepcopy(model.info),
-        "adapted": {"base": base_name, "examples": dict(sorted(counts.items())),
-                    "coverage": round(coverage(model.head, y), 4),
-                    "method": "head fine-tuned from the base weights with an L2 pull",
-                    "settings": settings.__dict__}},
+    adapted = type(model)(model.backbone, head, model.classes, info=replace(
+        copy.deepcopy(model.info),
+        adapted={"base": base_name, "examples": dict(sorted(counts.items())),
+                 "coverage": round(coverage(model.head, y), 4),
+                 "method": "head fine-tuned from the base weights with an L2 pull",
+                 "settings": settings.__dict__}),
         features=model.mode, hand_settings=model.hand_settings, hand_model=model.hand_model,
         fallback_head=model.fallback_head)
     adapted.to(model.device)

@@ -1,4 +1,5 @@
-"""Checks on a model bundle read from disk, before anything is built from it.
+"""A model bundle read from disk: checks before anything is built from it, and its typed
+metadata (``BundleInfo``).
 
 A bundle is outside input (downloaded, copied, edited by hand): every field ``Model.load`` uses
 is checked for presence and type, layer sizes are compared with the weights file's header
@@ -9,6 +10,7 @@ the file and what to do.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from ..data.layout import class_name_problem
 from ..errors import FingerspellError
 from ..features.feature_mode import FeatureMode, get_mode
 from ..features.landmarks import LANDMARK_ENCODINGS
-from ..head.calibration import check_calibration
+from ..head.calibration import UNSURE_BELOW, check_calibration
 from ..head.heads import head_from_config
 from ..jsonfile import read_json
 
@@ -132,3 +134,94 @@ def check_weight_shapes(weights_path: Path, prefix: str, head_config: dict[str, 
             raise FingerspellError(f"{weights_path}: weights do not match config.json ({prefix}{key}"
                                    f": config {tuple(tensor.shape)}, weights "
                                    f"{shapes.get(key, 'missing')})")
+
+
+# ----- what a bundle says about its model, beside the weights' description -------------------
+# config.json's fields other than the ones that rebuild the network (classes, features,
+# backbone, preprocessing, head, fallback_head), typed. Fields this version does not know
+# (written by a newer one) are kept in ``BundleInfo.extra`` and written back unchanged.
+
+@dataclass
+class Calibration:
+    """The temperature dividing the head's log-probabilities and where it was fitted
+    (``head.calibration.calibration_record``); older bundles have none: temperature 1."""
+
+    temperature: float = 1.0
+    unsure_below: float = UNSURE_BELOW  # answers under this confidence are marked unsure
+    fitted_on: str | None = None
+    n: int | None = None
+    ece_before: float | None = None
+    ece_after: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Validation:
+    """How the model did on its validation split at training time."""
+
+    accuracy: float
+    split: str | None = None
+    n: int | None = None
+    data: list[str] = field(default_factory=list)  # the data folders it was trained on
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Validation:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class BundleInfo:
+    """A model bundle's metadata: how it was trained (``recipe``, ``preset``), its confidence
+    calibration, its validation figures, what it was adapted from (``adapted``: infer/adapt.py)
+    and, for a built-in model, its card (tools/build_model.py)."""
+
+    recipe: dict[str, Any] | None = None
+    preset: str | None = None
+    calibration: Calibration | None = None
+    validation: Validation | None = None
+    adapted: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BundleInfo:
+        """The metadata fields of a (checked) ``config.json``."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        calibration, validation = config.get("calibration"), config.get("validation")
+        return cls(recipe=config.get("recipe"), preset=config.get("preset"),
+                   calibration=Calibration.from_dict(calibration) if calibration else None,
+                   validation=Validation.from_dict(validation)
+                   if isinstance(validation, dict) and "accuracy" in validation else None,
+                   adapted=config.get("adapted"), card=config.get("card"),
+                   extra={k: v for k, v in config.items()
+                          if k not in known and k not in REBUILD_FIELDS})
+
+    def to_config(self) -> dict[str, Any]:
+        """The fields as ``config.json`` stores them (absent ones left out)."""
+        out: dict[str, Any] = {"recipe": self.recipe, "preset": self.preset,
+                               "calibration": self.calibration.to_dict() if self.calibration else None,
+                               "validation": self.validation.to_dict() if self.validation else None,
+                               "adapted": self.adapted, "card": self.card}
+        return {**{k: v for k, v in out.items() if v is not None}, **self.extra}
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration else 1.0
+
+    @property
+    def unsure_below(self) -> float:
+        return self.calibration.unsure_below if self.calibration else UNSURE_BELOW
+
+
+# the fields that describe the network itself (Model.config writes them; not metadata)
+REBUILD_FIELDS = frozenset({"format", "format_version", "fingerspell_version", "classes",
+                            "backbone", "preprocessing", "head", "fallback_head", "features"})

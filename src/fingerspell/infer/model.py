@@ -48,11 +48,17 @@ from ..features.hands import (
 from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
-from ..head.calibration import UNSURE_BELOW
 from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
 from ..threads import head_work
 from .builtin import is_builtin, resolve_model
-from .bundle import MAX_WEIGHTS_BYTES, check_config, check_weight_shapes, read_config, saved_mode
+from .bundle import (
+    MAX_WEIGHTS_BYTES,
+    BundleInfo,
+    check_config,
+    check_weight_shapes,
+    read_config,
+    saved_mode,
+)
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
@@ -125,13 +131,13 @@ class Model:
     """
 
     def __init__(self, backbone: FrozenBackbone, head: MLPHead | LateFusionHead, classes: list[str],
-                 info: dict[str, Any] | None = None, *, features: str | FeatureMode = "image",
+                 info: BundleInfo | None = None, *, features: str | FeatureMode = "image",
                  hand_settings: HandSettings | None = None, hand_model: Path | None = None,
                  fallback_head: MLPHead | None = None) -> None:
         self.backbone = backbone
         self.head = head.eval()
         self.classes = list(classes)
-        self.info = info or {}
+        self.info = info or BundleInfo()
         self.device = torch.device("cpu")
         self.encoder: Encoder = backbone
         self.mode: FeatureMode = get_mode(features)
@@ -145,11 +151,11 @@ class Model:
     @property
     def temperature(self) -> float:
         """Divides the head's log-probabilities (fitted at training; 1 for older bundles)."""
-        return float((self.info.get("calibration") or {}).get("temperature", 1.0))
+        return float(self.info.temperature)
 
     @property
     def unsure_below(self) -> float:
-        return float((self.info.get("calibration") or {}).get("unsure_below", UNSURE_BELOW))
+        return float(self.info.unsure_below)
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -217,7 +223,7 @@ class Model:
             "head": self.head.config if isinstance(self.head, LateFusionHead)
             else self.head.config.to_dict(),
             "fallback_head": self.fallback_head.config.to_dict() if self.fallback_head else None,
-            **self.info,
+            **self.info.to_config(),
         }
 
     def save(self, model_dir: str | Path, *, store_backbone: bool | None = True,
@@ -333,9 +339,7 @@ class Model:
         if saved != spec.preprocessing:
             raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
                                    f"{spec.name}'s in this version of fingerspell")
-        info = {k: v for k, v in config.items() if k not in {
-            "format", "format_version", "fingerspell_version", "classes", "backbone",
-            "preprocessing", "head", "fallback_head", "features"}}
+        info = BundleInfo.from_config(config)
         try:
             hand_settings = HandSettings.from_dict(features.get("hand", {}))
         except (KeyError, TypeError, ValueError) as exc:

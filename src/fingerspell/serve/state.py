@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from PIL import Image
 
+from ..infer.bundle import Validation
 from ..infer.model import Model, Prediction
 from ..live.decoder import DecoderSettings
 from .detectors import DetectorPool
@@ -109,11 +110,11 @@ def prediction_json(prediction: Prediction) -> dict[str, Any]:
     return out
 
 
-def public_validation(info: dict[str, Any] | None) -> dict[str, Any] | None:
+def public_validation(validation: Validation | None) -> dict[str, Any] | None:
     """The model's validation figures without local paths (folder names only)."""
-    if not info:
+    if validation is None:
         return None
-    return {**info, "data": [Path(str(p)).name for p in info.get("data", [])]}
+    return {**validation.to_dict(), "data": [Path(str(p)).name for p in validation.data]}
 
 
 def probe(model: Model, detectors: DetectorPool) -> None:

@@ -26,6 +26,7 @@ from ..features.onnx_runtime import choose_encoder
 from ..head.calibration import calibration_record, temper
 from ..head.heads import LateFusionHead, MLPHead
 from ..head.recipes import Recipe
+from ..infer.bundle import BundleInfo, Calibration, Validation
 from ..infer.model import Model
 from .config import resolve_config, resume_config
 from .distributed import Dist, init_from_env
@@ -248,16 +249,15 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
         return TrainResult(run_dir, run_dir / "model", config, metrics, data.skipped,
                            is_main=False)
 
-    model = Model(backbone, head.cpu(), images.classes, info={
-        "recipe": recipe.to_dict(), "preset": config["preset"]},
+    model = Model(backbone, head.cpu(), images.classes,
+        info=BundleInfo(recipe=recipe.to_dict(), preset=config["preset"]),
         features=mode, hand_settings=hand_settings, hand_model=hand_model,
         fallback_head=heads.fitted.fallback.cpu() if heads.fitted.fallback is not None else None)
     model.to(torch.device("cpu"))
     val_probs = _validation_answers(model, data, metrics, val_probs, tuned, cache_dir)
     val_probs = _calibrate(model, data, heads, val_probs, tuned, config, len(images.sources))
-    model.info["validation"] = {"accuracy": metrics["best_val_acc"],
-                                "split": data.split_strategy, "n": len(data.val_idx),
-                                "data": [str(p) for p in images.sources]}
+    model.info.validation = Validation(metrics["best_val_acc"], data.split_strategy,
+                                       len(data.val_idx), [str(p) for p in images.sources])
     model.save(run_dir / "model")
     _write_report(run_dir, images, data, metrics, val_probs, recipe, config)
     write_json(run_dir / "metrics.json", metrics)
@@ -410,7 +410,8 @@ def _calibrate(model: Model, data: RunData, heads: RunHeads, val_probs: torch.Te
                     f"validation split ({data.split_strategy})")
     if held_out is not None:
         record = calibration_record(*held_out)
-        model.info["calibration"] = heads.metrics["calibration_fit"] = record
+        heads.metrics["calibration_fit"] = record
+        model.info.calibration = Calibration.from_dict(record)
         if val_probs is not None:
             val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
     return val_probs

@@ -42,7 +42,7 @@ async def model_info(state: State) -> dict[str, Any]:
             "profile": state.profile, "teach": state.profiles is not None,
             "backbone": model.backbone.spec.name, "runtime": model.runtime,
             "fingerspell_version": __version__, "threads": torch.get_num_threads(),
-            "validation": public_validation(model.info.get("validation")),
+            "validation": public_validation(model.info.validation),
             "limits": state.limits.to_dict()}
 
 
