@@ -280,65 +280,11 @@ class Model:
         if not config_path.is_file() or not weights_path.is_file():
             raise FingerspellError(f"{model_dir}: not a fingerspell model (expected config.json and "
                                    f"model.safetensors, as written by 'fingerspell train')")
-        config = read_config(config_path)
-        if config.get("format") != BUNDLE_FORMAT:
-            raise FingerspellError(f"{config_path}: not a fingerspell model config")
-        version = config.get("format_version", 0)
-        if not isinstance(version, int) or version < 1:
-            raise FingerspellError(f"{config_path}: no valid format_version ({version!r})")
-        if version > BUNDLE_VERSION:
-            raise FingerspellError(f"{model_dir}: model format {version} is newer "
-                                   f"than this fingerspell ({__version__}) understands; upgrade")
+        config = _read_bundle_config(model_dir, config_path)
         features = config.get("features") or {"mode": "image", "hand": {}}
-        named = features.get("mode") if isinstance(features, dict) else None
-        if named in HAND_MODES and not (model_dir / HAND_MODEL_FILE).is_file() \
-                and not is_builtin(model_dir):
-            raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
-        check_config(config, config_path)
         mode = saved_mode(features, config_path)
         hand_model = _bundle_hand_model(model_dir, mode, features.get("hand_model_sha256"))
-        size = weights_path.stat().st_size
-        if size > MAX_WEIGHTS_BYTES:
-            raise FingerspellError(f"{weights_path}: {size / 1e9:.1f} GB is more than a model "
-                                   f"bundle holds ({MAX_WEIGHTS_BYTES / 1e9:.0f} GB)")
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-        try:
-            check_weight_shapes(weights_path, "head.", config["head"])
-            if config.get("fallback_head"):
-                check_weight_shapes(weights_path, "fallback_head.", config["fallback_head"])
-            tensors = load_file(str(weights_path))
-        except (SafetensorError, OSError) as exc:
-            raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
-        spec = get_spec(config["backbone"]["name"])
-        head = head_from_config(config["head"])
-        fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
-                    if config.get("fallback_head") else None)
-        referred = config["backbone"].get("weights") == PRETRAINED
-        if referred:
-            backbone = create_backbone(spec.name)  # the package's file, checked by SHA-256
-            if backbone.weights_id != config["backbone"]["weights_id"]:
-                raise FingerspellError(f"{config_path}: the {spec.name} weights installed "
-                                       f"({spec.weights_source}) differ from those this model "
-                                       f"was trained with; reinstall that package's version")
-        try:
-            if not referred:
-                net = spec.build()
-                net.load_state_dict(_strip(tensors, "backbone."))
-                backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
-            head.load_state_dict(_strip(tensors, "head."))
-            if fallback is not None:
-                fallback.load_state_dict(_strip(tensors, "fallback_head."))
-        except RuntimeError as exc:
-            raise FingerspellError(f"{weights_path}: weights do not match config.json "
-                                   f"({' '.join(str(exc).split())[:200]})") from None
-        try:
-            saved = Preprocessing.from_dict(config["preprocessing"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FingerspellError(f"{config_path}: invalid 'preprocessing' ({exc})") from None
-        if saved != spec.preprocessing:
-            raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
-                                   f"{spec.name}'s in this version of fingerspell")
+        backbone, head, fallback = _bundle_networks(config, config_path, weights_path)
         info = BundleInfo.from_config(config)
         try:
             hand_settings = HandSettings.from_dict(features.get("hand", {}))
@@ -515,6 +461,77 @@ class Model:
         hand = features.hands[index] if features.hands is not None else None
         return Prediction(name, top[0][0], top[0][1], top, route, hand,
                           unsure=top[0][1] < self.unsure_below)
+
+
+def _read_bundle_config(model_dir: Path, config_path: Path) -> dict[str, Any]:
+    """``config.json``, checked: a fingerspell bundle of a version this one reads, every field
+    present and typed, and the hand model a hand-based bundle needs beside it."""
+    config = read_config(config_path)
+    if config.get("format") != BUNDLE_FORMAT:
+        raise FingerspellError(f"{config_path}: not a fingerspell model config")
+    version = config.get("format_version", 0)
+    if not isinstance(version, int) or version < 1:
+        raise FingerspellError(f"{config_path}: no valid format_version ({version!r})")
+    if version > BUNDLE_VERSION:
+        raise FingerspellError(f"{model_dir}: model format {version} is newer "
+                               f"than this fingerspell ({__version__}) understands; upgrade")
+    features = config.get("features") or {"mode": "image", "hand": {}}
+    named = features.get("mode") if isinstance(features, dict) else None
+    if named in HAND_MODES and not (model_dir / HAND_MODEL_FILE).is_file() \
+            and not is_builtin(model_dir):
+        raise FingerspellError(f"{model_dir}: {named} model without its {HAND_MODEL_FILE}")
+    check_config(config, config_path)
+    return config
+
+
+def _bundle_networks(config: dict[str, Any], config_path: Path, weights_path: Path
+                     ) -> tuple[FrozenBackbone, MLPHead | LateFusionHead, MLPHead | None]:
+    """The backbone (stored in the bundle, or the packaged weights it refers to, checked by
+    content hash), the head and the fallback head, from a checked config and its weights file
+    (sizes checked from the file's header before anything is allocated)."""
+    size = weights_path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise FingerspellError(f"{weights_path}: {size / 1e9:.1f} GB is more than a model "
+                               f"bundle holds ({MAX_WEIGHTS_BYTES / 1e9:.0f} GB)")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        check_weight_shapes(weights_path, "head.", config["head"])
+        if config.get("fallback_head"):
+            check_weight_shapes(weights_path, "fallback_head.", config["fallback_head"])
+        tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError) as exc:
+        raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
+    spec = get_spec(config["backbone"]["name"])
+    head = head_from_config(config["head"])
+    fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
+                if config.get("fallback_head") else None)
+    referred = config["backbone"].get("weights") == PRETRAINED
+    if referred:
+        backbone = create_backbone(spec.name)  # the package's file, checked by SHA-256
+        if backbone.weights_id != config["backbone"]["weights_id"]:
+            raise FingerspellError(f"{config_path}: the {spec.name} weights installed "
+                                   f"({spec.weights_source}) differ from those this model "
+                                   f"was trained with; reinstall that package's version")
+    try:
+        if not referred:
+            net = spec.build()
+            net.load_state_dict(_strip(tensors, "backbone."))
+            backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
+        head.load_state_dict(_strip(tensors, "head."))
+        if fallback is not None:
+            fallback.load_state_dict(_strip(tensors, "fallback_head."))
+    except RuntimeError as exc:
+        raise FingerspellError(f"{weights_path}: weights do not match config.json "
+                               f"({' '.join(str(exc).split())[:200]})") from None
+    try:
+        saved = Preprocessing.from_dict(config["preprocessing"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FingerspellError(f"{config_path}: invalid 'preprocessing' ({exc})") from None
+    if saved != spec.preprocessing:
+        raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
+                               f"{spec.name}'s in this version of fingerspell")
+    return backbone, head, fallback
 
 
 def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None) -> Path | None:
