@@ -63,7 +63,7 @@ def time_model(model_dir: Path, frames: list[bytes], runtime: str) -> dict[str, 
             t1 = time.perf_counter()
             hand = session.detector.find(image)
             t2 = time.perf_counter()
-            vectors = image_vectors(model.features_mode, model.encoder, [image], [hand],
+            vectors = image_vectors(model.mode.name, model.encoder, [image], [hand],
                                     model.hand_settings.margin)
             t3 = time.perf_counter()
             probs = model.head_proba(vectors)[0]

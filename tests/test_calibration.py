@@ -40,7 +40,7 @@ def test_training_stores_the_temperature_and_predict_uses_it(trained_run: Path, 
         assert p.unsure == (p.confidence < record["unsure_below"])
         assert p.to_dict()["unsure"] == p.unsure
     # the same vectors without the temperature: same answers, other confidences
-    vectors = model.features([Path(predictions[0].path)]).vectors
+    vectors = model.feature_vectors([Path(predictions[0].path)]).vectors
     raw = model.head_proba(vectors, model.head)
     assert raw.argmax() == model.head_proba(vectors).argmax()
     np.testing.assert_allclose(temper(raw, model.temperature), model.head_proba(vectors),

@@ -105,7 +105,7 @@ def test_fusion_finetunes_its_crop_head_on_hand_crops(shared_train: Path, shared
 
     model = Model.load(out / "model", runtime="torch")
     val = [Path(p) for p in json.loads((out / "split.json").read_text())["val"]]
-    features = model.features(val)
+    features = model.feature_vectors(val)
     with torch.no_grad():
         crop_probs = model.head.crop(torch.from_numpy(
             features.vectors[:, :model.backbone.spec.feature_dim])).softmax(-1)

@@ -532,7 +532,7 @@ def _serve(args: argparse.Namespace) -> int:
     logger = logging.getLogger("fingerspell")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    print(f"fingerspell: serving {args.model_dir} ({model.features_mode} features) on "
+    print(f"fingerspell: serving {args.model_dir} ({model.mode.name} features) on "
           f"http://{args.host}:{args.port}/ (API docs: /docs)", file=sys.stderr, flush=True)
     # WebSocket messages over the upload limit are refused by the protocol layer itself, and
     # a stream's unread frames are bounded (STREAM_QUEUE_FRAMES)

@@ -140,7 +140,7 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str 
         files = write_pictures(report, Path(out_dir), model.classes,
                                title=f"Evaluation on {images.root.name}",
                                summary={"data": str(images.root), "layout": images.layout,
-                                        "features": model.features_mode,
+                                        "features": model.mode.name,
                                         "classes missing from data": ", ".join(missing) or "none",
                                         "skipped images": len(skipped)})
     if json_path:

@@ -52,7 +52,7 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     if unknown:
         raise FingerspellError(f"adapt: classes not known to the model: {', '.join(unknown)} "
                                f"(model classes: {', '.join(model.classes)})")
-    features = model.features(list(paths), show_progress=show_progress)
+    features = model.feature_vectors(list(paths), show_progress=show_progress)
     usable = [i for i in range(len(paths)) if i not in features.failed
               and (features.found[i] or not model.mode.head_needs_hand)]
     kept = set(usable)

@@ -141,7 +141,6 @@ class Model:
         self.device = torch.device("cpu")
         self.encoder: Encoder = backbone
         self.mode: FeatureMode = get_mode(features)
-        self.features_mode = self.mode.name
         self.hand_settings = hand_settings or HandSettings()
         self.hand_model = hand_model
         self.fallback_head = fallback_head.eval() if fallback_head is not None else None
@@ -213,7 +212,7 @@ class Model:
             "format_version": BUNDLE_VERSION if not store_backbone else STORED_BACKBONE_VERSION,
             "fingerspell_version": __version__,
             "classes": self.classes,
-            "features": {"mode": self.features_mode,
+            "features": {"mode": self.mode.name,
                          "landmark_encoding": self.mode.landmark_encoding,
                          "hand": self.hand_settings.to_dict(),
                          "hand_model_sha256": file_digest(self.hand_model)
@@ -315,8 +314,10 @@ class Model:
                                cache_root=cache_root, workers=workers, device=self.device,
                                show_progress=show_progress, use_cache=use_cache)
 
-    def features(self, paths: list[Path], *, use_cache: bool = False,
-                 cache_root: Path | None = None, show_progress: bool = False) -> ModeFeatures:
+    def feature_vectors(self, paths: list[Path], *, use_cache: bool = False,
+                        cache_root: Path | None = None, show_progress: bool = False
+                        ) -> ModeFeatures:
+        """The head's input for each image file (with the hands found and the unreadable files)."""
         workers = 0 if len(paths) < 64 else None
         return self.pipeline(use_cache=use_cache, cache_root=cache_root,
                              show_progress=show_progress, workers=workers).compute(paths)
@@ -409,7 +410,7 @@ class Model:
         """The one path from image files to answers that ``predict`` and ``evaluate`` share:
         features (hand, crop, landmarks; cached when ``use_cache``), the head with the model's
         temperature, and the no-hand rule (``nothing``, or the whole-image fallback head)."""
-        features = self.features(paths, use_cache=use_cache, cache_root=cache_root,
+        features = self.feature_vectors(paths, use_cache=use_cache, cache_root=cache_root,
                                  show_progress=show_progress)
         probs, routes = self.decide(features, self.whole_image_features(
             paths, use_cache=use_cache, cache_root=cache_root))

@@ -38,7 +38,7 @@ async def healthz(state: State) -> JSONResponse:
 @router.get("/v1/model")
 async def model_info(state: State) -> dict[str, Any]:
     model = state.model
-    return {"classes": model.classes, "features": model.features_mode,
+    return {"classes": model.classes, "features": model.mode.name,
             "profile": state.profile, "teach": state.profiles is not None,
             "backbone": model.backbone.spec.name, "runtime": model.runtime,
             "fingerspell_version": __version__, "threads": torch.get_num_threads(),
