@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -141,8 +141,23 @@ def check_weight_shapes(weights_path: Path, prefix: str, head_config: dict[str, 
 # backbone, preprocessing, head, fallback_head), typed. Fields this version does not know
 # (written by a newer one) are kept in ``BundleInfo.extra`` and written back unchanged.
 
+RecordT = TypeVar("RecordT", bound="_Record")
+
+
+class _Record:
+    """A JSON object of a bundle's config as a dataclass: the fields it knows, absent ones
+    left out when written."""
+
+    @classmethod
+    def from_dict(cls: type[RecordT], data: dict[str, Any]) -> RecordT:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
 @dataclass
-class Calibration:
+class Calibration(_Record):
     """The temperature dividing the head's log-probabilities and where it was fitted
     (``head.calibration.calibration_record``); older bundles have none: temperature 1."""
 
@@ -153,29 +168,15 @@ class Calibration:
     ece_before: float | None = None
     ece_after: float | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
 
 @dataclass
-class Validation:
+class Validation(_Record):
     """How the model did on its validation split at training time."""
 
     accuracy: float
     split: str | None = None
     n: int | None = None
     data: list[str] = field(default_factory=list)  # the data folders it was trained on
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Validation:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
