@@ -190,6 +190,41 @@ def fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torc
                          callbacks=callbacks)
 
 
+def _train_epoch(head: MLPHead, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor,
+                 batch_size: int, loss_fn: nn.Module, sample_weight: torch.Tensor | None,
+                 optimizer: torch.optim.Optimizer, schedule: Any, progress: Any
+                 ) -> tuple[float, int]:
+    """One pass over the rows in ``order``: the summed loss and the right answers."""
+    head.train()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        logits = head(x[index])
+        losses = loss_fn(logits, y[index])
+        if sample_weight is None:
+            loss = losses.mean()
+        else:  # weighted mean: merged data folders count equally within a class
+            weight = sample_weight[index]
+            loss = (losses * weight).sum() / weight.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        total_loss += loss.item() * len(index)
+        correct += int((logits.argmax(1) == y[index]).sum())
+        progress.update(1)
+    return total_loss, correct
+
+
+def _validate(head: MLPHead, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Validation loss and accuracy (NaN without validation rows)."""
+    if not len(x):
+        return math.nan, math.nan
+    logits = predict_logits(head, x)
+    return (float(nn.functional.cross_entropy(logits, y)),
+            float((logits.argmax(1) == y).float().mean()))
+
+
 def _fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
               x_val: torch.Tensor, y_val: torch.Tensor, *, seed: int,
               sample_weight: torch.Tensor | None, show_progress: bool,
@@ -232,28 +267,11 @@ def _fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: tor
     with progress:
         for epoch in range(start_epoch, recipe.epochs + 1):
             epoch_start = time.perf_counter()
-            head.train()
             order = torch.randperm(len(x_train), generator=generator).to(device)
-            total_loss, correct = 0.0, 0
-            for start in range(0, len(order), recipe.batch_size):
-                index = order[start:start + recipe.batch_size]
-                logits = head(x_train[index])
-                losses = train_loss_fn(logits, y_train[index])
-                if sample_weight is None:
-                    loss = losses.mean()
-                else:  # weighted mean: merged data folders count equally within a class
-                    weight = sample_weight[index]
-                    loss = (losses * weight).sum() / weight.sum()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total_loss += loss.item() * len(index)
-                correct += int((logits.argmax(1) == y_train[index]).sum())
-                progress.update(1)
-            val_logits = predict_logits(head, x_val) if len(x_val) else None
-            val_loss = float(nn.functional.cross_entropy(val_logits, y_val)) if len(x_val) else math.nan
-            val_acc = float((val_logits.argmax(1) == y_val).float().mean()) if len(x_val) else math.nan
+            total_loss, correct = _train_epoch(head, x_train, y_train, order, recipe.batch_size,
+                                               train_loss_fn, sample_weight, optimizer, schedule,
+                                               progress)
+            val_loss, val_acc = _validate(head, x_val, y_val)
             row = {"epoch": epoch, "train_loss": round(total_loss / len(x_train), 5),
                    "train_acc": round(correct / len(x_train), 5),
                    "val_loss": round(val_loss, 5), "val_acc": round(val_acc, 5),
