@@ -83,3 +83,5 @@ def test_the_python_examples_run(page: str, code: str, example_folder: Path, tmp
     exec(compile(code, page, "exec"), namespace)  # a failing example fails here, naming its page
     if "predictions" in namespace:  # every page that predicts reads photo.jpg / hand.jpg: a B
         assert namespace["predictions"][0].label == "B"
+    if "session" in namespace:  # the live page holds C, then B: the text it shows
+        assert namespace["session"].text == "CB"
