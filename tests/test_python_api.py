@@ -47,6 +47,7 @@ def test_images_in_memory_answer_as_the_file_does(builtin: Model, shared_test: P
 
 @pytest.mark.parametrize(("source", "message"), [
     (np.zeros((10, 10, 3), np.uint8), "image too small"),
+    (Image.new("RGB", (40, 4000)), "too elongated"),
     (np.zeros((64, 64, 3), np.float32), "uint8 array"),
     ("no-such-photo.jpg", "file does not exist"),
 ])
@@ -116,3 +117,16 @@ def test_train_reports_each_epoch_to_callbacks_and_one_can_stop_it(tiny_model: P
         fingerspell.train(data, tmp_path / "stopped", features="image", epochs=5,
                           callbacks=[Stop()], show_progress=False)
     assert not (tmp_path / "stopped" / "model").exists()
+
+
+def test_bundle_metadata_keeps_what_it_does_not_know() -> None:
+    """``BundleInfo`` types the fields it knows; a newer or older bundle's other fields (and a
+    validation record of another shape) are written back exactly as they were read."""
+    from fingerspell.infer.bundle import BundleInfo
+    config = {"classes": ["A"], "calibration": {"temperature": 0.7}, "future": {"x": 1},
+              "validation": {"split": "frame"}, "card": {"headline": {"test": "1/1"}}}
+    info = BundleInfo.from_config(config)
+    assert info.temperature == 0.7 and info.unsure_below == 0.5 and info.validation is None
+    written = info.to_config()
+    assert written["future"] == {"x": 1} and written["validation"] == {"split": "frame"}
+    assert written["card"] == config["card"] and "classes" not in written

@@ -84,16 +84,18 @@ def expand_image_paths(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def image_from_array(array: np.ndarray, name: str = "array") -> Image.Image:
-    """An RGB image from an ``H x W x 3`` (or ``H x W`` grey) uint8 array, under the size rule."""
-    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3
-                                                               and array.shape[2] not in (3, 4)):
-        raise ImageError(name, f"expected an H x W x 3 uint8 array, not {array.dtype} "
-                               f"{'x'.join(map(str, array.shape))}")
-    problem = size_problem(array.shape[1], array.shape[0])
+def image_in_memory(image: Image.Image | np.ndarray, name: str) -> Image.Image:
+    """An 8-bit RGB copy of a PIL image or an ``H x W x 3`` (or ``H x W`` grey) uint8 array,
+    its size checked by the size rule before anything is converted or decoded."""
+    if isinstance(image, np.ndarray) and (image.dtype != np.uint8 or image.ndim not in (2, 3) or (
+            image.ndim == 3 and image.shape[2] not in (3, 4))):
+        raise ImageError(name, f"expected an H x W x 3 uint8 array, not {image.dtype} "
+                               f"{'x'.join(map(str, image.shape))}")
+    width, height = image.size if isinstance(image, Image.Image) else image.shape[1::-1]
+    problem = size_problem(width, height)
     if problem:
         raise ImageError(name, problem.reason)
-    return to_rgb(Image.fromarray(array))
+    return to_rgb(image if isinstance(image, Image.Image) else Image.fromarray(image))
 
 
 def load_rgb(path: str | Path, min_decode_side: int | None = None) -> Image.Image:

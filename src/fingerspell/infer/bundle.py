@@ -198,10 +198,12 @@ class BundleInfo:
         """The metadata fields of a (checked) ``config.json``."""
         known = {f.name for f in fields(cls)} - {"extra"}
         calibration, validation = config.get("calibration"), config.get("validation")
+        typed_validation = isinstance(validation, dict) and "accuracy" in validation
+        if validation is not None and not typed_validation:
+            known.discard("validation")  # an older shape: kept in extra, written back as it was
         return cls(recipe=config.get("recipe"), preset=config.get("preset"),
                    calibration=Calibration.from_dict(calibration) if calibration else None,
-                   validation=Validation.from_dict(validation)
-                   if isinstance(validation, dict) and "accuracy" in validation else None,
+                   validation=Validation.from_dict(validation) if typed_validation else None,
                    adapted=config.get("adapted"), card=config.get("card"),
                    extra={k: v for k, v in config.items()
                           if k not in known and k not in REBUILD_FIELDS})

@@ -27,8 +27,8 @@ from PIL import Image
 from .._atomic import match_umask, replace_dir, write_json
 from .._version import __version__
 from ..choices import RUNTIMES
-from ..data.images import expand_image_paths, image_from_array, size_problem, to_rgb
-from ..errors import FingerspellError, ImageError
+from ..data.images import expand_image_paths, image_in_memory
+from ..errors import FingerspellError
 from ..features.backbones import (
     FrozenBackbone,
     create_backbone,
@@ -387,12 +387,7 @@ class Model:
         items = list(source) if isinstance(source, (list, tuple)) else [source]
         in_memory = [isinstance(item, (Image.Image, np.ndarray)) for item in items]
         if items and all(in_memory):
-            images = [to_rgb(item) if isinstance(item, Image.Image)
-                      else image_from_array(item, f"image {i}") for i, item in enumerate(items)]
-            for i, image in enumerate(images):  # the size rule every image from outside meets
-                problem = size_problem(*image.size)
-                if problem:
-                    raise ImageError(f"image {i}", problem.reason)
+            images = [image_in_memory(item, f"image {i}") for i, item in enumerate(items)]
             return self.predict_images(images, top_k=top_k), {}
         if any(in_memory):
             raise FingerspellError("predict: give files and folders, or images in memory, not a "
