@@ -45,7 +45,7 @@ def images_per_second(run, batch: torch.Tensor, min_seconds: float = 3.0) -> flo
 
 
 def head_seconds(feature_dim: int, n_train: int = 6960, n_val: int = 1740, classes: int = 29) -> float:
-    recipe = PRESETS["default"]
+    recipe = PRESETS["default"].recipe("image")
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(n_train + n_val, feature_dim, generator=generator).half()
     y = torch.randint(0, classes, (n_train + n_val,), generator=generator)

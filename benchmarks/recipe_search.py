@@ -25,15 +25,15 @@ from fingerspell.training.loop import fit_head
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl_alphabet" / "train"
 
 CANDIDATES = {
-    "default": PRESETS["default"],
-    "default with standardised features": replace(PRESETS["default"], normalize=True),
-    "MLP 512 + dropout 0.5, standardised": replace(PRESETS["default"], normalize=True,
+    "default": PRESETS["default"].recipe("image"),
+    "default with standardised features": replace(PRESETS["default"].recipe("image"), normalize=True),
+    "MLP 512 + dropout 0.5, standardised": replace(PRESETS["default"].recipe("image"), normalize=True,
                                                    hidden=(512,), dropout=(0.5,)),
-    "default without label smoothing": replace(PRESETS["default"], label_smoothing=0.0),
-    "default without feature dropout": replace(PRESETS["default"], input_dropout=0.0),
-    "default, lr 3e-3": replace(PRESETS["default"], lr=3e-3),
+    "default without label smoothing": replace(PRESETS["default"].recipe("image"), label_smoothing=0.0),
+    "default without feature dropout": replace(PRESETS["default"].recipe("image"), input_dropout=0.0),
+    "default, lr 3e-3": replace(PRESETS["default"].recipe("image"), lr=3e-3),
     "linear, plain SGD lr 1e-3, batch 32, 15 epochs": replace(
-        PRESETS["default"], input_dropout=0.0, optimizer="sgd", lr=1e-3, weight_decay=0.0,
+        PRESETS["default"].recipe("image"), input_dropout=0.0, optimizer="sgd", lr=1e-3, weight_decay=0.0,
         schedule="constant", warmup_epochs=0.0, label_smoothing=0.0, batch_size=32, epochs=15),
 }
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     images = discover(args.data)
-    backbone = create_backbone(PRESETS["default"].backbone)
+    backbone = create_backbone(PRESETS["default"].recipe("image").backbone)
     features = extract_features(backbone, [s.path for s in images.samples],
                                 cache=FeatureCache(None, backbone.cache_namespace))
     x = torch.from_numpy(features.vectors)

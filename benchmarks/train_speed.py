@@ -117,9 +117,9 @@ def time_default(samples, device: torch.device, workers: int | None) -> dict:
                                     cache_dir=root / "c", workers=workers, device=str(device),
                                     hand_model=HAND_MODEL, show_progress=False)
             result[phase] = {"total_s": round(time.perf_counter() - start, 2),
-                             "features_s": run.metrics["feature_seconds"],
-                             "heads_s": run.metrics["head_seconds"],
-                             "features_computed": run.metrics["features_computed"],
+                             "features_s": run.metrics.feature_seconds,
+                             "heads_s": run.metrics.head_seconds,
+                             "features_computed": run.metrics.features_computed,
                              "val_acc": round(run.val_accuracy, 4)}
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return result
@@ -127,7 +127,7 @@ def time_default(samples, device: torch.device, workers: int | None) -> dict:
 
 def time_seed(samples, n_images: int, epochs: int, batches: int, device: torch.device) -> dict:
     """Time full VGG16 + head training steps on real decoded images; extrapolate the run."""
-    recipe = PRESETS["seed"]
+    recipe = PRESETS["seed"].recipe()
     backbone = create_backbone("vgg16", weights="none")
     net = backbone.net.to(device)
     for parameter in net.parameters():  # as the tutorial ran it: nothing frozen

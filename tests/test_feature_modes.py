@@ -103,7 +103,7 @@ def test_no_hand_routes(mode_runs: dict[str, Path], small_data: Path, shared_tra
     assert model.fallback_head is None
     (prediction,), _ = model.predict([shared_train / "nothing" / "nothing1500.jpg"])
     assert (prediction.label, prediction.route) == ("nothing", "no hand: nothing")
-    assert result.metrics["val_per_class"]["nothing"]["recall"] == 1.0
+    assert result.metrics.val_per_class["nothing"]["recall"] == 1.0
 
 
 def test_cache_reuse_and_python_api(small_data: Path, hand_model: Path, tmp_path: Path) -> None:
@@ -115,10 +115,10 @@ def test_cache_reuse_and_python_api(small_data: Path, hand_model: Path, tmp_path
     second = fingerspell.train(small_data, tmp_path / "b", features="fusion", epochs=2,
                                cache_dir=cache, show_progress=False)
     n = len(list(small_data.rglob("*.jpg")))
-    assert first.metrics["features_computed"] == n
-    assert second.metrics["features_computed"] == 0 and second.metrics["features_cached"] == n
-    assert first.metrics["best_val_acc"] == second.metrics["best_val_acc"]
-    losses = [[h["val_loss"] for h in r.metrics["history"]] for r in (first, second)]
+    assert first.metrics.features_computed == n
+    assert second.metrics.features_computed == 0 and second.metrics.features_cached == n
+    assert first.metrics.best_val_acc == second.metrics.best_val_acc
+    losses = [[h["val_loss"] for h in r.metrics.history] for r in (first, second)]
     assert losses[0] == losses[1]
     report = fingerspell.evaluate(second.model_dir, small_data, show_progress=False,
                                   out_dir=tmp_path / "eval", cache_dir=cache).report

@@ -15,7 +15,8 @@ from .conftest import link_subset
 
 
 def test_seed_preset_is_the_tutorial_recipe() -> None:
-    seed = PRESETS["seed"]
+    assert PRESETS["seed"].features == "image"  # the tutorial reads whole photos
+    seed = PRESETS["seed"].recipe()
     assert (seed.backbone, seed.hidden, seed.dropout) == ("vgg16", (8192, 4096), (0.8, 0.5))
     assert (seed.optimizer, seed.lr, seed.momentum, seed.batch_size, seed.epochs) == \
         ("sgd", 1e-3, 0.0, 32, 15)
@@ -30,7 +31,7 @@ def test_seed_preset_trains_with_local_vgg16_file(shared_train: Path, tmp_path: 
 
     result = fingerspell.train(data, tmp_path / "run", preset="seed", weights=str(weights),
                                epochs=1, keep_epochs=1, show_progress=False)
-    assert result.config["recipe"]["backbone"] == "vgg16"
+    assert result.config.recipe.backbone == "vgg16"
     model = Model.load(result.model_dir)
     layers = [m for m in model.head.layers if not isinstance(m, nn.Identity)]
     shapes = [(m.in_features, m.out_features) for m in layers if isinstance(m, nn.Linear)]

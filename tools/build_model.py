@@ -96,7 +96,7 @@ def main() -> int:
                         "accuracy_of_most_confident_80pct":
                             report["risk_coverage"]["accuracy_at"]["0.8"]}
     headline = {"test photos": f"{right}/{total}",
-                f"validation ({result.metrics['split']})": f"{result.val_accuracy:.1%}"}
+                f"validation ({result.metrics.split})": f"{result.val_accuracy:.1%}"}
     if unseen:
         mean = sum(u["accuracy"] for u in unseen.values()) / len(unseen)
         headline[f"unseen sources (mean of {len(unseen)})"] = f"{mean:.1%}"
@@ -108,7 +108,7 @@ def main() -> int:
                            "licence": SOURCES[n][1], "credit": SOURCES[n][2]} for n in names},
         "seed": args.seed,
         "test_photos": {"right": right, "of": total},
-        "validation": {"split": result.metrics["split"],
+        "validation": {"split": result.metrics.split,
                        "accuracy": round(result.val_accuracy, 4)},
         "unseen_sources": unseen,
     }

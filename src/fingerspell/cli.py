@@ -218,22 +218,17 @@ def _export_arguments(commands: Any) -> None:
 
 
 def _tune_arguments(commands: Any) -> None:
-    """``fingerspell tune``'s arguments."""
-    from .choices import FEATURE_MODES
+    """``fingerspell tune``'s arguments: the run's options are ``train``'s (``TUNE_OPTIONS``)."""
+    from .training.options import TUNE_OPTIONS, TrainOptions
     p = commands.add_parser("tune", help="search head hyper-parameters on cached features")
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("data_dirs", nargs="+", metavar="DATA_DIR",
+                   help="labelled image folder(s), as for train")
     p.add_argument("--out", default="runs/tune", metavar="DIR", help="output folder (runs/tune)")
     p.add_argument("--trials", type=positive_int, default=50)
-    p.add_argument("--features", choices=FEATURE_MODES, default="fusion",
-                   help="the feature mode whose head is searched (fusion)")
-    p.add_argument("--hand-model", default=None, metavar="FILE",
-                   help="MediaPipe hand_landmarker.task for hand-based features")
     p.add_argument("--backbones", default=None, metavar="A,B",
-                   help="comma-separated backbones to search over (default: the default's)")
-    p.add_argument("--weights", default=None, metavar="FILE")
+                   help="comma-separated backbones to search over (default: the recipe's)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    TrainOptions.add_arguments(p, TUNE_OPTIONS)
 
 
 def _backbones_arguments(commands: Any) -> None:
@@ -357,7 +352,7 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
     options = TrainOptions.from_arguments(args)
     if args.dry_run:
         out = args.out or numbered_run_dir()
-        print(json.dumps(resolve_config(args.data_dirs, out, options), indent=2))
+        print(json.dumps(resolve_config(args.data_dirs, out, options).to_dict(), indent=2))
         return 0
     result = train(args.data_dirs, args.out, options, resume=args.resume, force=args.force,
                    cache_dir=args.cache_dir, workers=args.workers, show_progress=show_progress)
@@ -368,18 +363,18 @@ def _train(args: argparse.Namespace, show_progress: bool) -> int:
 
 
 def _tune(args: argparse.Namespace, show_progress: bool) -> int:
+    from .training.options import TrainOptions
     from .training.tune import tune
-    result = tune(args.data_dir, args.out, trials=args.trials, features=args.features,
-                  hand_model=args.hand_model,
+    options = TrainOptions.from_arguments(args)
+    result = tune(args.data_dirs, args.out, options, trials=args.trials,
                   backbones=args.backbones.split(",") if args.backbones else None,
-                  weights=args.weights, seed=args.seed, timeout=args.timeout, device=args.device,
-                  cache_dir=args.cache_dir, show_progress=show_progress)
+                  timeout=args.timeout, cache_dir=args.cache_dir, show_progress=show_progress)
     recipe = result.best_recipe
     print(f"best       {result.best_val_acc:.2%} validation accuracy after {result.n_trials} trials "
           f"({result.n_pruned} pruned)")
     print(f"recipe     {recipe.backbone}, head {list(recipe.hidden) or 'linear'}, lr {recipe.lr:.2g}, "
           f"batch {recipe.batch_size}, {recipe.epochs} epochs")
-    print(f"config     {result.out / 'best_config.json'} (train ... --features {args.features} "
+    print(f"config     {result.out / 'best_config.json'} (train ... --features {recipe.features} "
           f"--config it)")
     print(f"plot       {result.out / 'study.png'}")
     return 0

@@ -4,7 +4,7 @@ ask a ``FeatureMode`` instead of comparing mode names.
 No heavy imports here. The modes' names are ``choices.FEATURE_MODES`` (the ground floor).
 
 Adding a mode: describe it below, teach ``FeaturePipeline`` (features/modes.py) to compute its
-vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_OVERRIDES``).
+vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_CHANGES``, if the default head needs changing for it).
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ _MODES = (
                 backbone_input="crop", landmarks=True, found_flag=True, late_fusion=True),
 )
 MODES: dict[str, FeatureMode] = {mode.name: mode for mode in _MODES}
-assert tuple(MODES) == FEATURE_MODES, "choices.FEATURE_MODES names the modes described here"
 HAND_MODES = tuple(name for name, mode in MODES.items() if mode.needs_hands)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_LAZY = {"TrainOptions": ".options", "TrainResult": ".trainer", "resolve_config": ".trainer",
-         "train": ".trainer", "FitCallback": ".loop", "EpochEnd": ".loop"}
+_LAZY = {"TrainOptions": ".options", "TrainResult": ".trainer", "TrainMetrics": ".metrics",
+         "RunConfig": ".config", "resolve_config": ".config", "train": ".trainer",
+         "FitCallback": ".loop", "EpochEnd": ".loop"}
 
 __all__ = sorted(_LAZY)
 

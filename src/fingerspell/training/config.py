@@ -1,20 +1,137 @@
-"""The resolved training configuration (the run's ``config.json``) from ``TrainOptions``."""
+"""``RunConfig``: what a training run is, typed, as saved to the run's ``config.json``.
+
+One configuration, in layers that each override the one before: ``RunConfig``'s own defaults,
+the preset's recipe for the chosen feature mode (``head/recipes.PRESETS``), a recipe file
+(``--config``, e.g. ``tune``'s ``best_config.json``), then the options a user gave
+(``TrainOptions``: each field says where in this config it lands and whether a resume may
+change it). ``train``, ``tune``, ``--resume``, ``--dry-run`` and ``fingerspell.train`` all go
+through ``resolve_config`` / ``resume_config``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..choices import CALIBRATION_SOURCES, SPLIT_STRATEGIES
+from ..choices import CALIBRATION_SOURCES, EXTRACTION_RUNTIMES, SPLIT_STRATEGIES
 from ..errors import FingerspellError
 from ..features.backbones import get_spec
 from ..features.feature_mode import get_mode
 from ..features.hands import HandSettings
-from ..head.recipes import Recipe, get_preset, recipe_for_features
+from ..head.recipes import Recipe, get_preset
 from ..jsonfile import read_json
 from .options import TrainOptions
 from .run_folder import CONFIG_FILE, RUN_KIND
+
+# What runs saved before a field was recorded meant by its absence.
+_ABSENT_IN_OLD_RUNS = {"landmark_encoding": 1, "calibrate_on": "validation"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run's settings (the run folder's ``config.json``; ``--dry-run`` prints it).
+
+    Attributes:
+        data: the data folders, resolved (several are merged by class name).
+        out: the run folder.
+        preset: the preset the recipe came from (``default`` or ``seed``).
+        recipe: how the head is trained (feature mode, backbone, optimiser, epochs, ...).
+        weights: a local backbone checkpoint, ``none`` for random weights, or None (packaged or
+            downloaded).
+        seed: seeds the split and training.
+        val_fraction: the held-out share.
+        split_by: ``auto`` (by signer where file names say who signed, else blocks of frames),
+            ``signer``, ``frame`` or ``random``.
+        calibrate_on: where the confidence temperature is fitted (``sources`` or
+            ``validation``).
+        landmark_weight: a fusion's landmark share, or ``auto`` (chosen per data folder).
+        landmark_encoding: what the landmark features of this run's checkpoints mean.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        runtime: the feature extraction engine (``auto``, ``torch``, ``onnx``).
+        keep_epochs: keep only this many per-epoch checkpoints (None: all).
+        hand: how the signing hand is found.
+        hand_model: MediaPipe's hand model file, or None (found or downloaded).
+    """
+
+    kind: str = RUN_KIND
+    fingerspell_version: str = __version__
+    data: tuple[str, ...] = ()
+    out: str = ""
+    preset: str = "default"
+    recipe: Recipe = field(default_factory=Recipe)
+    weights: str | None = None
+    seed: int = 0
+    val_fraction: float = 0.2
+    split_by: str = "auto"
+    calibrate_on: str = "sources"
+    landmark_weight: str | float = "auto"
+    landmark_encoding: int = 2
+    device: str = "auto"
+    runtime: str = "auto"
+    keep_epochs: int | None = None
+    hand: HandSettings = field(default_factory=HandSettings)
+    hand_model: str | None = None
+
+    def __post_init__(self) -> None:
+        recipe = self.recipe
+        get_spec(recipe.backbone)  # unknown names fail here, before any work
+        mode = get_mode(recipe.features)
+        if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
+            raise FingerspellError(f"epochs, batch size and learning rate must be positive "
+                                   f"(got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
+        for name, value, known in (("split-by", self.split_by, SPLIT_STRATEGIES),
+                                   ("calibrate-on", self.calibrate_on, CALIBRATION_SOURCES),
+                                   ("runtime", self.runtime, EXTRACTION_RUNTIMES)):
+            if value not in known:
+                raise FingerspellError(f"unknown --{name} {value!r}; choose from "
+                                       f"{', '.join(known)}")
+        if not 0 < self.val_fraction < 1:
+            raise FingerspellError(f"--val-fraction must be between 0 and 1, got "
+                                   f"{self.val_fraction}")
+        if self.landmark_weight != "auto" and not (
+                isinstance(self.landmark_weight, int | float) and 0 <= self.landmark_weight <= 1):
+            raise FingerspellError(f"--landmark-weight must be auto or a number from 0 to 1, "
+                                   f"got {self.landmark_weight!r}")
+        if recipe.finetune_blocks and not mode.finetunable:
+            raise FingerspellError(f"--finetune needs backbone features (image, crop or fusion; "
+                                   f"got {mode.name})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form written to ``config.json``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(data=list(self.data), recipe=self.recipe.to_dict(), hand=self.hand.to_dict())
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "run configuration") -> RunConfig:
+        """Read a saved configuration (fields a newer version added take what their absence
+        meant; unknown fields are refused, naming them)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise FingerspellError(f"{source}: unknown fields {', '.join(sorted(unknown))}")
+        values = {**_ABSENT_IN_OLD_RUNS, **data}
+        try:
+            return cls(**{**values, "data": tuple(values.get("data", ())),
+                          "recipe": Recipe.from_dict(values["recipe"]),
+                          "hand": HandSettings.from_dict(values.get("hand", {}))})
+        except (KeyError, TypeError, AttributeError) as error:
+            raise FingerspellError(f"{source}: not a fingerspell run configuration "
+                                   f"({error})") from None
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunConfig:
+        path = run_dir / CONFIG_FILE
+        saved = read_json(path, "run configuration")
+        if not isinstance(saved, dict) or not isinstance(saved.get("recipe"), dict):
+            raise FingerspellError(f"{path}: not a fingerspell run configuration")
+        return cls.from_dict(saved, str(path))
+
+    @property
+    def mode_name(self) -> str:
+        return self.recipe.features
 
 
 def data_dirs(data: str | Path | list[str | Path]) -> list[str]:
@@ -23,83 +140,83 @@ def data_dirs(data: str | Path | list[str | Path]) -> list[str]:
 
 
 def resolve_config(data_dir: str | Path | list[str | Path], out: str | Path,
-                   options: TrainOptions | None = None, **overrides: Any) -> dict[str, Any]:
-    """The full configuration of a training run as plain JSON-able data (``--dry-run`` prints it).
-
-    ``None`` means the default: preset "default" with ``fusion`` features (the seed preset:
-    ``image``), seed 0, 20% validation split "auto" (by signer where file names say who signed,
-    else by frame blocks), device "auto", every epoch checkpoint kept.
-    A ``config_file`` (e.g. ``tune``'s ``best_config.json``) replaces the preset's recipe
-    fields it names; options given explicitly win over both.
-    """
+                   options: TrainOptions | None = None, **overrides: Any) -> RunConfig:
+    """The configuration of a new training run: ``RunConfig``'s defaults < the preset's recipe
+    for the feature mode (``fusion`` for the default preset, ``image`` for ``seed``) < a
+    ``config_file``'s recipe fields < the options given."""
     o = TrainOptions.build(options, **overrides)
-    preset = o.preset or "default"
+    preset = get_preset(o.preset or RunConfig.preset)
     from_file = _read_recipe_file(Path(o.config_file)) if o.config_file else {}
-    default_mode = get_preset(preset).features if preset != "default" else "fusion"
-    mode = get_mode(o.features or from_file.get("features") or default_mode)
-    recipe = recipe_for_features(mode.name, preset)
-    recipe = Recipe.from_dict({**recipe.to_dict(), **from_file, "features": mode.name})
-    recipe = recipe.with_overrides(backbone=o.backbone, epochs=o.epochs, batch_size=o.batch_size,
-                                   lr=o.lr, finetune_blocks=o.finetune,
-                                   finetune_epochs=o.finetune_epochs)
-    get_spec(recipe.backbone)  # unknown names fail here, before any work
-    if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
-        raise FingerspellError(f"epochs, batch size and learning rate must be positive "
-                               f"(got {recipe.epochs}, {recipe.batch_size}, {recipe.lr})")
-    split_by = o.split_by or "auto"
-    if split_by not in SPLIT_STRATEGIES:
-        raise FingerspellError(f"unknown --split-by {split_by!r}; choose from "
-                               f"{', '.join(SPLIT_STRATEGIES)}")
-    calibrate_on = o.calibrate_on or "sources"
-    if calibrate_on not in CALIBRATION_SOURCES:
-        raise FingerspellError(f"unknown --calibrate-on {calibrate_on!r}; choose from "
-                               f"{', '.join(CALIBRATION_SOURCES)}")
-    landmark_weight = _landmark_weight(o.landmark_weight)
-    val_fraction = 0.2 if o.val_fraction is None else o.val_fraction
-    if not 0 < val_fraction < 1:
-        raise FingerspellError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
-    if recipe.finetune_blocks and not mode.finetunable:
-        raise FingerspellError(f"--finetune needs backbone features (image, crop or fusion; "
-                               f"got {mode.name})")
-    hand = HandSettings(**{k: v for k, v in (("pick", o.hand_pick),
-                                             ("min_confidence", o.hand_confidence))
-                           if v is not None})
-    return {
-        "kind": RUN_KIND,
-        "fingerspell_version": __version__,
-        "data": data_dirs(data_dir),
-        "out": str(Path(out).resolve()),
-        "preset": preset,
-        "recipe": recipe.to_dict(),
-        "weights": None if o.weights is None else str(o.weights),
-        "seed": 0 if o.seed is None else o.seed,
-        "val_fraction": val_fraction,
-        "split_by": split_by,
-        "calibrate_on": calibrate_on,
-        "landmark_weight": landmark_weight,
-        # what the landmark features of this run's checkpoints mean (features/landmarks.py)
-        "landmark_encoding": mode.landmark_encoding,
-        "device": o.device or "auto",
-        "runtime": o.runtime or "auto",
-        "keep_epochs": o.keep_epochs,
-        "hand": hand.to_dict(),
-        "hand_model": None if o.hand_model is None else str(Path(o.hand_model).resolve()),
-    }
+    mode = get_mode(o.features or from_file.get("features") or preset.features)
+    recipe = {**preset.recipe(mode.name).to_dict(), **from_file, "features": mode.name}
+    config = {**RunConfig(recipe=Recipe.from_dict(recipe)).to_dict(), "preset": preset.name,
+              "data": data_dirs(data_dir), "out": str(Path(out).resolve()),
+              "landmark_encoding": mode.landmark_encoding}
+    for name, value in o.given().items():
+        _put(config, name, value)
+    return RunConfig.from_dict(config, "options")
 
 
-def _landmark_weight(value: str | float | None) -> str | float:
-    """``auto`` (chosen on leave-one-source-out answers: training/fusion_weight.py) or a share
-    between 0 and 1."""
-    if value is None or value == "auto":
-        return "auto"
-    try:
-        weight = float(value)
-    except (TypeError, ValueError):
-        weight = float("nan")
-    if not 0 <= weight <= 1:
-        raise FingerspellError(f"--landmark-weight must be auto or a number from 0 to 1, "
-                               f"got {value!r}")
-    return weight
+def resume_config(data_dir: str | Path | list[str | Path], out: str | Path, run_dir: Path,
+                  options: TrainOptions | None = None, **overrides: Any) -> RunConfig:
+    """The saved configuration of ``run_dir``, for writing to ``out`` (where the user pointed,
+    even if the run was copied or moved there). Options given must agree with the saved ones,
+    except runtime options (``TrainOptions.is_runtime``), which the resume may change."""
+    o = TrainOptions.build(options, **overrides)
+    saved = RunConfig.read(run_dir)
+    config = saved.to_dict()
+    differences = ["data"] if data_dirs(data_dir) != config["data"] else []
+    for name, value in o.given().items():
+        if not TrainOptions.is_runtime(name) and _get(config, name) != _normalised(name, value):
+            differences.append(name)
+    from ..features.landmarks import LATEST_ENCODING
+    if get_mode(saved.mode_name).landmarks and saved.landmark_encoding != LATEST_ENCODING:
+        raise FingerspellError(f"{out}: the run was started with landmark encoding "
+                               f"{saved.landmark_encoding}, this fingerspell trains encoding "
+                               f"{LATEST_ENCODING}; use --force to start over")
+    if differences:
+        raise FingerspellError(f"{out}: cannot resume with different settings "
+                               f"({', '.join(differences)}); resume with the run's own settings, "
+                               f"or use --force to start over")
+    for name, value in o.given().items():
+        if TrainOptions.is_runtime(name):
+            _put(config, name, value)
+    return replace(RunConfig.from_dict(config, str(run_dir / CONFIG_FILE)),
+                   out=str(Path(out).resolve()))
+
+
+def _normalised(name: str, value: Any) -> Any:
+    """An option's value as the config stores it."""
+    if name == "hand_model":
+        return str(Path(value).resolve())  # the same model may be named from elsewhere
+    if name == "weights":
+        return str(value)
+    if name == "landmark_weight" and value != "auto":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise FingerspellError(f"--landmark-weight must be auto or a number from 0 to 1, "
+                                   f"got {value!r}") from None
+    return value
+
+
+def _put(config: dict[str, Any], name: str, value: Any) -> None:
+    """Write option ``name`` where it lands in the config (options read once, such as the
+    recipe file, land nowhere)."""
+    where = TrainOptions.where(name)
+    if not where:
+        return
+    target = config
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = _normalised(name, value)
+
+
+def _get(config: dict[str, Any], name: str) -> Any:
+    value: Any = config
+    for key in TrainOptions.where(name):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _read_recipe_file(path: Path) -> dict[str, Any]:
@@ -111,47 +228,4 @@ def _read_recipe_file(path: Path) -> dict[str, Any]:
     return recipe
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG_FILE
-    saved = read_json(path, "run configuration")
-    if not isinstance(saved, dict) or not isinstance(saved.get("recipe"), dict):
-        raise FingerspellError(f"{path}: not a fingerspell run configuration")
-    return saved
-
-
-def resume_config(data_dir: str | Path | list[str | Path], out: str | Path, run_dir: Path,
-                  options: TrainOptions | None = None, **overrides: Any) -> dict[str, Any]:
-    """The saved configuration of ``run_dir``, for writing to ``out`` (where the user pointed,
-    even if the run was copied or moved there). Options given must agree with the saved ones,
-    except runtime options (``TrainOptions.is_runtime``), which the resume may change."""
-    o = TrainOptions.build(options, **overrides)
-    saved = read_run_config(run_dir)
-    differences = ["data"] if data_dirs(data_dir) != saved.get("data") else []
-    for name, value in o.given().items():
-        if TrainOptions.is_runtime(name):
-            continue
-        before: Any = saved
-        for key in TrainOptions.where(name):
-            before = before.get(key) if isinstance(before, dict) else None
-        if before != (str(value) if name == "weights" else value):
-            differences.append(name)
-    from ..features.landmarks import LATEST_ENCODING
-    encoding = saved.get("landmark_encoding", 1)  # runs saved before it was recorded: 1
-    if get_mode(saved["recipe"]["features"]).landmarks and encoding != LATEST_ENCODING:
-        raise FingerspellError(f"{out}: the run was started with landmark encoding {encoding}, "
-                               f"this fingerspell trains encoding {LATEST_ENCODING}; use "
-                               f"--force to start over")
-    if differences:
-        raise FingerspellError(f"{out}: cannot resume with different settings "
-                               f"({', '.join(differences)}); resume with the run's own settings, "
-                               f"or use --force to start over")
-    saved["out"] = str(Path(out).resolve())
-    saved["recipe"]["epochs"] = o.epochs or saved["recipe"]["epochs"]
-    if o.finetune_epochs:
-        saved["recipe"]["finetune_epochs"] = o.finetune_epochs
-    for name in ("device", "runtime", "keep_epochs"):
-        if getattr(o, name) is not None:
-            saved[name] = getattr(o, name)
-    if o.hand_model is not None:  # the same model may live elsewhere now
-        saved["hand_model"] = str(Path(o.hand_model).resolve())
-    return saved
+__all__ = ["RunConfig", "data_dirs", "resolve_config", "resume_config"]

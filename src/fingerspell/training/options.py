@@ -120,16 +120,21 @@ class TrainOptions:
         return replace(options or cls(), **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """One flag per field (``dest`` is the field's name, default None)."""
+    def add_arguments(cls, parser: argparse.ArgumentParser,
+                      names: tuple[str, ...] | None = None) -> None:
+        """One flag per field (``dest`` is the field's name, default None); ``names``: only
+        those fields."""
         for f in fields(cls):
+            if names is not None and f.name not in names:
+                continue
             flag = f.metadata["flag"] or "--" + f.name.replace("_", "-")
             parser.add_argument(flag, dest=f.name, default=None, help=f.metadata["help"],
                                 **f.metadata["argparse"])
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> TrainOptions:
-        return cls(**{name: getattr(args, name) for name in cls.names()})
+        """The fields the parser has flags for (the others stay None)."""
+        return cls(**{name: getattr(args, name) for name in cls.names() if hasattr(args, name)})
 
     def given(self) -> dict[str, Any]:
         """The options the user set (not None)."""
@@ -145,3 +150,8 @@ class TrainOptions:
 
 
 _FIELDS = {f.name: f for f in fields(TrainOptions)}
+
+# What ``fingerspell tune`` shares with ``train``: what the searched run sees and how it is split
+# (the recipe fields themselves are what the search chooses).
+TUNE_OPTIONS = ("preset", "features", "hand_model", "hand_pick", "hand_confidence", "weights",
+                "seed", "val_fraction", "split_by", "device", "runtime")

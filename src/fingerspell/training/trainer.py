@@ -28,13 +28,14 @@ from ..head.heads import LateFusionHead, MLPHead
 from ..head.recipes import Recipe
 from ..infer.bundle import BundleInfo, Calibration, Validation
 from ..infer.model import Model
-from .config import resolve_config, resume_config
+from .config import RunConfig, resolve_config, resume_config
 from .distributed import Dist, init_from_env
 from .finetune import ImageRows, finetune, last_blocks
 from .fitting import LANDMARKS, MAIN, Examples, FittedHead, HeadFitter
 from .fusion_weight import DEFAULT as DEFAULT_LANDMARK_WEIGHT
 from .fusion_weight import choose_landmark_weight
 from .loop import Checkpoints, FitCallback, OnEpoch
+from .metrics import TrainMetrics
 from .options import TrainOptions
 from .run_features import RunFeatures
 from .run_folder import (
@@ -54,59 +55,58 @@ MIN_CALIBRATION_ROWS = 20  # fewer held-out predictions cannot pin a temperature
 class TrainResult:
     run_dir: Path
     model_dir: Path
-    config: dict[str, Any]
-    metrics: dict[str, Any]
+    config: RunConfig
+    metrics: TrainMetrics
     skipped: dict[str, str] = field(default_factory=dict)
     is_main: bool = True  # False on torchrun ranks other than 0, which write nothing
 
     @property
     def val_accuracy(self) -> float:
-        return float(self.metrics["best_val_acc"])
+        return float(self.metrics.best_val_acc or 0.0)
 
     def summary(self) -> str:
         """The one-screen summary ``fingerspell train`` prints: what was trained on what, how long
         each stage took, the validation accuracy, the calibration and where everything went."""
-        m = self.metrics
-        recipe = self.config["recipe"]
+        m, recipe = self.metrics, self.config.recipe
+        fusion = get_mode(m.features).late_fusion
         lines = [
             "",
-            f"trained    {m['features']} features ({recipe['backbone']}) + head "
-            f"{list(recipe['hidden']) or 'linear'}"
-            + (" on the crop, averaged with a landmark MLP" if get_mode(m["features"]).late_fusion
-               else "")
-            + f" ({self.config['preset']} preset), {len(m['history'])} epochs",
-            f"data       {' + '.join(m['data'])}: {len(m['classes'])} classes, {m['n_train']} "
-            f"train / {m['n_val']} validation ({m['split']} split), {m['n_skipped']} skipped",
-            f"features   {m['features_computed']} extracted, {m['features_cached']} from cache, "
-            f"{m['feature_seconds']:.1f} s ({m['runtime']})"
-            + (f"; hand found in {m['hand_found']:.1%}" if m.get("hand_found") is not None else ""),
-            f"head       {m['head_seconds']:.1f} s on {m['device']}"
-            + (f" ({m['world_size']} processes)" if m["world_size"] > 1 else "")
-            + (f", resumed after epoch {m['resumed_from_epoch']}" if m["resumed_from_epoch"] else ""),
-            f"accuracy   {m['best_val_acc']:.2%} on validation (best epoch {m['best_epoch']})"
-            + (f"; {'crop head' if get_mode(m['features']).late_fusion else 'head'} only "
-               f"{m['head_only_val_acc']:.2%}, fine-tuned {m['finetune_val_acc']:.2%}"
-               f" ({'kept' if m['finetune_kept'] else 'not better: the frozen backbone kept'})"
-               if "head_only_val_acc" in m else ""),
-            f"model      {self.model_dir}",
-            f"report     {self.run_dir / 'report.html'} (curves.png, confusion_matrix.png, errors.png)",
+            f"trained    {m.features} features ({recipe.backbone}) + head "
+            f"{list(recipe.hidden) or 'linear'}"
+            + (" on the crop, averaged with a landmark MLP" if fusion else "")
+            + f" ({self.config.preset} preset), {len(m.history)} epochs",
+            f"data       {' + '.join(m.data)}: {len(m.classes)} classes, {m.n_train} "
+            f"train / {m.n_val} validation ({m.split} split), {m.n_skipped} skipped",
+            *(f"  from     {source['data']}: {source['images']} images, "
+              f"{len(source['classes'])} classes ({', '.join(source['classes'])})"
+              for source in (m.sources if len(m.sources) > 1 else [])),  # who brought which letters
+            f"features   {m.features_computed} extracted, {m.features_cached} from cache, "
+            f"{m.feature_seconds:.1f} s ({m.runtime})"
+            + (f"; hand found in {m.hand_found:.1%}" if m.hand_found is not None else ""),
+            f"head       {m.head_seconds:.1f} s on {m.device}"
+            + (f" ({m.world_size} processes)" if m.world_size > 1 else "")
+            + (f", resumed after epoch {m.resumed_from_epoch}" if m.resumed_from_epoch else ""),
+            f"accuracy   {m.best_val_acc:.2%} on validation (best epoch {m.best_epoch})"
+            + (f"; {'crop head' if fusion else 'head'} only {m.head_only_val_acc:.2%}, "
+               f"fine-tuned {m.finetune_val_acc:.2%}"
+               f" ({'kept' if m.finetune_kept else 'not better: the frozen backbone kept'})"
+               if m.finetuned else ""),
         ]
-        if "calibration_fit" in m:
-            fit = m["calibration_fit"]
-            lines.insert(-2, f"confidence temperature {fit['temperature']:g} fitted on "
-                             f"{fit['fitted_on']}: calibration error {fit['ece_before']:.3f} -> "
-                             f"{fit['ece_after']:.3f} on {fit['n']} answers")
-        if "landmark_weight" in m:
-            scores = m.get("landmark_weight_by_source_folds")
-            lines.insert(-2, f"fusion     landmark head weight {m['landmark_weight']:g}"
-                             + (f", chosen on each folder answered without it "
-                                f"({scores[str(m['landmark_weight'])]:.1%} mean; "
-                                f"{' '.join(f'{w}: {s:.1%}' for w, s in scores.items())})"
-                                if scores else ""))
-        if len(m["sources"]) > 1:  # merged folders: who brought which letters
-            for source in reversed(m["sources"]):
-                lines.insert(3, f"  from     {source['data']}: {source['images']} images, "
-                                f"{len(source['classes'])} classes ({', '.join(source['classes'])})")
+        if m.calibration_fit is not None:
+            fit = m.calibration_fit
+            lines.append(f"confidence temperature {fit['temperature']:g} fitted on "
+                         f"{fit['fitted_on']}: calibration error {fit['ece_before']:.3f} -> "
+                         f"{fit['ece_after']:.3f} on {fit['n']} answers")
+        if m.landmark_weight is not None:
+            scores = m.landmark_weight_by_source_folds
+            lines.append(f"fusion     landmark head weight {m.landmark_weight:g}"
+                         + (f", chosen on each folder answered without it "
+                            f"({scores[str(m.landmark_weight)]:.1%} mean; "
+                            f"{' '.join(f'{w}: {s:.1%}' for w, s in scores.items())})"
+                            if scores else ""))
+        lines += [f"model      {self.model_dir}",
+                  f"report     {self.run_dir / 'report.html'} (curves.png, confusion_matrix.png, "
+                  f"errors.png)"]
         if self.skipped:
             lines.append(f"skipped    {len(self.skipped)} unreadable images listed in "
                          f"{self.run_dir / 'skipped.txt'}")
@@ -141,22 +141,22 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
     config = (resume_config(data_dir, folder.final, folder.work, options) if resume
               else resolve_config(data_dir, folder.final, options))
     # bad data, devices or weights fail here, before the run folder is touched
-    device = resolve_device(config["device"])
-    images = discover_many(config["data"])
-    refuse_inside_data(folder.final, config["data"])
-    backbone = create_backbone(config["recipe"]["backbone"], config["weights"])
-    mode = get_mode(config["recipe"]["features"])
-    hand_model = (check_hand_model(resolve_hand_model(config["hand_model"], cache_dir))
+    device = resolve_device(config.device)
+    images = discover_many(config.data)
+    refuse_inside_data(folder.final, config.data)
+    backbone = create_backbone(config.recipe.backbone, config.weights)
+    mode = get_mode(config.recipe.features)
+    hand_model = (check_hand_model(resolve_hand_model(config.hand_model, cache_dir))
                   if mode.needs_hands else None)
-    if config["recipe"]["finetune_blocks"]:
-        last_blocks(backbone, config["recipe"]["finetune_blocks"])  # a wrong N fails now
+    if config.recipe.finetune_blocks:
+        last_blocks(backbone, config.recipe.finetune_blocks)  # a wrong N fails now
     dist = init_from_env(device.type)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     if dist.is_main:
         if not resume:
             start_run_folder(folder)
-        write_json(folder.work / CONFIG_FILE, config)
+        write_json(folder.work / CONFIG_FILE, config.to_dict())
     dist.barrier()
     try:
         result = _run(config, folder.work, images, backbone, hand_model, device, dist,
@@ -170,14 +170,14 @@ def train(data_dir: str | Path | list[str | Path], out: str | Path | None = None
     return replace(result, run_dir=folder.final, model_dir=folder.final / "model")
 
 
-def _part_callbacks(run_dir: Path, config: dict[str, Any], dist: Dist,
+def _part_callbacks(run_dir: Path, config: RunConfig, dist: Dist,
                     on_epoch: Callable[[list[dict[str, Any]]], None],
                     user: Sequence[FitCallback] = ()) -> Callable[[str], list[FitCallback]]:
     """Each head part checkpoints in its own folder (rank 0 writes; every rank resumes); the
     main part also reports to ``user``'s callbacks."""
     def callbacks(part: str) -> list[FitCallback]:
         folder = run_dir / "checkpoints" / ("" if part == MAIN else part)
-        keep = config.get("keep_epochs") if part == MAIN else None
+        keep = config.keep_epochs if part == MAIN else None
         found: list[FitCallback] = [Checkpoints(folder, keep, write=dist.is_main)]
         if part == MAIN and dist.is_main:
             found += [OnEpoch(on_epoch), *user]
@@ -198,7 +198,7 @@ class RunData:
     val_idx: list[int]
     split_strategy: str
     skipped: dict[str, str]
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
 
 
 @dataclass
@@ -209,22 +209,22 @@ class RunHeads:
     fitter: HeadFitter
     fitted: FittedHead
     folds: list[SourceFold] | None
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
 
     @property
     def head(self) -> MLPHead | LateFusionHead:
         return self.fitted.head
 
 
-def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: FrozenBackbone,
+def _run(config: RunConfig, run_dir: Path, images: ImageSet, backbone: FrozenBackbone,
          hand_model: Path | None, device: torch.device, dist: Dist, *, cache_dir: Path | None,
          workers: int | None, show_progress: bool,
          callbacks: Sequence[FitCallback] = ()) -> TrainResult:
     """The stages: data (split, features), heads (and the fusion's weight), fine-tuning if asked,
     then the model, its validation answers and temperature, and the files of the run."""
-    recipe = Recipe.from_dict(config["recipe"])
+    recipe = config.recipe
     mode = get_mode(recipe.features)
-    hand_settings = HandSettings.from_dict(config["hand"])
+    hand_settings = config.hand
     data = _data_stage(config, run_dir, images, backbone, hand_model, device, dist, mode=mode,
                        hand_settings=hand_settings, cache_dir=cache_dir, workers=workers,
                        show_progress=show_progress)
@@ -250,36 +250,36 @@ def _run(config: dict[str, Any], run_dir: Path, images: ImageSet, backbone: Froz
                            is_main=False)
 
     model = Model(backbone, head.cpu(), images.classes,
-        info=BundleInfo(recipe=recipe.to_dict(), preset=config["preset"]),
+        info=BundleInfo(recipe=recipe.to_dict(), preset=config.preset),
         features=mode, hand_settings=hand_settings, hand_model=hand_model,
         fallback_head=heads.fitted.fallback.cpu() if heads.fitted.fallback is not None else None)
     model.to(torch.device("cpu"))
     val_probs = _validation_answers(model, data, metrics, val_probs, tuned, cache_dir)
     val_probs = _calibrate(model, data, heads, val_probs, tuned, config, len(images.sources))
-    model.info.validation = Validation(metrics["best_val_acc"], data.split_strategy,
+    model.info.validation = Validation(float(metrics.best_val_acc or 0.0), data.split_strategy,
                                        len(data.val_idx), [str(p) for p in images.sources])
     model.save(run_dir / "model")
     _write_report(run_dir, images, data, metrics, val_probs, recipe, config)
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", metrics.to_dict())
     return TrainResult(run_dir, run_dir / "model", config, metrics, data.skipped)
 
 
-def _data_stage(config: dict[str, Any], run_dir: Path, images: ImageSet,
+def _data_stage(config: RunConfig, run_dir: Path, images: ImageSet,
                 backbone: FrozenBackbone, hand_model: Path | None, device: torch.device,
                 dist: Dist, *, mode: FeatureMode, hand_settings: HandSettings,
                 cache_dir: Path | None, workers: int | None, show_progress: bool) -> RunData:
     """Split the photos (split.json), compute their features (cached; skipped.txt lists the
     unreadable), and describe the data."""
-    split = split_samples(images.samples, val_fraction=config["val_fraction"],
-                          seed=config["seed"], strategy=config["split_by"])
+    split = split_samples(images.samples, val_fraction=config.val_fraction,
+                          seed=config.seed, strategy=config.split_by)
     paths = [s.path for s in images.samples]
     if dist.is_main:
         write_json(run_dir / "split.json", {
-            "strategy": split.strategy, "seed": config["seed"],
+            "strategy": split.strategy, "seed": config.seed,
             "val": [str(paths[i]) for i in split.val]})
     for turn in (True, False):  # rank 0 creates the caches and ONNX graph before the others
         if dist.is_main == turn:
-            encoder = choose_encoder(backbone, runtime=config.get("runtime") or "auto",
+            encoder = choose_encoder(backbone, runtime=config.runtime,
                                      device=device, cache_root=cache_dir)
         dist.barrier()
     extract = RunFeatures(encoder, hand_model=hand_model, hand_settings=hand_settings,
@@ -302,46 +302,46 @@ def _data_stage(config: dict[str, Any], run_dir: Path, images: ImageSet,
     sources = np.asarray([s.source for s in images.samples])
     metrics = _data_metrics(images, mode, split.strategy, features, train_idx, val_idx,
                             skipped, sources)
-    metrics.update(device=str(device), runtime=encoder.runtime, world_size=dist.world)
+    metrics.device, metrics.runtime, metrics.world_size = str(device), encoder.runtime, dist.world
     examples = Examples(features.vectors, labels, features.found,
                         sources if len(images.sources) > 1 else None, extract.views(paths))
     return RunData(paths, labels, features, examples, train_idx, val_idx, split.strategy,
                    skipped, metrics)
 
 
-def _head_stage(data: RunData, config: dict[str, Any], run_dir: Path, images: ImageSet,
+def _head_stage(data: RunData, config: RunConfig, run_dir: Path, images: ImageSet,
                 mode: FeatureMode, recipe: Recipe, feature_dim: int, device: torch.device,
                 dist: Dist, *, show_progress: bool, callbacks: Sequence[FitCallback]) -> RunHeads:
     """Fit the head(s) on the training rows (checkpoints, resume, metrics.json every epoch),
     then a fusion's landmark weight: given, or chosen on each data folder answered by heads
     fitted without it."""
     def on_epoch(history: list[dict[str, Any]]) -> None:
-        write_json(run_dir / "metrics.json", {**data.metrics, "history": history})
+        write_json(run_dir / "metrics.json", replace(data.metrics, history=history).to_dict())
 
-    fitter = HeadFitter(mode, recipe, len(images.classes), feature_dim, seed=config["seed"],
+    fitter = HeadFitter(mode, recipe, len(images.classes), feature_dim, seed=config.seed,
                         device=device, show_progress=show_progress,
                         callbacks=_part_callbacks(run_dir, config, dist, on_epoch, callbacks))
     no_nothing = "nothing" not in {c.lower() for c in images.classes}
     fitted = fitter.fit(data.examples, data.train_idx, data.val_idx,
                         fallback=mode.head_needs_hand and no_nothing)
     fit = fitted.main
-    metrics = {**data.metrics, "n_train_rows": fitted.n_train_rows, "best_epoch": fit.best_epoch,
-               "best_val_acc": fit.best_val_acc, "head_seconds": round(fitted.seconds, 2),
-               "resumed_from_epoch": fit.resumed_from, "history": fit.history}
+    metrics = replace(data.metrics, n_train_rows=fitted.n_train_rows, best_epoch=fit.best_epoch,
+                      best_val_acc=fit.best_val_acc, head_seconds=round(fitted.seconds, 2),
+                      resumed_from_epoch=fit.resumed_from, history=fit.history)
     if LANDMARKS in fitted.parts:
         marks = fitted.parts[LANDMARKS]
-        metrics.update(crop_head_val_acc=fit.best_val_acc, landmark_head_val_acc=marks.best_val_acc,
-                       landmark_history=marks.history)
+        metrics.crop_head_val_acc = fit.best_val_acc
+        metrics.landmark_head_val_acc, metrics.landmark_history = marks.best_val_acc, marks.history
     # answers about each data folder from heads fitted without it: for the fusion's weight
     # and for the temperature (--calibrate-on sources), both the default with several folders.
     # The folds' heads read the frozen backbone: a fine-tuned model's temperature comes from
     # its validation split instead, but the weight is still chosen on them. Under torchrun
     # every rank fits the same folds, as it fits the same head (seconds on cached features).
     several = len(images.sources) > 1
-    weight = config.get("landmark_weight", "auto")
+    weight = config.landmark_weight
     folds = None
     if several and ((mode.late_fusion and weight == "auto")
-                    or (config.get("calibrate_on") == "sources" and not recipe.finetune_blocks)):
+                    or (config.calibrate_on == "sources" and not recipe.finetune_blocks)):
         folds = out_of_source_folds(fitter, data.examples, data.train_idx + data.val_idx,
                                     show_progress=show_progress)
     head = fitted.head
@@ -350,14 +350,14 @@ def _head_stage(data: RunData, config: dict[str, Any], run_dir: Path, images: Im
             head.landmark_weight = float(weight)
         elif folds:
             head.landmark_weight, scores = choose_landmark_weight(folds, data.examples)
-            metrics["landmark_weight_by_source_folds"] = scores
+            metrics.landmark_weight_by_source_folds = scores
         else:
             head.landmark_weight = DEFAULT_LANDMARK_WEIGHT
-        metrics["landmark_weight"] = head.landmark_weight
+        metrics.landmark_weight = head.landmark_weight
     return RunHeads(fitter, fitted, folds, metrics)
 
 
-def _validation_answers(model: Model, data: RunData, metrics: dict[str, Any],
+def _validation_answers(model: Model, data: RunData, metrics: TrainMetrics,
                         val_probs: torch.Tensor | None, tuned: bool,
                         cache_dir: Path | None) -> torch.Tensor | None:
     """The validation photos answered as the model will answer (updating ``best_val_acc``):
@@ -374,8 +374,8 @@ def _validation_answers(model: Model, data: RunData, metrics: dict[str, Any],
         with torch.no_grad():
             _, marks, found = head.parts(torch.from_numpy(data.features.vectors[val_idx]))
             val_probs = LateFusionHead.mix(val_probs, marks, found, head.landmark_weight).exp()
-        metrics["head_val_acc"] = metrics["best_val_acc"]
-        metrics["best_val_acc"] = float((val_probs.argmax(1).numpy() == data.labels[val_idx]).mean())
+        metrics.head_val_acc = metrics.best_val_acc
+        metrics.best_val_acc = float((val_probs.argmax(1).numpy() == data.labels[val_idx]).mean())
     if val_probs is None:
         # the final rule end to end: head, plus `nothing` or the fallback where no hand is found
         hands = data.features.hands
@@ -384,13 +384,13 @@ def _validation_answers(model: Model, data: RunData, metrics: dict[str, Any],
         probs, _ = model.decide(val_features, model.whole_image_features(
             [data.paths[i] for i in val_idx], use_cache=True, cache_root=cache_dir))
         val_probs = torch.from_numpy(probs)
-        metrics["head_val_acc"] = metrics["best_val_acc"]
-        metrics["best_val_acc"] = float((probs.argmax(1) == data.labels[val_idx]).mean())
+        metrics.head_val_acc = metrics.best_val_acc
+        metrics.best_val_acc = float((probs.argmax(1) == data.labels[val_idx]).mean())
     return val_probs
 
 
 def _calibrate(model: Model, data: RunData, heads: RunHeads, val_probs: torch.Tensor | None,
-               tuned: bool, config: dict[str, Any], n_folders: int) -> torch.Tensor | None:
+               tuned: bool, config: RunConfig, n_folders: int) -> torch.Tensor | None:
     """Honest confidence: one temperature fitted on held-out answers (answers unchanged), stored
     in the model; returns the validation answers at that temperature.
 
@@ -399,7 +399,7 @@ def _calibrate(model: Model, data: RunData, heads: RunHeads, val_probs: torch.Te
     share, or --calibrate-on validation) the validation split's.
     benchmarks/generalisation.py --validation-temperature compares them."""
     held_out = None
-    if config.get("calibrate_on") == "sources" and heads.folds and not tuned:
+    if config.calibrate_on == "sources" and heads.folds and not tuned:
         # the folds answer as the model will: a fusion at the weight it keeps
         probs, truth = fold_answers(heads.folds, data.examples,
                                     getattr(heads.head, "landmark_weight", None))
@@ -410,18 +410,18 @@ def _calibrate(model: Model, data: RunData, heads: RunHeads, val_probs: torch.Te
                     f"validation split ({data.split_strategy})")
     if held_out is not None:
         record = calibration_record(*held_out)
-        heads.metrics["calibration_fit"] = record
+        heads.metrics.calibration_fit = record
         model.info.calibration = Calibration.from_dict(record)
         if val_probs is not None:
             val_probs = torch.from_numpy(temper(val_probs.numpy(), record["temperature"]))
     return val_probs
 
 
-def _write_report(run_dir: Path, images: ImageSet, data: RunData, metrics: dict[str, Any],
-                  val_probs: torch.Tensor | None, recipe: Recipe, config: dict[str, Any]) -> None:
+def _write_report(run_dir: Path, images: ImageSet, data: RunData, metrics: TrainMetrics,
+                  val_probs: torch.Tensor | None, recipe: Recipe, config: RunConfig) -> None:
     """curves.png, and for the validation answers confusion_matrix.png, errors.png,
     confidence.png and report.html (``val_per_class`` into ``metrics``)."""
-    curves = plot_curves(metrics["history"], run_dir / "curves.png")
+    curves = plot_curves(metrics.history, run_dir / "curves.png")
     if val_probs is None:
         return
     val_idx, hands = data.val_idx, data.features.hands
@@ -432,53 +432,52 @@ def _write_report(run_dir: Path, images: ImageSet, data: RunData, metrics: dict[
     write_pictures(
         report, run_dir, images.classes, title=f"Validation ({data.split_strategy} split)",
         summary={"features": recipe.features, "backbone": recipe.backbone,
-                 "preset": config["preset"], "best epoch": metrics["best_epoch"],
+                 "preset": config.preset, "best epoch": metrics.best_epoch,
                  "training images": len(data.train_idx), "skipped images": len(data.skipped)},
         more_pictures=(curves,))
-    metrics["val_per_class"] = report["per_class"]
+    metrics.val_per_class = report["per_class"]
 
 
 def _data_metrics(images: ImageSet, mode: FeatureMode, strategy: str, features: ModeFeatures,
                   train_idx: list[int], val_idx: list[int], skipped: dict[str, str],
-                  sources: np.ndarray) -> dict[str, Any]:
+                  sources: np.ndarray) -> TrainMetrics:
     """What the run learnt from: folders, classes, split, hand detection, extraction."""
     covered = {(s.source, s.label) for s in images.samples}
-    return {
-        "data": [str(p) for p in images.sources], "layout": images.layout,
-        "sources": [{"data": str(root), "images": int((sources == k).sum()),
-                     "classes": [c for c in images.classes if (k, c) in covered]}
-                    for k, root in enumerate(images.sources)],
-        "classes": images.classes, "features": mode.name,
-        "split": strategy, "n_train": len(train_idx), "n_val": len(val_idx),
-        "hand_found": round(float(features.found[train_idx + val_idx].mean()), 4)
+    return TrainMetrics(
+        data=[str(p) for p in images.sources], layout=images.layout,
+        sources=[{"data": str(root), "images": int((sources == k).sum()),
+                  "classes": [c for c in images.classes if (k, c) in covered]}
+                 for k, root in enumerate(images.sources)],
+        classes=images.classes, features=mode.name,
+        split=strategy, n_train=len(train_idx), n_val=len(val_idx),
+        hand_found=round(float(features.found[train_idx + val_idx].mean()), 4)
         if mode.needs_hands else None,
-        "n_skipped": len(skipped), "feature_seconds": round(features.seconds, 2),
-        "features_computed": features.computed,
-        "features_cached": len(images.samples) - features.computed,
-    }
+        n_skipped=len(skipped), feature_seconds=round(features.seconds, 2),
+        features_computed=features.computed,
+        features_cached=len(images.samples) - features.computed)
 
 
 def _finetune_stage(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe,
-                    config: dict[str, Any], metrics: dict[str, Any], run_dir: Path,
+                    config: RunConfig, metrics: TrainMetrics, run_dir: Path,
                     device: torch.device, dist: Dist, *, train: ImageRows, val: ImageRows,
                     workers: int | None, show_progress: bool) -> tuple[bool, torch.Tensor | None]:
     """Stage two: fine-tune the backbone's last blocks with ``head`` (the head that reads the
     backbone: a fusion's crop head); keep it only if it beats that head alone on validation
     (else both are restored). Updates ``metrics``; returns whether fine-tuning was kept and,
     if so, ``head``'s validation probabilities."""
-    head_only = metrics["best_val_acc"]
+    head_only = metrics.best_val_acc
     before = ({k: v.detach().clone() for k, v in backbone.net.state_dict().items()},
               {k: v.detach().clone() for k, v in head.state_dict().items()}, backbone.weights_id)
     tuned = finetune(backbone, head, recipe, train=train, val=val,
-                     checkpoint_dir=run_dir / "checkpoints", device=device, seed=config["seed"],
-                     first_epoch=recipe.epochs + 1, keep_epochs=config.get("keep_epochs"),
+                     checkpoint_dir=run_dir / "checkpoints", device=device, seed=config.seed,
+                     first_epoch=recipe.epochs + 1, keep_epochs=config.keep_epochs,
                      workers=workers, show_progress=show_progress, dist=dist)
     kept = tuned["best_val_acc"] >= head_only
-    metrics.update(head_only_val_acc=head_only, finetune_kept=kept,
-                   finetune_val_acc=tuned["best_val_acc"], finetune_seconds=tuned["seconds"],
-                   history=metrics["history"] + tuned["history"])
+    metrics.head_only_val_acc, metrics.finetune_kept = head_only, kept
+    metrics.finetune_val_acc, metrics.finetune_seconds = tuned["best_val_acc"], tuned["seconds"]
+    metrics.history = metrics.history + tuned["history"]
     if kept:  # fine-tuning already scored the validation images with its best weights
-        metrics.update(best_epoch=tuned["best_epoch"], best_val_acc=tuned["best_val_acc"])
+        metrics.best_epoch, metrics.best_val_acc = tuned["best_epoch"], tuned["best_val_acc"]
         return True, tuned["val_probs"]
     backbone.net.load_state_dict(before[0])  # not better: keep stage one's model
     head.load_state_dict(before[1])

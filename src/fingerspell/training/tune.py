@@ -14,17 +14,19 @@ from typing import Any
 import numpy as np
 
 from .._atomic import write_json
-from ..data.layout import discover
+from ..data.merge import discover_many
 from ..data.split import split_samples
 from ..errors import FingerspellError
 from ..features.backbones import create_backbone
 from ..features.extract import resolve_device
-from ..features.feature_mode import FeatureMode, get_mode
-from ..features.hands import HandSettings, check_hand_model, resolve_hand_model
+from ..features.feature_mode import get_mode
+from ..features.hands import check_hand_model, resolve_hand_model
 from ..features.onnx_runtime import choose_encoder
-from ..head.recipes import PRESETS, Recipe, recipe_for_features
+from ..head.recipes import Recipe
+from .config import resolve_config
 from .fitting import MAIN, Examples, HeadFitter, remember_views
 from .loop import EpochEnd, FitCallback
+from .options import TrainOptions
 from .run_features import RunFeatures
 
 
@@ -46,10 +48,10 @@ TUNED_FIELDS = ("backbone", "hidden", "dropout", "input_dropout", "normalize", "
                 "weight_decay", "label_smoothing", "batch_size", "epochs")
 
 
-def suggest_recipe(trial: Any, mode: FeatureMode, backbones: list[str]) -> Recipe:
-    """One point of the search space, around ``mode``'s default recipe."""
+def suggest_recipe(trial: Any, base: Recipe, backbones: list[str]) -> Recipe:
+    """One point of the search space, around the run's recipe ``base``."""
     hidden = trial.suggest_categorical("hidden", [0, 256, 512, 1024])
-    return recipe_for_features(mode.name).with_overrides(
+    return base.with_overrides(
         backbone=trial.suggest_categorical("backbone", backbones),
         hidden=(hidden,) if hidden else (),
         dropout=(trial.suggest_float("dropout", 0.0, 0.7),) if hidden else (),
@@ -75,38 +77,45 @@ class _Prune(FitCallback):
             raise _Pruned
 
 
-def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: str = "fusion",
-         backbones: list[str] | None = None, weights: str | None = None, seed: int = 0,
-         val_fraction: float = 0.2, timeout: float | None = None, device: str = "auto",
-         hand_model: str | Path | None = None, cache_dir: Path | None = None,
-         show_progress: bool = True) -> TuneResult:
-    """Run an Optuna study over the head(s) of ``features`` (the main head's recipe; fusion's
-    landmark head keeps its own); write ``best_config.json`` (for ``train --config``; the
-    searched fields only), ``trials.json`` and ``study.png`` into ``out``."""
+def tune(data_dir: str | Path | list[str | Path], out: str | Path,
+         options: TrainOptions | None = None, *, trials: int = 50,
+         backbones: list[str] | None = None, timeout: float | None = None,
+         cache_dir: Path | None = None, show_progress: bool = True,
+         **overrides: Any) -> TuneResult:
+    """Run an Optuna study over the head(s) of the run that ``train`` would make with the same
+    data and options (``TrainOptions`` fields: features, preset, seed, split, hand, device, ...):
+    the main head's recipe is searched around that run's (fusion's landmark head keeps its own).
+    Writes ``best_config.json`` (for ``train --config``; the searched fields only),
+    ``trials.json`` and ``study.png`` into ``out``."""
     try:
         import optuna
     except ImportError:
         raise FingerspellError("tune needs Optuna: pip install 'fingerspell[tune]'") from None
-    mode = get_mode(features)
-    backbones = backbones or [PRESETS["default"].backbone]
-    images = discover(data_dir)
-    split = split_samples(images.samples, val_fraction=val_fraction, seed=seed)
+    config = resolve_config(data_dir, out, options, **overrides)
+    mode = get_mode(config.mode_name)
+    backbones = backbones or [config.recipe.backbone]
+    images = discover_many(config.data)
+    split = split_samples(images.samples, val_fraction=config.val_fraction, seed=config.seed,
+                          strategy=config.split_by)
     labels = np.asarray([images.classes.index(s.label) for s in images.samples])
+    sources = np.asarray([s.source for s in images.samples])
     paths = [s.path for s in images.samples]
-    target = resolve_device(device)
-    hands = (check_hand_model(resolve_hand_model(hand_model, cache_dir))
+    target = resolve_device(config.device)
+    hands = (check_hand_model(resolve_hand_model(config.hand_model, cache_dir))
              if mode.needs_hands else None)
     examples: dict[str, Examples] = {}
     feature_dims: dict[str, int] = {}
     readable = np.ones(len(paths), dtype=bool)
     for name in backbones:  # every backbone's features once, up front
-        backbone = create_backbone(name, weights)
-        encoder = choose_encoder(backbone, runtime="auto", device=target, cache_root=cache_dir)
-        extract = RunFeatures(encoder, hand_model=hands, hand_settings=HandSettings(),
+        backbone = create_backbone(name, config.weights)
+        encoder = choose_encoder(backbone, runtime=config.runtime, device=target,
+                                 cache_root=cache_dir)
+        extract = RunFeatures(encoder, hand_model=hands, hand_settings=config.hand,
                               cache_dir=cache_dir, device=target, show_progress=show_progress)
         found = extract(mode, paths)
         readable[list(found.failed)] = False
         examples[name] = Examples(found.vectors, labels, found.found,
+                                  sources if len(images.sources) > 1 else None,
                                   views=remember_views(extract.views(paths), len(paths)))
         feature_dims[name] = backbone.spec.feature_dim
     train_idx = [i for i in split.train if readable[i]]
@@ -115,9 +124,9 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: s
     fixed_parts: dict[str, Any] = {}  # fusion's landmark head: the same in every trial
 
     def objective(trial: optuna.Trial) -> float:
-        recipe = suggest_recipe(trial, mode, backbones)
+        recipe = suggest_recipe(trial, config.recipe, backbones)
         fitter = HeadFitter(mode, recipe, len(images.classes), feature_dims[recipe.backbone],
-                            seed=seed, device=target, show_progress=False,
+                            seed=config.seed, device=target, show_progress=False,
                             callbacks=lambda part: [_Prune(trial)] if part == MAIN else [],
                             reuse=fixed_parts)
         try:
@@ -130,7 +139,7 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: s
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
+                                sampler=optuna.samplers.TPESampler(seed=config.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5,
                                                                    n_warmup_steps=3))
     study.optimize(objective, n_trials=trials, timeout=timeout, show_progress_bar=show_progress)
@@ -144,7 +153,7 @@ def tune(data_dir: str | Path, out: str | Path, *, trials: int = 50, features: s
     write_json(out / "best_config.json", {"recipe": searched, "val_acc": study.best_value,
                                           "searched_with": {"features": mode.name},
                                           "split": split.strategy,
-                                          "data": images.root.resolve().name})
+                                          "data": [Path(d).name for d in config.data]})
     write_json(out / "trials.json", [{"number": t.number, "state": t.state.name, "value": t.value,
                                       "params": t.params} for t in study.trials])
     _plot_study(study, out / "study.png")
