@@ -33,7 +33,7 @@ def person(tmp_path_factory: pytest.TempPathFactory, hand_model: Path) -> tuple[
 
 
 def accuracy(model: Model, photos: list[Path]) -> float:
-    predictions, _ = model.predict(photos, top_k=1)
+    predictions = model.predict(photos, top_k=1)
     return sum(p.label == Path(p.path).parent.name for p in predictions) / len(photos)
 
 
@@ -85,7 +85,7 @@ def test_one_letter_taught_does_not_take_over_the_others(tmp_path: Path, hand_mo
               if letter != "T" for f in frames(letter, person_photos(letter)[:3])]
 
     def right(model: Model, files: list[Path]) -> int:
-        predictions, _ = model.predict(files, top_k=1)
+        predictions = model.predict(files, top_k=1)
         return sum(p.label == Path(p.path).name.split("_")[0] for p in predictions)
 
     base = Model.load("asl-alphabet")

@@ -35,7 +35,7 @@ def test_training_stores_the_temperature_and_predict_uses_it(trained_run: Path, 
     assert record["ece_after"] <= record["ece_before"]
     model = Model.load(trained_run / "model")
     assert model.temperature == record["temperature"]
-    predictions, _ = model.predict(sorted(shared_test.glob("*_test.jpg"))[:8])
+    predictions = model.predict(sorted(shared_test.glob("*_test.jpg"))[:8])
     for p in predictions:
         assert p.unsure == (p.confidence < record["unsure_below"])
         assert p.to_dict()["unsure"] == p.unsure

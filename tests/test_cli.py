@@ -35,11 +35,16 @@ def test_train_writes_a_complete_run(trained_run: Path) -> None:
     assert config["preprocessing"]["size"] == 224 and config["fingerspell_version"]
 
 
-def test_predict_json(trained_run: Path, shared_test: Path) -> None:
+def test_predict_json(trained_run: Path, shared_test: Path, tmp_path: Path) -> None:
     files = [str(shared_test / f"{c}_test.jpg") for c in ("A", "B", "C", "L", "Y")]
-    result = run_cli("predict", str(trained_run / "model"), *files, "--json", "--top-k", "3")
+    saved = tmp_path / "answers"
+    result = run_cli("predict", str(trained_run / "model"), *files, "--json", "--top-k", "3",
+                     "--save", str(saved))
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
+    assert json.loads((saved / "predictions.json").read_text())["predictions"] == rows
+    assert sorted(p.name for p in saved.glob("*.png")) == sorted(Path(f).stem + ".png"
+                                                               for f in files)
     assert [r["path"] for r in rows] == files
     for row in rows:
         assert len(row["top_k"]) == 3 and row["label"] == row["top_k"][0][0]

@@ -65,8 +65,8 @@ def test_mirror_image_gives_the_same_letter(mode: str, mode_runs: dict[str, Path
         copy = tmp_path / f"mirror-{path.stem}.png"  # lossless: only the mirroring differs
         ImageOps.mirror(Image.open(path)).save(copy)
         mirrored.append(copy)
-    original, _ = model.predict(photos)
-    flipped, _ = model.predict(mirrored)
+    original = model.predict(photos)
+    flipped = model.predict(mirrored)
     pairs = [(a, b) for a, b in zip(original, flipped, strict=True)
              if a.hand is not None and b.hand is not None]
     assert len(pairs) >= 8
@@ -84,11 +84,11 @@ def test_no_hand_routes(mode_runs: dict[str, Path], small_data: Path, shared_tra
     # landmarks without a `nothing` class: the whole-image fallback head answers
     landmarks = Model.load(mode_runs["landmarks"] / "model")
     assert landmarks.fallback_head is not None
-    (prediction,), _ = landmarks.predict([noise])
+    (prediction,) = landmarks.predict([noise])
     assert prediction.route == "no hand: whole image" and prediction.hand is None
     assert prediction.label in landmarks.classes
     # fusion sees the whole image where there is no hand
-    (prediction,), _ = Model.load(mode_runs["fusion"] / "model").predict([noise])
+    (prediction,) = Model.load(mode_runs["fusion"] / "model").predict([noise])
     assert prediction.route == "no hand: whole image"
     # landmarks with a `nothing` class: an empty frame is `nothing`, by rule
     data = tmp_path / "with-nothing"
@@ -101,7 +101,7 @@ def test_no_hand_routes(mode_runs: dict[str, Path], small_data: Path, shared_tra
                                show_progress=False)
     model = Model.load(result.model_dir)
     assert model.fallback_head is None
-    (prediction,), _ = model.predict([shared_train / "nothing" / "nothing1500.jpg"])
+    (prediction,) = model.predict([shared_train / "nothing" / "nothing1500.jpg"])
     assert (prediction.label, prediction.route) == ("nothing", "no hand: nothing")
     assert result.metrics.val_per_class["nothing"]["recall"] == 1.0
 
@@ -186,7 +186,7 @@ def test_grad_cam_is_the_class_evidence(mode_runs: dict[str, Path], shared_train
     for mode in ("image", "crop"):
         model = Model.load(mode_runs[mode] / "model", runtime="torch")
         photo = shared_train / "B" / "B1200.jpg"
-        (prediction,), _ = model.predict([photo])
+        (prediction,) = model.predict([photo])
         seen = Image.open(photo).convert("RGB")
         if mode == "crop":
             seen = hand_crop(seen, prediction.hand, model.hand_settings.margin)
@@ -210,10 +210,10 @@ def test_fusion_export_runs_in_onnx_runtime(mode_runs: dict[str, Path], shared_t
     result = run_cli("export", str(model_dir))
     assert result.returncode == 0, result.stderr
     photos = [shared_train / letter / f"{letter}1000.jpg" for letter in ("A", "C", "Y")]
-    torch_predictions, _ = Model.load(model_dir, runtime="torch").predict(photos)
+    torch_predictions = Model.load(model_dir, runtime="torch").predict(photos)
     onnx_model = Model.load(model_dir, runtime="onnx")
     assert onnx_model.runtime == "onnx"
-    onnx_predictions, _ = onnx_model.predict(photos)
+    onnx_predictions = onnx_model.predict(photos)
     for a, b in zip(torch_predictions, onnx_predictions, strict=True):
         assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-3
 

@@ -147,5 +147,5 @@ def test_bundles_name_their_landmark_encoding(mode_runs: dict[str, Path], tmp_pa
     (tmp_path / "old" / "config.json").write_text(json.dumps(config))
     loaded = Model.load(tmp_path / "old")
     assert loaded.mode.landmark_encoding == 1
-    prediction = loaded.predict([shared_train / "L" / "L300.jpg"])[0][0]
+    prediction = loaded.predict([shared_train / "L" / "L300.jpg"])[0]
     assert prediction.hand is not None and prediction.label in trained.classes

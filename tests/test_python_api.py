@@ -22,13 +22,15 @@ def builtin(hand_model: Path) -> Model:
 def test_a_single_path_is_one_photo_not_its_characters(builtin: Model, shared_test: Path) -> None:
     photo = shared_test / "B_test.jpg"
     for given in (str(photo), photo):
-        predictions, failed = builtin.predict(given)
+        predictions = builtin.predict(given)
+        failed = predictions.failed
         assert [p.path for p in predictions] == [str(photo)] and not failed
         assert predictions[0].label == "B"
 
 
 def test_a_folder_is_its_images_in_name_order(builtin: Model, shared_test: Path) -> None:
-    predictions, failed = builtin.predict(shared_test)
+    predictions = builtin.predict(shared_test)
+    failed = predictions.failed
     expected = sorted(p for p in shared_test.iterdir() if p.suffix == ".jpg")
     assert [p.path for p in predictions] == [str(p) for p in expected] and not failed
     right = sum(p.label == Path(p.path).name.split("_test")[0] for p in predictions)
@@ -37,9 +39,10 @@ def test_a_folder_is_its_images_in_name_order(builtin: Model, shared_test: Path)
 
 def test_images_in_memory_answer_as_the_file_does(builtin: Model, shared_test: Path) -> None:
     photo = shared_test / "L_test.jpg"
-    from_file = builtin.predict([photo])[0][0]
+    from_file = builtin.predict([photo])[0]
     image = Image.open(photo)
-    in_memory, failed = builtin.predict([image, np.asarray(image.convert("RGB"))])
+    in_memory = builtin.predict([image, np.asarray(image.convert("RGB"))])
+    failed = in_memory.failed
     assert not failed and [p.label for p in in_memory] == [from_file.label] * 2
     assert [p.path for p in in_memory] == ["image 0", "image 1"]
     assert in_memory[0].confidence == pytest.approx(from_file.confidence, abs=0.02)
@@ -83,10 +86,47 @@ def test_predict_proba_is_the_answer_behind_predict(builtin: Model, shared_test:
     answer = builtin.predict_proba(photos)
     assert answer.answered == [0, 2] and set(answer.failed) == {1}
     assert np.allclose(answer.probs[answer.answered].sum(1), 1.0, atol=1e-4)
-    predictions, failed = builtin.predict(photos)
+    predictions = builtin.predict(photos)
+    failed = predictions.failed
     assert [builtin.classes[int(answer.probs[i].argmax())] for i in answer.answered] == \
         [p.label for p in predictions] == ["A", "Y"]
     assert list(failed) == [str(broken)]
+
+
+def test_predictions_draw_save_and_serialise_themselves(builtin: Model, shared_test: Path,
+                                                        tmp_path: Path) -> None:
+    import json
+    photos = [shared_test / "B_test.jpg", shared_test / "L_test.jpg"]
+    predictions = builtin.predict(photos, top_k=3)
+    first = predictions[0]
+    assert first.probs is not None and first.probs.shape == (len(builtin.classes),)
+    assert builtin.classes[int(first.probs.argmax())] == first.label
+    assert first.probs.max() == pytest.approx(first.confidence, abs=1e-5)
+    assert [label for label, _ in first.top_k] == \
+        [builtin.classes[i] for i in np.argsort(-first.probs)[:3]]
+    # the picture: the photo, with the skeleton drawn over the hand (green bones) and the answer
+    photo = np.asarray(Image.open(photos[0]).convert("RGB")).astype(int)
+    picture = np.asarray(first.plot()).astype(int)
+    assert picture.shape == photo.shape and first.hand is not None
+    changed = np.abs(picture - photo).sum(2) > 60
+    left, top, right, bottom = first.hand.box
+    height, width = changed.shape
+    in_hand = changed[int(top * height):int(bottom * height), int(left * width):int(right * width)]
+    assert in_hand.mean() > 0.02 and changed.mean() < 0.3
+
+    written = predictions.save(tmp_path / "answers")
+    assert sorted(p.name for p in written) == ["B_test.png", "L_test.png", "predictions.json"]
+    saved = json.loads((tmp_path / "answers" / "predictions.json").read_text())
+    assert [p["label"] for p in saved["predictions"]] == [p.label for p in predictions]
+    assert saved == json.loads(predictions.to_json()) and saved["failed"] == {}
+    assert json.loads(first.to_json())["top_k"][0][0] == first.label
+    before = (tmp_path / "answers" / "B_test.png").read_bytes()
+    with pytest.raises(FingerspellError, match="exists"):  # nothing is overwritten
+        predictions.save(tmp_path / "answers")
+    assert (tmp_path / "answers" / "B_test.png").read_bytes() == before
+    # an image given in memory draws itself without a file
+    in_memory = builtin.predict(Image.open(photos[1]))[0]
+    assert np.asarray(in_memory.plot()).shape == np.asarray(Image.open(photos[1])).shape
 
 
 def test_train_reports_each_epoch_to_callbacks_and_one_can_stop_it(tiny_model: Path,

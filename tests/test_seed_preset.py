@@ -38,5 +38,6 @@ def test_seed_preset_trains_with_local_vgg16_file(shared_train: Path, tmp_path: 
     assert shapes == [(25088, 8192), (8192, 4096), (4096, 2)]
     assert [m.p for m in layers if isinstance(m, nn.Dropout)] == [0.0, 0.8, 0.5]
     assert not any(p.requires_grad for p in model.backbone.parameters())
-    predictions, failed = model.predict([s for s in (data / "A").iterdir()][:2])
+    predictions = model.predict([s for s in (data / "A").iterdir()][:2])
+    failed = predictions.failed
     assert not failed and all(p.label in ("A", "B") for p in predictions)

@@ -54,7 +54,7 @@ BUILTIN = ROOT / "src" / "fingerspell" / "models" / "asl-alphabet"
 def test_photo_hits(model) -> tuple[int, int]:
     """Right answers on the Kaggle test folder (flat ``<CLASS>_test.jpg``)."""
     photos = sorted(TEST_PHOTOS.glob("*_test.jpg"))
-    predictions, _ = model.predict(photos, top_k=1)
+    predictions = model.predict(photos, top_k=1)
     right = sum(p.label == Path(p.path).name.split("_test")[0] for p in predictions)
     return right, len(photos)
 

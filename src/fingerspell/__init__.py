@@ -7,7 +7,7 @@ Example:
     >>> import fingerspell
     >>> result = fingerspell.train("asl_alphabet_train", "runs/demo")   # doctest: +SKIP
     >>> model = fingerspell.Model.load("runs/demo/model")              # doctest: +SKIP
-    >>> predictions, failed = model.predict(["hand.jpg"])             # doctest: +SKIP
+    >>> predictions = model.predict(["hand.jpg"])             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from .training.trainer import train
 
 # public name -> the module that defines it, imported on first access
-_LAZY = {"evaluate": ".evaluation.run", "Model": ".infer.model", "train": ".training.trainer"}
+_LAZY = {"evaluate": ".evaluation.run", "Model": ".infer.model", "train": ".training.trainer",
+         "Predictions": ".infer.prediction"}
 
-__all__ = ["FingerspellError", "ImageError", "Model", "__version__", "evaluate", "train"]
+__all__ = ["FingerspellError", "ImageError", "Model", "Predictions", "__version__", "evaluate",
+           "train"]
 
 
 def __getattr__(name: str) -> Any:

@@ -127,6 +127,9 @@ def _predict_arguments(commands: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--top-k", type=positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--save", default=None, metavar="DIR",
+                   help="also write each photo with its hand and answer drawn (DIR/<name>.png) "
+                        "and DIR/predictions.json; existing files are never overwritten")
     _add_inference_options(p)
 
 
@@ -402,7 +405,10 @@ def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .infer import Model
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
-    predictions, failed = model.predict(args.paths, top_k=args.top_k)
+    predictions = model.predict(args.paths, top_k=args.top_k)
+    failed = predictions.failed
+    if args.save:
+        predictions.save(args.save)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:

@@ -4,7 +4,8 @@ ask a ``FeatureMode`` instead of comparing mode names.
 No heavy imports here. The modes' names are ``choices.FEATURE_MODES`` (the ground floor).
 
 Adding a mode: describe it below, teach ``FeaturePipeline`` (features/modes.py) to compute its
-vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_CHANGES``, if the default head needs changing for it).
+vector if it needs a new part, and give it a recipe in head/recipes.py (``MODE_CHANGES``, if
+the default head needs changing for it).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Inference: load a model bundle and predict letters."""
 
-from .model import Model, Prediction
+from .model import Model
+from .prediction import Prediction, Predictions
 
-__all__ = ["Model", "Prediction"]
+__all__ = ["Model", "Prediction", "Predictions"]

@@ -95,8 +95,8 @@ def _check_int8(model_dir: Path, held_out: list[Path]) -> Path:
     beside it (``model.int8.json``); below MIN_INT8_AGREEMENT the int8 graph is removed."""
     float_model = Model.load(model_dir, runtime="onnx")
     int8_model = Model.load(model_dir, runtime="int8")
-    expected, _ = float_model.predict(held_out, top_k=1)
-    got, _ = int8_model.predict(held_out, top_k=1)
+    expected = float_model.predict(held_out, top_k=1)
+    got = int8_model.predict(held_out, top_k=1)
     by_path = {p.path: p.label for p in got}
     agree = sum(by_path.get(p.path) == p.label for p in expected)
     share = agree / max(1, len(expected))

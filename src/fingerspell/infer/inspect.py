@@ -21,7 +21,8 @@ from ..features.crops import hand_crop
 from ..features.landmarks import BONES
 from ..features.modes import assemble
 from ..figures import save_png, subplots
-from .model import Model, Prediction
+from .model import Model
+from .prediction import Prediction
 
 
 @dataclass
@@ -74,7 +75,8 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
                   ) -> Inspection:
     """Predict ``image_path`` and draw why into the PNG ``out``."""
     image_path = Path(image_path)
-    predictions, failed = model.predict([image_path], top_k=top_k)
+    predictions = model.predict([image_path], top_k=top_k)
+    failed = predictions.failed
     if failed:
         raise FingerspellError(f"{image_path}: {failed[str(image_path)]}")
     prediction = predictions[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,14 @@ from .bundle import (
     read_config,
     saved_mode,
 )
+from .prediction import (
+    ROUTE_HAND,
+    ROUTE_IMAGE,
+    ROUTE_NO_HAND_NOTHING,
+    ROUTE_NO_HAND_WHOLE_IMAGE,
+    Prediction,
+    Predictions,
+)
 
 BUNDLE_FORMAT = "fingerspell-model"
 ONNX_FILE = "model.onnx"
@@ -69,37 +77,6 @@ STORED_BACKBONE_VERSION = 2  # what a bundle holding its backbone is written as 
 PRETRAINED = "pretrained"
 # what Model.predict takes: a file or folder, or an image already in memory
 ImageSource = str | Path | Image.Image | np.ndarray
-
-# How a prediction was reached (Prediction.route)
-ROUTE_IMAGE = "image"
-ROUTE_HAND = "hand"
-ROUTE_NO_HAND_NOTHING = "no hand: nothing"
-ROUTE_NO_HAND_WHOLE_IMAGE = "no hand: whole image"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    path: str
-    label: str
-    confidence: float
-    top_k: list[tuple[str, float]]
-    route: str = ROUTE_IMAGE
-    hand: Hand | None = None
-    unsure: bool = False  # confidence under the model's calibrated "unsure" threshold
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "label": self.label,
-                               "confidence": self.confidence, "unsure": self.unsure,
-                               "route": self.route,
-                               "top_k": [[label, p] for label, p in self.top_k]}
-        if self.hand is not None:
-            out["hand"] = {"box": [round(min(1.0, max(0.0, v)), 4) for v in self.hand.box],
-                           "handedness": self.hand.handedness,
-                           "hands_in_view": self.hand.n_hands,
-                           "score": round(self.hand.score, 4),
-                           "landmarks": np.round(self.hand.landmarks.astype(float), 4).tolist()}
-        return out
-
 
 @dataclass
 class Probabilities:
@@ -370,25 +347,29 @@ class Model:
             probs[missing] = self.head_proba(whole_image(missing), self.fallback_head)
         return probs, routes
 
-    def predict(self, source: ImageSource | list[ImageSource], top_k: int = 5
-                ) -> tuple[list[Prediction], dict[str, str]]:
+    def predict(self, source: ImageSource | list[ImageSource], top_k: int = 5) -> Predictions:
         """Predict the letter in ``source``: an image file, a folder of images (searched
         recursively), a PIL image, an RGB array (``H x W x 3`` uint8), or a list of these.
 
-        Returns the predictions for readable images, in order, and ``{path: reason}`` for files
-        that could not be read. Images in memory are named ``image 0``, ``image 1``, ...
+        Returns ``Predictions``: a ``Prediction`` per readable image, in order (label,
+        confidence, unsure, top-k, the probability vector, the hand; ``plot()``, ``save()``,
+        ``to_json()``), and ``.failed``, ``{path: reason}`` for files that could not be read.
+        Images in memory are named ``image 0``, ``image 1``, ...
 
         Example:
             >>> model = Model.load("asl-alphabet")                        # doctest: +SKIP
-            >>> predictions, failed = model.predict("photos/")            # doctest: +SKIP
+            >>> predictions = model.predict("photos/")                    # doctest: +SKIP
             >>> predictions[0].label, predictions[0].confidence          # doctest: +SKIP
             ('B', 0.97)
+            >>> predictions.save("answers/")       # pictures + predictions.json  # doctest: +SKIP
         """
         items = list(source) if isinstance(source, (list, tuple)) else [source]
         in_memory = [isinstance(item, (Image.Image, np.ndarray)) for item in items]
         if items and all(in_memory):
             images = [image_in_memory(item, f"image {i}") for i, item in enumerate(items)]
-            return self.predict_images(images, top_k=top_k), {}
+            return Predictions([replace(p, image=image) for p, image in
+                                zip(self.predict_images(images, top_k=top_k), images,
+                                    strict=True)])
         if any(in_memory):
             raise FingerspellError("predict: give files and folders, or images in memory, not a "
                                    "mix of both")
@@ -397,7 +378,7 @@ class Model:
         predictions = [self._prediction(str(paths[i]), answer.probs[i], answer.routes[i],
                                         answer.features, i, top_k) for i in answer.answered]
         failed = {str(paths[i]): reason for i, reason in answer.failed.items()}
-        return predictions, failed
+        return Predictions(predictions, failed)
 
     def predict_proba(self, paths: list[Path], *, use_cache: bool = False,
                       cache_root: Path | None = None, show_progress: bool = False
@@ -456,7 +437,7 @@ class Model:
         top = [(self.classes[i], round(float(probs[i]), 6)) for i in order]
         hand = features.hands[index] if features.hands is not None else None
         return Prediction(name, top[0][0], top[0][1], top, route, hand,
-                          unsure=top[0][1] < self.unsure_below)
+                          unsure=top[0][1] < self.unsure_below, probs=probs)
 
 
 def _read_bundle_config(model_dir: Path, config_path: Path) -> dict[str, Any]:

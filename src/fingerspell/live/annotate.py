@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FingerspellError
-from ..features.landmarks import BONES
+from ..infer.prediction import draw_answer
 from .stream import FrameResult
 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -47,7 +47,7 @@ class Annotator:
 
     def write(self, frame: Image.Image, result: FrameResult) -> None:
         import cv2
-        canvas = cv2.cvtColor(np.asarray(frame.convert("RGB")), cv2.COLOR_RGB2BGR)
+        canvas = np.array(frame.convert("RGB"))
         if self.writer is None:
             height, width = canvas.shape[:2]
             self.size = (width, height)
@@ -59,7 +59,7 @@ class Annotator:
         elif (canvas.shape[1], canvas.shape[0]) != self.size:  # a camera may change resolution
             canvas = cv2.resize(canvas, self.size)
         draw(canvas, result)
-        self.writer.write(canvas)
+        self.writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
     def close(self) -> Path | None:
@@ -89,27 +89,9 @@ class Annotator:
 
 def draw(canvas: np.ndarray, result: FrameResult) -> None:
     """Skeleton, crop box, letter + confidence (top left) and the spelled text (bottom bar),
-    drawn in place on a BGR image."""
-    import cv2
-    height, width = canvas.shape[:2]
-    scale = max(0.5, width / 640)
+    drawn in place on an RGB image."""
     prediction = result.prediction
-    hand = prediction.hand
-    if hand is not None:
-        points = [(int(x * width), int(y * height)) for x, y in hand.landmarks[:, :2]]
-        for parent, child in BONES:
-            cv2.line(canvas, points[parent], points[child], (0, 255, 0), max(1, int(2 * scale)))
-        for point in points:
-            cv2.circle(canvas, point, max(2, int(3 * scale)), (0, 0, 255), -1)
-        left, top, right, bottom = (int(v) for v in hand.crop_box(width, height, 0.25))
-        cv2.rectangle(canvas, (left, top), (right, bottom), (0, 255, 255), 1)
     label = result.motion or prediction.label
-    caption = f"{label} {prediction.confidence:.0%}" if hand is not None or result.motion \
-        else "no hand"
-    cv2.putText(canvas, caption, (int(10 * scale), int(40 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                1.2 * scale, (255, 255, 255), max(2, int(3 * scale)), cv2.LINE_AA)
-    bar = int(36 * scale)
-    cv2.rectangle(canvas, (0, height - bar), (width, height), (0, 0, 0), -1)
-    cv2.putText(canvas, f"text: {result.text}", (int(10 * scale), height - int(10 * scale)),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), max(1, int(2 * scale)),
-                cv2.LINE_AA)
+    caption = f"{label} {prediction.confidence:.0%}" \
+        if prediction.hand is not None or result.motion else "no hand"
+    draw_answer(canvas, prediction.hand, caption, result.text)

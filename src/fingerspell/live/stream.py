@@ -13,7 +13,8 @@ from PIL import Image
 from .._native import native_stderr_silenced
 from ..data.images import is_image_file, load_rgb
 from ..errors import FingerspellError, ImageError
-from ..infer.model import ROUTE_NO_HAND_NOTHING, Model, Prediction
+from ..infer.model import Model
+from ..infer.prediction import ROUTE_NO_HAND_NOTHING, Prediction
 from .decoder import DecoderSettings, Event, SpellingDecoder
 from .motion import MotionTracker
 

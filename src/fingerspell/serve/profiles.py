@@ -208,7 +208,7 @@ def _remove_if_empty(folder: Path) -> None:
 def _accuracy(model: Model, paths: list[Path], labels: list[str]) -> dict[str, float]:
     """Per letter, the share of ``paths`` the model gets right (the captured examples: what the
     page shows as before/after; they are the adaptation's own examples)."""
-    predictions, _ = model.predict(paths, top_k=1)
+    predictions = model.predict(paths, top_k=1)
     by_letter: dict[str, list[bool]] = {}
     for prediction, label in zip(predictions, labels, strict=True):
         by_letter.setdefault(label, []).append(prediction.label == label)

@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from PIL import Image
 
 from ..infer.bundle import Validation
-from ..infer.model import Model, Prediction
+from ..infer.model import Model
+from ..infer.prediction import Prediction
 from ..live.decoder import DecoderSettings
 from .detectors import DetectorPool
 from .profiles import Profiles
