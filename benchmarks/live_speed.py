@@ -38,11 +38,11 @@ def one_core() -> None:
 
 def train_models(folder: Path) -> dict[str, Path]:
     models = {mode: small_model(folder, mode) for mode in ("landmarks", "fusion")}
-    from fingerspell.infer.export import export_model
+    from fingerspell.infer import Model
     onnx_dir = folder / "fusion-onnx"
     import shutil
     shutil.copytree(models["fusion"], onnx_dir)
-    export_model(onnx_dir)
+    Model.load(onnx_dir, runtime="torch").export()
     models["fusion (ONNX Runtime)"] = onnx_dir
     return models
 

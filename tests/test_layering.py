@@ -11,7 +11,7 @@ from .conftest import REPO
 
 PACKAGE = REPO / "src" / "fingerspell"
 # lowest first: a module may import its own layer's modules and the layers below it
-LAYERS = ("(ground)", "data", "features", "head", "infer", "evaluation", "live", "training",
+LAYERS = ("(ground)", "data", "features", "head", "evaluation", "infer", "live", "training",
           "serve", "cli")
 
 

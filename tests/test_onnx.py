@@ -12,7 +12,6 @@ import torch
 from fingerspell.features import create_backbone, extract_features
 from fingerspell.features.onnx_runtime import cached_onnx_encoder
 from fingerspell.infer import Model
-from fingerspell.infer.export import export_model
 
 from .conftest import noise_image, run_cli
 
@@ -78,7 +77,7 @@ def test_int8_that_disagrees_is_not_kept(trained_run: Path, tmp_path: Path, monk
     monkeypatch.setattr(export, "MIN_INT8_AGREEMENT", 1.01)
     from fingerspell.errors import FingerspellError
     with pytest.raises(FingerspellError, match=r"held-out photos .* not kept"):
-        export_model(run / "model", int8=True)
+        Model.load(run / "model", runtime="torch").export(int8=True)
     assert not (run / "model" / "model.int8.onnx").exists()
     assert (run / "model" / "model.onnx").is_file()  # the float graph stays
 
@@ -116,4 +115,4 @@ def test_cached_backbone_graph_matches_pytorch(tmp_path: Path) -> None:
 def test_export_refuses_a_non_model(tmp_path: Path) -> None:
     from fingerspell.errors import FingerspellError
     with pytest.raises(FingerspellError, match="model folder does not exist"):
-        export_model(tmp_path / "nothing")
+        Model.load(tmp_path / "nothing").export()

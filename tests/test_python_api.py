@@ -68,11 +68,11 @@ def test_evaluate_from_python_writes_nothing_unless_asked(builtin: Model, shared
                                                           tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = fingerspell.evaluate(builtin, shared_test, show_progress=False)
+    result = builtin.evaluate(shared_test, show_progress=False)
     assert result.report["n"] == 28 and result.accuracy >= 0.9
     assert result.out_dir is None and result.files == [] and list(tmp_path.iterdir()) == []
-    asked = fingerspell.evaluate(builtin, shared_test, out_dir=tmp_path / "eval",
-                                 show_progress=False)
+    asked = fingerspell.evaluate("asl-alphabet", shared_test, out_dir=tmp_path / "eval",
+                                 show_progress=False)  # a name or folder is loaded first
     assert asked.report["accuracy"] == result.report["accuracy"]
     assert {p.name for p in asked.files} == {"confidence.png", "confusion_matrix.png",
                                              "errors.png", "report.html"}

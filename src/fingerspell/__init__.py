@@ -19,12 +19,11 @@ from ._version import __version__
 from .errors import FingerspellError, ImageError
 
 if TYPE_CHECKING:
-    from .evaluation.run import evaluate
-    from .infer.model import Model
+    from .infer.model import Model, evaluate
     from .training.trainer import train
 
 # public name -> the module that defines it, imported on first access
-_LAZY = {"evaluate": ".evaluation.run", "Model": ".infer.model", "train": ".training.trainer",
+_LAZY = {"evaluate": ".infer.model", "Model": ".infer.model", "train": ".training.trainer",
          "Predictions": ".infer.prediction"}
 
 __all__ = ["FingerspellError", "ImageError", "Model", "Predictions", "__version__", "evaluate",

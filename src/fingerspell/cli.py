@@ -331,9 +331,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "export":
-        from .infer.export import export_model
-        for path in export_model(args.model_dir, fmt=args.fmt, int8=args.int8,
-                                 calibration=args.calibration, out=args.out):
+        from .infer import Model
+        model = Model.load(args.model_dir, runtime="torch")
+        for path in model.export(args.fmt, int8=args.int8, calibration=args.calibration,
+                                 out=args.out):
             if path.suffix == ".json":  # the int8 check
                 check = json.loads(path.read_text())
                 print(f"int8 agrees with the float model on {check['agree']} of "
@@ -384,14 +385,14 @@ def _tune(args: argparse.Namespace, show_progress: bool) -> int:
 
 
 def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
-    from .evaluation import evaluate, format_table
+    from .evaluation import format_table
     from .infer import Model
     from .paths import RUNS, numbered_dir
     model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
     out = args.out if args.out or args.json_path else \
         numbered_dir(RUNS / "eval" / Path(args.data_dir).resolve().name)
-    result = evaluate(model, args.data_dir, json_path=args.json_path, out_dir=out,
-                      cache_dir=args.cache_dir, show_progress=show_progress)
+    result = model.evaluate(args.data_dir, json_path=args.json_path, out_dir=out,
+                            cache_dir=args.cache_dir, show_progress=show_progress)
     print(format_table(result.report))
     if result.missing_classes:
         print(f"classes missing from the data: {', '.join(result.missing_classes)}")

@@ -1,10 +1,11 @@
-"""``fingerspell evaluate``: score a model bundle on a labelled folder and draw the results."""
+"""``Model.evaluate`` / ``fingerspell evaluate``: score a model on a labelled folder and draw the
+results. Below inference in the layers: it reads a model through ``predict_proba`` only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,10 +14,12 @@ from ..data.layout import discover
 from ..errors import FingerspellError
 from ..features.hands import Hand
 from ..head.calibration import reliability
-from ..infer.model import Model
 from .metrics import classification_report, per_group_accuracy, risk_coverage
 from .plots import plot_confidence, plot_confusion, plot_errors
 from .report import write_report
+
+if TYPE_CHECKING:
+    from ..infer.model import Model
 
 
 @dataclass
@@ -89,24 +92,11 @@ def write_pictures(report: dict[str, Any], out_dir: Path, classes: list[str], *,
     return [*pictures, page]
 
 
-def evaluate(model: Model | str | Path, data_dir: str | Path, *, json_path: str | Path | None = None,
-             out_dir: str | Path | None = None, cache_dir: Path | None = None,
-             device: str = "cpu", show_progress: bool = True) -> EvalResult:
-    """Evaluate ``model`` (a ``Model``, a folder or a built-in name) on the labelled images in
-    ``data_dir``; ``result.report`` holds every metric, ``result.accuracy`` the headline.
-
-    The folder's classes may be a subset of the model's (those missing are reported); a class the
-    model does not know is an error. Nothing is written unless asked: the pictures and
-    report.html go to ``out_dir`` (or next to ``json_path``), the metrics to ``json_path``.
-    ``fingerspell evaluate`` always writes them (default: a new ``runs/eval/<data folder name>``).
-
-    Example:
-        >>> result = fingerspell.evaluate("asl-alphabet", "asl_alphabet_test")  # doctest: +SKIP
-        >>> result.accuracy, result.report["n"]                            # doctest: +SKIP
-        (1.0, 28)
-    """
-    if not isinstance(model, Model):
-        model = Model.load(model, device=device)
+def evaluate_model(model: Model, data_dir: str | Path, *, json_path: str | Path | None = None,
+                   out_dir: str | Path | None = None, cache_dir: Path | None = None,
+                   show_progress: bool = True) -> EvalResult:
+    """``Model.evaluate`` (see there). The folder's classes may be a subset of the model's
+    (those missing are reported); a class the model does not know is an error."""
     images = discover(data_dir, min_classes=1)
     by_lower = {name.lower(): i for i, name in enumerate(model.classes)}
     unknown = sorted({s.label for s in images.samples if s.label.lower() not in by_lower})

@@ -25,6 +25,8 @@ from ..head.calibration import UNSURE_BELOW, check_calibration
 from ..head.heads import head_from_config
 from ..jsonfile import read_json
 
+ONNX_FILE = "model.onnx"  # the backbone (and a single-graph head) for ONNX Runtime
+INT8_FILE = "model.int8.onnx"  # the same, statically quantised (fingerspell export --int8)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config is a few KB; more is not a fingerspell bundle
 MAX_WEIGHTS_BYTES = 4 * 1024**3  # the largest curated backbone with a dense head is ~1.1 GB
 

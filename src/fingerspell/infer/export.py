@@ -1,8 +1,10 @@
-"""``fingerspell export``: the whole model (backbone + head + softmax) as one ONNX graph."""
+"""``Model.export`` / ``fingerspell export``: the whole model (backbone + head + softmax) as one
+ONNX graph, and optionally a statically quantised int8 copy checked against it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,10 +15,12 @@ from ..errors import FingerspellError
 from ..features.onnx_runtime import OnnxEncoder, export_onnx
 from ..jsonfile import read_json
 from ..paths import numbered_dir
-from .builtin import is_builtin, resolve_model
-from .model import ONNX_FILE, Model
+from .builtin import is_builtin
+from .bundle import INT8_FILE, ONNX_FILE
 
-INT8_FILE = "model.int8.onnx"
+if TYPE_CHECKING:
+    from .model import Model
+
 INT8_CHECK_FILE = "model.int8.json"  # how often the int8 graph agrees with the float model
 # below this top-1 agreement on held-out photos the int8 graph is not kept: quantisation must
 # never silently change what the model says (measured on the shared photos: 99-100%)
@@ -45,12 +49,11 @@ class _FullGraph(nn.Module):
         return features, (self.head(features) / self.temperature).softmax(-1)
 
 
-def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False,
-                 calibration: str | Path | None = None, check: bool = True,
-                 out: str | Path | None = None) -> list[Path]:
-    """Write ``model.onnx`` (and with ``int8`` a statically quantised ``model.int8.onnx``).
-
-    The graph goes into the model's folder, or with ``out`` into a copy of the model made
+def export_graphs(model: Model, *, fmt: str = "onnx", int8: bool = False,
+                  calibration: str | Path | None = None, check: bool = True,
+                  out: str | Path | None = None) -> list[Path]:
+    """``Model.export``: write ``model.onnx`` (and with ``int8`` a statically quantised
+    ``model.int8.onnx``) into the model's folder, or with ``out`` into a copy of the model made
     there (the default for built-in models, which live inside the installed package).
 
     With ``check``, the graph's probabilities are compared with PyTorch's on a random batch.
@@ -59,12 +62,14 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
     """
     if fmt not in FORMATS:
         raise FingerspellError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    model_dir = resolve_model(model_dir)
-    model = Model.load(model_dir, runtime="torch")
-    if (model_dir / "model" / "model.safetensors").is_file():
-        model_dir = model_dir / "model"  # a run folder was given
-    if out is None and is_builtin(model_dir):  # never write inside the installed package
-        out = numbered_dir(Path("runs/export") / model_dir.name)
+    if model.device.type != "cpu":
+        raise FingerspellError("export a model loaded on the CPU (Model.load(..., device='cpu'))")
+    model_dir = model.folder
+    if out is None and (model_dir is None or is_builtin(model_dir)):
+        if model_dir is None:
+            raise FingerspellError("this model has no folder yet: save it (Model.save) or give "
+                                   "out=")
+        out = numbered_dir(Path("runs/export") / model_dir.name)  # never inside the package
     if out is not None:
         model_dir = _copy_bundle(model, Path(out))
     calibration_images, held_out = _calibration_images(model_dir, calibration) if int8 \
@@ -86,15 +91,15 @@ def export_model(model_dir: str | Path, *, fmt: str = "onnx", int8: bool = False
                                    f"{float(np.abs(got - expected).max()):.2g}; not kept")
     if int8:
         written.append(_quantize(path, model_dir / INT8_FILE, model, calibration_images))
-        written.append(_check_int8(model_dir, held_out))
+        written.append(_check_int8(model, model_dir, held_out))
     return written
 
 
-def _check_int8(model_dir: Path, held_out: list[Path]) -> Path:
+def _check_int8(model: Model, model_dir: Path, held_out: list[Path]) -> Path:
     """Top-1 agreement of the int8 graph with the float model on ``held_out`` photos, written
     beside it (``model.int8.json``); below MIN_INT8_AGREEMENT the int8 graph is removed."""
-    float_model = Model.load(model_dir, runtime="onnx")
-    int8_model = Model.load(model_dir, runtime="int8")
+    float_model = type(model).load(model_dir, runtime="onnx")  # the bundle as it now reads
+    int8_model = type(model).load(model_dir, runtime="int8")
     expected = float_model.predict(held_out, top_k=1)
     got = int8_model.predict(held_out, top_k=1)
     by_path = {p.path: p.label for p in got}

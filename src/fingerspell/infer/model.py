@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -52,7 +52,9 @@ from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
 from ..threads import head_work
 from .builtin import is_builtin, resolve_model
 from .bundle import (
+    INT8_FILE,
     MAX_WEIGHTS_BYTES,
+    ONNX_FILE,
     BundleInfo,
     check_config,
     check_weight_shapes,
@@ -68,9 +70,10 @@ from .prediction import (
     Predictions,
 )
 
+if TYPE_CHECKING:
+    from ..evaluation.run import EvalResult
+
 BUNDLE_FORMAT = "fingerspell-model"
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
 HAND_MODEL_FILE = "hand_landmarker.task"
 BUNDLE_VERSION = 3  # 3: the backbone may be referred to ("weights": "pretrained"), not stored
 STORED_BACKBONE_VERSION = 2  # what a bundle holding its backbone is written as (0.1 reads it)
@@ -121,6 +124,7 @@ class Model:
         self.hand_settings = hand_settings or HandSettings()
         self.hand_model = hand_model
         self.fallback_head = fallback_head.eval() if fallback_head is not None else None
+        self.folder: Path | None = None  # the bundle it was loaded from (None: built in memory)
         if self.mode.needs_hands and hand_model is None:
             raise ValueError(f"{features} features need a hand model")
 
@@ -151,12 +155,20 @@ class Model:
     def runtime(self) -> str:
         return self.encoder.runtime
 
-    def use_runtime(self, runtime: str, model_dir: Path) -> Model:
+    def use_runtime(self, runtime: str, model_dir: str | Path | None = None) -> Model:
         """Pick the engine: ``auto`` (ONNX Runtime when the bundle has ``model.onnx`` and
         onnxruntime is installed, else PyTorch), ``torch``, ``onnx`` or ``int8``
-        (``model.int8.onnx``); the last two fail with a clear error when unavailable."""
+        (``model.int8.onnx``); the last two fail with a clear error when unavailable. The graphs
+        are read from ``model_dir`` (default: the folder the model was loaded from)."""
         if runtime not in RUNTIMES:
             raise FingerspellError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        model_dir = Path(model_dir) if model_dir is not None else self.folder
+        if model_dir is None:
+            if runtime in ("onnx", "int8"):
+                raise FingerspellError(f"--runtime {runtime} reads the model's folder; this "
+                                       f"model has none (save it, then load it)")
+            self.encoder = self.backbone
+            return self
         graph = model_dir / (INT8_FILE if runtime == "int8" else ONNX_FILE)
         usable = graph.is_file() and onnxruntime_available() and self.device.type == "cpu"
         if runtime in ("onnx", "int8") and not usable:
@@ -270,7 +282,39 @@ class Model:
                     hand_settings=hand_settings,
                     hand_model=hand_model,
                     fallback_head=fallback)
-        return model.to(device).use_runtime(runtime, model_dir)
+        model.folder = model_dir
+        return model.to(device).use_runtime(runtime)
+
+    def evaluate(self, data_dir: str | Path, *, json_path: str | Path | None = None,
+                 out_dir: str | Path | None = None, cache_dir: Path | None = None,
+                 show_progress: bool = True) -> EvalResult:
+        """Score this model on the labelled images in ``data_dir`` (``<CLASS>/<image>``; the
+        model's classes or a subset): ``result.accuracy``, and in ``result.report`` every
+        metric (per class, per signer, calibration, risk-coverage, confusion, mistakes).
+        Nothing is written unless asked: pictures and report.html to ``out_dir`` (or beside
+        ``json_path``), the metrics to ``json_path``.
+
+        Example:
+            >>> result = model.evaluate("asl_alphabet_test")                # doctest: +SKIP
+            >>> result.accuracy, result.report["n"]                         # doctest: +SKIP
+            (1.0, 28)
+        """
+        from ..evaluation.run import evaluate_model
+        return evaluate_model(self, data_dir, json_path=json_path, out_dir=out_dir,
+                              cache_dir=cache_dir, show_progress=show_progress)
+
+    def export(self, fmt: str = "onnx", *, int8: bool = False,
+               calibration: str | Path | None = None, check: bool = True,
+               out: str | Path | None = None) -> list[Path]:
+        """Write the model as an ONNX graph (``model.onnx``: backbone, and the head for
+        whole-image models) into its folder, or into a copy of the model at ``out`` (the
+        default for built-in models: ``runs/export/NAME``); ``int8`` adds a statically quantised
+        ``model.int8.onnx``, kept only if it agrees with the float model on held-out photos
+        (calibrated on ``calibration`` images, or on the model's training run). Returns the
+        files written. ``Model.load(folder, runtime="onnx")`` then runs it."""
+        from .export import export_graphs
+        return export_graphs(self, fmt=fmt, int8=int8, calibration=calibration, check=check,
+                             out=out)
 
     def adapt(self, paths: list[str | Path], labels: list[str], **settings: Any) -> Model:
         """This model adapted to one person's labelled photos (a few per letter; some letters
@@ -553,3 +597,18 @@ def packaged_backbone(backbone: FrozenBackbone) -> bool:
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def evaluate(model: Model | str | Path, data_dir: str | Path, *, device: str = "cpu",
+             **options: Any) -> EvalResult:
+    """``fingerspell.evaluate``: ``Model.evaluate`` for a ``Model``, a model folder or a built-in
+    name (loaded on ``device``); ``options`` are ``Model.evaluate``'s.
+
+    Example:
+        >>> result = fingerspell.evaluate("asl-alphabet", "asl_alphabet_test")  # doctest: +SKIP
+        >>> result.accuracy                                                # doctest: +SKIP
+        1.0
+    """
+    if not isinstance(model, Model):
+        model = Model.load(model, device=device)
+    return model.evaluate(data_dir, **options)
