@@ -85,3 +85,5 @@ def test_the_python_examples_run(page: str, code: str, example_folder: Path, tmp
         assert namespace["predictions"][0].label == "B"
     if "session" in namespace:  # the live page holds C, then B: the text it shows
         assert namespace["session"].text == "CB"
+    if "run" in namespace:  # ... and spells the same with LiveSession.run
+        assert namespace["run"].text == "CB" and namespace["run"].frames == 48

@@ -22,6 +22,8 @@ from .errors import FingerspellError
 from .training.options import positive_int
 
 if TYPE_CHECKING:  # the CLI imports nothing heavy before a command runs
+    from PIL import Image
+
     from .live.decoder import DecoderSettings
 
 
@@ -465,11 +467,9 @@ def _print_events(events: list, as_json: bool) -> None:
 
 
 def _live(args: argparse.Namespace) -> int:
-    import time
-
     from .infer import Model
     from .live.annotate import Annotator
-    from .live.stream import MAX_VIDEO_FPS, LiveSession, frames_from, video_fps
+    from .live.stream import MAX_VIDEO_FPS, FrameResult, LiveSession, frames_from, video_fps
     annotator = None
     if args.annotate:  # checked before the model loads: a bad name fails at once
         fps = min(video_fps(args.video), MAX_VIDEO_FPS) if args.video else args.fps
@@ -478,27 +478,26 @@ def _live(args: argparse.Namespace) -> int:
     model = Model.load(args.model_dir, device=args.device)
     frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
                          max_seconds=args.seconds)
-    started, count, t = time.perf_counter(), 0, 0.0
+
+    printed = 0
+
+    def on_frame(frame: Image.Image, result: FrameResult) -> None:  # as it happens
+        nonlocal printed
+        if annotator is not None:
+            annotator.write(frame, result)
+        _print_events(result.events, args.json)
+        printed += len(result.events)
+
     with LiveSession(model, settings, tracking=args.tracking) as session, \
             annotator or contextlib.nullcontext():
-        try:
-            for t, frame in frames:
-                count += 1
-                result = session.process(t, frame)
-                if annotator is not None:
-                    annotator.write(frame, result)
-                _print_events(result.events, args.json)
-        except KeyboardInterrupt:
-            pass  # Ctrl-C ends a camera stream: still print the text
-        _print_events(session.decoder.finish(t), args.json)  # the last word, with --words
-        text = session.text
-    seconds = time.perf_counter() - started
+        run = session.run(frames, on_frame)
+    _print_events(run.events[printed:], args.json)  # the stream's end (a word completed)
     if args.json:
-        print(json.dumps({"t": round(t, 3), "event": "end", "text": text}))
+        print(json.dumps({"t": round(run.end_t, 3), "event": "end", "text": run.text}))
     else:
-        print(f"text: {text}")
-        print(f"{count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} frames/s)",
-              file=sys.stderr)
+        print(f"text: {run.text}")
+        print(f"{run.frames} frames in {run.seconds:.1f} s ({run.frames_per_second:.1f} "
+              f"frames/s)", file=sys.stderr)
     if annotator is not None and annotator.frames:
         print(f"annotated video: {annotator.path} ({annotator.frames} frames)", file=sys.stderr)
     return 0

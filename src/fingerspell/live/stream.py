@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -109,14 +109,30 @@ class FrameResult:
     motion: str | None = None
 
 
+@dataclass
+class LiveRun:
+    """A whole stream spelled by ``LiveSession.run``: the text, every event in order (the
+    stream's end included), how many frames, the stream time of the last frame and the wall
+    time it took."""
+
+    text: str
+    events: list[Event]
+    frames: int
+    end_t: float
+    seconds: float
+    interrupted: bool = False  # Ctrl-C ended it (a camera's way to stop)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / max(self.seconds, 1e-9)
+
+
 class LiveSession:
     """One stream's state: the model's hand detector, the J/Z motion tracker and the decoder.
 
     Example:
         >>> with LiveSession(Model.load("runs/demo/model")) as session:      # doctest: +SKIP
-        ...     for t, frame in frames_from(video="hello.mp4"):
-        ...         result = session.process(t, frame)
-        ...     print(session.text)
+        ...     print(session.run(frames_from(video="hello.mp4")).text)
     """
 
     def __init__(self, model: Model, settings: DecoderSettings | None = None,
@@ -146,6 +162,32 @@ class LiveSession:
     @property
     def text(self) -> str:
         return self.decoder.text
+
+    def run(self, frames: Iterable[tuple[float, Image.Image]],
+            on_frame: Callable[[Image.Image, FrameResult], None] | None = None) -> LiveRun:
+        """Spell a whole stream of ``(seconds, RGB frame)`` pairs (``frames_from``, or any of
+        your own): each frame through ``process`` (``on_frame`` sees it and its result as it
+        goes), then the stream's end (``finish``). Ctrl-C ends the stream early and still
+        returns its text."""
+        started, count, t = time.perf_counter(), 0, 0.0
+        events: list[Event] = []
+        interrupted = False
+        try:
+            for t, frame in frames:
+                count += 1
+                result = self.process(t, frame)
+                events += result.events
+                if on_frame is not None:
+                    on_frame(frame, result)
+        except KeyboardInterrupt:
+            interrupted = True
+        events += self.finish(t)
+        return LiveRun(self.text, events, count, t, time.perf_counter() - started, interrupted)
+
+    def finish(self, t: float) -> list[Event]:
+        """The stream ended at ``t``: the decoder's last events (a word completed from
+        ``--words``)."""
+        return self.decoder.finish(t)
 
     def process(self, t: float, frame: Image.Image) -> FrameResult:
         prediction = self.model.predict_images([frame], detector=self.detector, timestamp=t)[0]
