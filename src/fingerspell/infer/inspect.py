@@ -12,17 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.patches import Rectangle
 from PIL import Image
 
 from ..data.images import load_rgb
 from ..errors import FingerspellError, ImageError
 from ..features.crops import hand_crop
-from ..features.landmarks import BONES
 from ..features.modes import assemble
 from ..figures import save_png, subplots
 from .model import Model
-from .prediction import Prediction
+from .prediction import Prediction, draw_answer
 
 
 @dataclass
@@ -95,23 +93,23 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
             tail = assemble(mode, np.zeros((1, 0), np.float32), [hand])[0]
         cam = grad_cam(model, seen, tail, model.classes.index(prediction.label))
 
+    picture = _draw(model, image_path, image, seen, cam, prediction, Path(out))
+    return Inspection(prediction, picture, cam is not None)
+
+
+def _draw(model: Model, image_path: Path, image: Image.Image, seen: Image.Image,
+          cam: np.ndarray | None, prediction: Prediction, out: Path) -> Path:
+    """Four panels: the photo with the hand drawn, what the backbone saw, the Grad-CAM heat map
+    over it, and the top answers."""
+    mode, hand = model.mode, prediction.hand
     fig, axes = subplots(1, 4, figsize=(16, 4.4))
     for ax in axes:
         ax.axis("off")
-    axes[0].imshow(image)
-    if hand is not None:
-        xs, ys = hand.landmarks[:, 0] * image.width, hand.landmarks[:, 1] * image.height
-        for parent, child in BONES:
-            axes[0].plot([xs[parent], xs[child]], [ys[parent], ys[child]], "-", color="lime", lw=2)
-        axes[0].plot(xs, ys, "o", color="red", ms=3)
-        left, top, right, bottom = hand.crop_box(image.width, image.height,
-                                                 model.hand_settings.margin)
-        axes[0].add_patch(Rectangle((left, top), right - left, bottom - top, fill=False,
-                                        edgecolor="yellow", lw=1.5))
-        title = f"{hand.handedness.lower()} hand ({hand.n_hands} in view)"
-    else:
-        title = "no hand found" if mode.needs_hands else "photo"
-    axes[0].set_title(title)
+    photo = np.array(image)
+    draw_answer(photo, hand, "", margin=model.hand_settings.margin)
+    axes[0].imshow(photo)
+    axes[0].set_title(f"{hand.handedness.lower()} hand ({hand.n_hands} in view)" if hand
+                      else "no hand found" if mode.needs_hands else "photo")
     axes[1].imshow(seen)
     axes[1].set_title("backbone input" if mode.uses_backbone else "photo (landmarks only)")
     if cam is not None:
@@ -122,7 +120,7 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
         axes[2].set_title(f"Grad-CAM for {prediction.label}")
     else:
         axes[2].text(0.5, 0.5, "no Grad-CAM:\n" + ("landmark features" if not mode.uses_backbone
-                                                  else "backbone has no spatial map"),
+                                                   else "backbone has no spatial map"),
                      ha="center", va="center")
     labels = [label for label, _ in prediction.top_k][::-1]
     scores = [p for _, p in prediction.top_k][::-1]
@@ -131,6 +129,5 @@ def inspect_image(model: Model, image_path: str | Path, out: str | Path, top_k: 
     axes[3].set_xlim(0, 1)
     axes[3].set_title(f"top {len(labels)} ({prediction.route})")
     fig.suptitle(f"{image_path.name}: {prediction.label} ({prediction.confidence:.0%}), "
-                 f"{mode} features")
-    picture = save_png(fig, Path(out))
-    return Inspection(prediction, picture, cam is not None)
+                 f"{mode.name} features")
+    return save_png(fig, out)

@@ -154,10 +154,11 @@ def _picture_names(items: list[Prediction]) -> list[str]:
 
 
 def draw_answer(canvas: np.ndarray, hand: Hand | None, caption: str,
-                text: str | None = None) -> None:
-    """Draw in place on an RGB image: the hand's skeleton and the crop box the model read, the
-    caption (top left) and, if given, spelled ``text`` in a bar at the bottom. Shared by
-    ``Prediction.plot`` and live's annotated videos."""
+                text: str | None = None, *, margin: float = CROP_MARGIN) -> None:
+    """Draw in place on an RGB image: the hand's skeleton and the crop box the model read
+    (``margin`` around the hand), the caption (top left) and, if given, spelled ``text`` in a bar
+    at the bottom. Shared by ``Prediction.plot``, inspect's picture and live's annotated
+    videos."""
     import cv2
     height, width = canvas.shape[:2]
     scale = max(0.5, width / 640)
@@ -167,10 +168,12 @@ def draw_answer(canvas: np.ndarray, hand: Hand | None, caption: str,
             cv2.line(canvas, points[parent], points[child], (0, 255, 0), max(1, int(2 * scale)))
         for point in points:
             cv2.circle(canvas, point, max(2, int(3 * scale)), (255, 0, 0), -1)
-        left, top, right, bottom = (int(v) for v in hand.crop_box(width, height, CROP_MARGIN))
+        left, top, right, bottom = (int(v) for v in hand.crop_box(width, height, margin))
         cv2.rectangle(canvas, (left, top), (right, bottom), (255, 255, 0), 1)
-    cv2.putText(canvas, caption, (int(10 * scale), int(40 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                1.2 * scale, (255, 255, 255), max(2, int(3 * scale)), cv2.LINE_AA)
+    if caption:
+        cv2.putText(canvas, caption, (int(10 * scale), int(40 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (255, 255, 255),
+                    max(2, int(3 * scale)), cv2.LINE_AA)
     if text is not None:
         bar = int(36 * scale)
         cv2.rectangle(canvas, (0, height - bar), (width, height), (0, 0, 0), -1)

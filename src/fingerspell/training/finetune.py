@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,37 @@ def _loader(rows: ImageRows, backbone: FrozenBackbone, view: int, batch_size: in
                       pin_memory=torch.cuda.is_available())
 
 
+@dataclass
+class FinetuneResult:
+    """What fine-tuning did: one history row per epoch, the best epoch and its validation
+    accuracy and probabilities (in ``val`` order; None if no epoch ran), and its wall time."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_val_acc: float
+    val_probs: torch.Tensor | None
+    seconds: float
+
+
+@dataclass
+class _Progress:
+    """Fine-tuning's state between epochs (what ``finetune_last.pt`` holds)."""
+
+    optimizer: torch.optim.Optimizer
+    plan: LrPlan
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    history: list[dict[str, Any]]
+    done: int = 0  # fine-tuning epochs finished
+    best_epoch: int = 0
+    best_acc: float = -1.0
+    best_weights: dict[str, Any] | None = None
+
+
 def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
              train: ImageRows, val: ImageRows, checkpoint_dir: Path, device: torch.device,
              seed: int, first_epoch: int, keep_epochs: int | None, workers: int | None,
-             show_progress: bool, dist: Dist | None = None) -> dict[str, Any]:
-    """Fine-tune in place; returns ``{"history", "best_epoch", "best_val_acc", "val_probs",
-    "seconds"}`` (``val_probs``: the best epoch's validation probabilities, in ``val`` order).
+             show_progress: bool, dist: Dist | None = None) -> FinetuneResult:
+    """Fine-tune in place (the best epoch's weights are kept).
 
     Resumes from ``checkpoint_dir/finetune_last.pt`` when present. Epoch numbers continue
     after stage one's (``first_epoch`` is the first fine-tuning epoch). Under torchrun
@@ -133,102 +159,128 @@ def finetune(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe, *,
     if dist.active:
         trainer = nn.parallel.DistributedDataParallel(
             network, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.AdamW([
-        {"params": backbone_params, "lr": recipe.finetune_lr * recipe.finetune_backbone_lr_scale},
-        {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
-        weight_decay=recipe.weight_decay)
-    steps_per_epoch = math.ceil(len(train.paths) / recipe.batch_size)
-    # a cosine over the fine-tuning epochs without warm-up; a finished run extended on resume
-    # continues its curve (LrPlan, as stage one) instead of starting the decay over
-    plan_recipe = replace(recipe, epochs=recipe.finetune_epochs, warmup_epochs=0.0,
-                          schedule="cosine")
-    plan = LrPlan.fresh(plan_recipe, steps_per_epoch)
-    schedule = plan.schedule(optimizer)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    state = _start(backbone, head, backbone_params, recipe, len(train.paths), checkpoint_dir)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                               enabled=device.type == "cuda")
-    history: list[dict[str, Any]] = []
-    best_epoch, best_acc, done, best_weights = 0, -1.0, 0, None
-    last_path = checkpoint_dir / LAST
-    if last_path.is_file():
-        state = load_checkpoint(last_path)
-        backbone.net.load_state_dict(state["backbone"])
-        head.load_state_dict(state["head"])
-        optimizer.load_state_dict(state["optimizer"])
-        history, done = list(state["history"]), int(state["done"])
-        plan = LrPlan.restored(plan_recipe, steps_per_epoch, state.get("lr_plan"),
-                               done * steps_per_epoch)
-        schedule = plan.schedule(optimizer)
-        schedule.load_state_dict(state["schedule"])
-        best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
-        best_weights = load_checkpoint(checkpoint_dir / BEST)
     seen_as = " on hand crops" if train.crops is not None else ""
     progress = bar(desc=f"fine-tune {backbone.spec.name} (last {recipe.finetune_blocks} blocks)"
                         f"{seen_as}",
-                   total=max(0, recipe.finetune_epochs - done) * len(train.paths), unit="img",
-                   enabled=show_progress and dist.is_main)
+                   total=max(0, recipe.finetune_epochs - state.done) * len(train.paths),
+                   unit="img", enabled=show_progress and dist.is_main)
     with progress:
-        for round_ in range(done + 1, recipe.finetune_epochs + 1):
+        for round_ in range(state.done + 1, recipe.finetune_epochs + 1):
             epoch = first_epoch + round_ - 1
             epoch_start = time.perf_counter()
-            head.train()
-            total_loss, correct, seen = 0.0, 0, 0
+            head.train()  # the backbone's normalisation statistics stay as they were
             loader = _loader(train, backbone, round_, recipe.batch_size, True,
                              seed + round_, workers, dist)
-            for images, index, reasons in loader:
-                good = torch.tensor([not r for r in reasons])
-                if not good.any():
-                    continue
-                images = images[good].to(device, non_blocking=True)
-                targets = torch.from_numpy(train.labels[index[good].numpy()]).to(device)
-                with autocast:
-                    logits = trainer(images)
-                    loss = loss_fn(logits.float(), targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total_loss += loss.item() * len(targets)
-                correct += int((logits.argmax(1) == targets).sum())
-                seen += len(targets)
-                progress.update(len(reasons) * dist.world)
+            train_loss, train_acc = _train_epoch(trainer, loader, train.labels, state, recipe,
+                                                 device, autocast,
+                                                 lambda n: progress.update(n * dist.world))
             val_loss, val_acc, val_probs = _validate(network, val, backbone, recipe, device,
                                                      autocast, workers)
-            row = {"epoch": epoch, "stage": "finetune",
-                   "train_loss": round(total_loss / max(1, seen), 5),
-                   "train_acc": round(correct / max(1, seen), 5), "val_loss": round(val_loss, 5),
-                   "val_acc": round(val_acc, 5), "lr": optimizer.param_groups[1]["lr"],
-                   "seconds": round(time.perf_counter() - epoch_start, 3)}
-            history.append(row)
-            weights = {"epoch": epoch,
-                       "backbone": {k: v.detach().cpu().clone()
-                                    for k, v in backbone.net.state_dict().items()},
-                       "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
-                       "val_probs": val_probs}
-            improved = val_acc > best_acc
-            if improved:
-                best_epoch, best_acc, best_weights = epoch, val_acc, weights
-            if dist.is_main:
-                epoch_file = "finetune_" + epoch_name(epoch)
-                save_checkpoint(checkpoint_dir, epoch_file, weights)
-                if improved:
-                    link_checkpoint(checkpoint_dir, epoch_file, BEST)
-                save_checkpoint(checkpoint_dir, LAST, {
-                    **weights, "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "lr_plan": plan.to_dict(),
-                    "history": history, "done": round_,
-                    "best_epoch": best_epoch, "best_val_acc": best_acc})
-                prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
-    if best_weights is not None:
-        backbone.net.load_state_dict(best_weights["backbone"])
-        head.load_state_dict(best_weights["head"])
+            state.history.append({
+                "epoch": epoch, "stage": "finetune", "train_loss": round(train_loss, 5),
+                "train_acc": round(train_acc, 5), "val_loss": round(val_loss, 5),
+                "val_acc": round(val_acc, 5), "lr": state.optimizer.param_groups[1]["lr"],
+                "seconds": round(time.perf_counter() - epoch_start, 3)})
+            _end_epoch(state, backbone, head, epoch, round_, val_acc, val_probs,
+                       checkpoint_dir, keep_epochs, write=dist.is_main)
+    best = state.best_weights
+    if best is not None:
+        backbone.net.load_state_dict(best["backbone"])
+        head.load_state_dict(best["head"])
     for parameter in backbone.net.parameters():
         parameter.requires_grad_(False)
     backbone.weights_id = state_dict_digest(backbone.net.state_dict())
     head.eval()
-    return {"history": history, "best_epoch": best_epoch, "best_val_acc": best_acc,
-            "val_probs": best_weights["val_probs"] if best_weights is not None else None,
-            "seconds": round(time.perf_counter() - started, 2)}
+    return FinetuneResult(state.history, state.best_epoch, state.best_acc,
+                          best["val_probs"] if best is not None else None,
+                          round(time.perf_counter() - started, 2))
+
+
+def _start(backbone: FrozenBackbone, head: MLPHead, backbone_params: list[nn.Parameter],
+           recipe: Recipe, n_train: int, checkpoint_dir: Path) -> _Progress:
+    """The optimiser (the backbone at a share of the head's rate) and its plan: a cosine over
+    the fine-tuning epochs without warm-up, restored from ``finetune_last.pt`` when there is
+    one (a finished run extended on resume continues its curve instead of starting over)."""
+    optimizer = torch.optim.AdamW([
+        {"params": backbone_params, "lr": recipe.finetune_lr * recipe.finetune_backbone_lr_scale},
+        {"params": list(head.parameters()), "lr": recipe.finetune_lr}],
+        weight_decay=recipe.weight_decay)
+    steps_per_epoch = math.ceil(n_train / recipe.batch_size)
+    plan_recipe = replace(recipe, epochs=recipe.finetune_epochs, warmup_epochs=0.0,
+                          schedule="cosine")
+    plan = LrPlan.fresh(plan_recipe, steps_per_epoch)
+    last_path = checkpoint_dir / LAST
+    if not last_path.is_file():
+        return _Progress(optimizer, plan, plan.schedule(optimizer), [])
+    saved = load_checkpoint(last_path)
+    backbone.net.load_state_dict(saved["backbone"])
+    head.load_state_dict(saved["head"])
+    optimizer.load_state_dict(saved["optimizer"])
+    done = int(saved["done"])
+    plan = LrPlan.restored(plan_recipe, steps_per_epoch, saved.get("lr_plan"),
+                           done * steps_per_epoch)
+    schedule = plan.schedule(optimizer)
+    schedule.load_state_dict(saved["schedule"])
+    return _Progress(optimizer, plan, schedule, list(saved["history"]), done,
+                     int(saved["best_epoch"]), float(saved["best_val_acc"]),
+                     load_checkpoint(checkpoint_dir / BEST))
+
+
+def _train_epoch(trainer: nn.Module, loader: DataLoader, labels: np.ndarray, state: _Progress,
+                 recipe: Recipe, device: torch.device, autocast: torch.autocast,
+                 advance: Callable[[int], Any]) -> tuple[float, float]:
+    """One pass over the training images (unreadable ones left out); mean loss and accuracy."""
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, index, reasons in loader:
+        good = torch.tensor([not r for r in reasons])
+        if not good.any():
+            continue
+        images = images[good].to(device, non_blocking=True)
+        targets = torch.from_numpy(labels[index[good].numpy()]).to(device)
+        with autocast:
+            logits = trainer(images)
+            loss = loss_fn(logits.float(), targets)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        state.optimizer.step()
+        state.schedule.step()
+        total_loss += loss.item() * len(targets)
+        correct += int((logits.argmax(1) == targets).sum())
+        seen += len(targets)
+        advance(len(reasons))
+    return total_loss / max(1, seen), correct / max(1, seen)
+
+
+def _end_epoch(state: _Progress, backbone: FrozenBackbone, head: MLPHead, epoch: int,
+               round_: int, val_acc: float, val_probs: torch.Tensor, checkpoint_dir: Path,
+               keep_epochs: int | None, *, write: bool) -> None:
+    """Keep the epoch's weights if best, and (rank 0) write its checkpoint, ``finetune_last.pt``
+    (everything a resume needs) and the best link."""
+    weights = {"epoch": epoch,
+               "backbone": {k: v.detach().cpu().clone()
+                            for k, v in backbone.net.state_dict().items()},
+               "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
+               "val_probs": val_probs}
+    improved = val_acc > state.best_acc
+    if improved:
+        state.best_epoch, state.best_acc, state.best_weights = epoch, val_acc, weights
+    state.done = round_
+    if not write:
+        return
+    epoch_file = "finetune_" + epoch_name(epoch)
+    save_checkpoint(checkpoint_dir, epoch_file, weights)
+    if improved:
+        link_checkpoint(checkpoint_dir, epoch_file, BEST)
+    save_checkpoint(checkpoint_dir, LAST, {
+        **weights, "optimizer": state.optimizer.state_dict(),
+        "schedule": state.schedule.state_dict(), "lr_plan": state.plan.to_dict(),
+        "history": state.history, "done": round_,
+        "best_epoch": state.best_epoch, "best_val_acc": state.best_acc})
+    prune_epochs(checkpoint_dir, keep_epochs, pattern="finetune_epoch_*.pt")
 
 
 @torch.no_grad()

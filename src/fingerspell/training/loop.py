@@ -225,80 +225,106 @@ def _validate(head: MLPHead, x: torch.Tensor, y: torch.Tensor) -> tuple[float, f
             float((logits.argmax(1) == y).float().mean()))
 
 
+@dataclass
+class _HeadProgress:
+    """A head fit's state between epochs: the optimiser, its plan, the shuffling generator, the
+    history and the best epoch so far (what a callback's resume state holds)."""
+
+    optimizer: torch.optim.Optimizer
+    plan: LrPlan
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    history: list[dict[str, Any]]
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int = 0
+    best_acc: float = -1.0
+    best_loss: float = math.inf
+    epoch: int = 0  # epochs finished
+
+    def end_epoch(self, epoch: int, head: MLPHead, val_acc: float, val_loss: float) -> EpochEnd:
+        """Keep the epoch's weights if best; what the callbacks see."""
+        head_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
+        # ties in accuracy (common on small validation sets) go to the lower loss: a
+        # later, more confident epoch rather than the first one that got there
+        improved = (val_acc > self.best_acc or math.isnan(val_acc)
+                    or (val_acc == self.best_acc and val_loss < self.best_loss))
+        if improved:
+            self.best_epoch, self.best_acc, self.best_loss = epoch, val_acc, val_loss
+            self.best_state = head_state
+        self.epoch = epoch
+        resume_state = {  # references, not copies: cheap to build every epoch
+            "epoch": epoch, "head": head_state, "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "history": list(self.history),
+            "best_epoch": self.best_epoch, "best_val_acc": self.best_acc,
+            "best_val_loss": self.best_loss, "lr_plan": self.plan.to_dict()}
+        return EpochEnd(epoch, self.history, head_state, improved, resume_state)
+
+
+def _start_fit(head: MLPHead, recipe: Recipe, steps_per_epoch: int, seed: int,
+               callbacks: Sequence[FitCallback]) -> _HeadProgress:
+    """A fresh optimiser, plan and generator from ``seed``, or the state the first callback
+    that has one restores (an interrupted run resumes exactly where it stopped)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = make_optimizer(head, recipe)
+    plan = LrPlan.fresh(recipe, steps_per_epoch)
+    progress = _HeadProgress(optimizer, plan, plan.schedule(optimizer), generator, [],
+                             {k: v.detach().cpu().clone() for k, v in head.state_dict().items()})
+    state = next((saved for saved in (c.restore() for c in callbacks) if saved), None)
+    if state is None:
+        return progress
+    head.load_state_dict(state["head"])
+    optimizer.load_state_dict(state["optimizer"])
+    progress.plan = LrPlan.restored(recipe, steps_per_epoch, state.get("lr_plan"),
+                                    int(state["epoch"]) * steps_per_epoch)
+    progress.schedule = progress.plan.schedule(optimizer)
+    progress.schedule.load_state_dict(state["schedule"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    progress.history = list(state["history"])
+    progress.best_epoch, progress.best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+    progress.best_loss = float(state.get("best_val_loss", math.inf))
+    progress.best_state = state["best_head"]
+    progress.epoch = int(state["epoch"])
+    return progress
+
+
 def _fit_head(head: MLPHead, recipe: Recipe, x_train: torch.Tensor, y_train: torch.Tensor,
               x_val: torch.Tensor, y_val: torch.Tensor, *, seed: int,
               sample_weight: torch.Tensor | None, show_progress: bool,
               callbacks: Sequence[FitCallback]) -> FitResult:
     started = time.perf_counter()
     device = x_train.device
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
-    optimizer = make_optimizer(head, recipe)
-    plan = LrPlan.fresh(recipe, steps_per_epoch)
-    schedule = plan.schedule(optimizer)
+    state = _start_fit(head, recipe, steps_per_epoch, seed, callbacks)
+    resumed_from = state.epoch
     train_loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
                                         reduction="none")
-    history: list[dict[str, Any]] = []
-    best_epoch, best_acc, best_loss = 0, -1.0, math.inf
-    best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
-    start_epoch = 1
-
-    state = next((saved for saved in (c.restore() for c in callbacks) if saved), None)
-    if state is not None:
-        head.load_state_dict(state["head"])
-        optimizer.load_state_dict(state["optimizer"])
-        plan = LrPlan.restored(recipe, steps_per_epoch, state.get("lr_plan"),
-                               int(state["epoch"]) * steps_per_epoch)
-        schedule = plan.schedule(optimizer)
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history = list(state["history"])
-        best_epoch, best_acc = int(state["best_epoch"]), float(state["best_val_acc"])
-        best_loss = float(state.get("best_val_loss", math.inf))
-        best_state = state["best_head"]
-        start_epoch = int(state["epoch"]) + 1
-    resumed_from = start_epoch - 1
-
-    remaining = max(0, recipe.epochs - resumed_from)
     progress = bar(desc=f"head {head.config.in_dim}->{head.config.n_classes}",
-                   total=remaining * steps_per_epoch, unit="step", enabled=show_progress)
+                   total=max(0, recipe.epochs - resumed_from) * steps_per_epoch, unit="step",
+                   enabled=show_progress)
     with progress:
-        for epoch in range(start_epoch, recipe.epochs + 1):
+        for epoch in range(resumed_from + 1, recipe.epochs + 1):
             epoch_start = time.perf_counter()
-            order = torch.randperm(len(x_train), generator=generator).to(device)
+            order = torch.randperm(len(x_train), generator=state.generator).to(device)
             total_loss, correct = _train_epoch(head, x_train, y_train, order, recipe.batch_size,
-                                               train_loss_fn, sample_weight, optimizer, schedule,
-                                               progress)
+                                               train_loss_fn, sample_weight, state.optimizer,
+                                               state.schedule, progress)
             val_loss, val_acc = _validate(head, x_val, y_val)
-            row = {"epoch": epoch, "train_loss": round(total_loss / len(x_train), 5),
-                   "train_acc": round(correct / len(x_train), 5),
-                   "val_loss": round(val_loss, 5), "val_acc": round(val_acc, 5),
-                   "lr": optimizer.param_groups[0]["lr"],
-                   "seconds": round(time.perf_counter() - epoch_start, 3)}
-            history.append(row)
+            state.history.append({
+                "epoch": epoch, "train_loss": round(total_loss / len(x_train), 5),
+                "train_acc": round(correct / len(x_train), 5),
+                "val_loss": round(val_loss, 5), "val_acc": round(val_acc, 5),
+                "lr": state.optimizer.param_groups[0]["lr"],
+                "seconds": round(time.perf_counter() - epoch_start, 3)})
             progress.set_postfix(epoch=epoch, val_acc=f"{val_acc:.3f}")
-
-            head_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
-            # ties in accuracy (common on small validation sets) go to the lower loss: a
-            # later, more confident epoch rather than the first one that got there
-            improved = (val_acc > best_acc or math.isnan(val_acc)
-                        or (val_acc == best_acc and val_loss < best_loss))
-            if improved:
-                best_epoch, best_acc, best_loss, best_state = epoch, val_acc, val_loss, head_state
-
-            resume_state = {  # references, not copies: cheap to build every epoch
-                "epoch": epoch, "head": head_state, "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "history": list(history),
-                "best_epoch": best_epoch, "best_val_acc": best_acc, "best_val_loss": best_loss,
-                "lr_plan": plan.to_dict()}
-            end = EpochEnd(epoch, history, head_state, improved, resume_state)
+            end = state.end_epoch(epoch, head, val_acc, val_loss)
             for callback in callbacks:
                 callback.on_epoch_end(end)
 
-    head.load_state_dict(best_state)
+    head.load_state_dict(state.best_state)
     head.eval()
-    return FitResult(head, history, best_epoch, float(np.nan_to_num(best_acc)), resumed_from,
+    return FitResult(head, state.history, state.best_epoch,
+                     float(np.nan_to_num(state.best_acc)), resumed_from,
                      time.perf_counter() - started)

@@ -472,13 +472,13 @@ def _finetune_stage(backbone: FrozenBackbone, head: MLPHead, recipe: Recipe,
                      checkpoint_dir=run_dir / "checkpoints", device=device, seed=config.seed,
                      first_epoch=recipe.epochs + 1, keep_epochs=config.keep_epochs,
                      workers=workers, show_progress=show_progress, dist=dist)
-    kept = tuned["best_val_acc"] >= head_only
+    kept = tuned.best_val_acc >= (head_only or 0.0)
     metrics.head_only_val_acc, metrics.finetune_kept = head_only, kept
-    metrics.finetune_val_acc, metrics.finetune_seconds = tuned["best_val_acc"], tuned["seconds"]
-    metrics.history = metrics.history + tuned["history"]
+    metrics.finetune_val_acc, metrics.finetune_seconds = tuned.best_val_acc, tuned.seconds
+    metrics.history = metrics.history + tuned.history
     if kept:  # fine-tuning already scored the validation images with its best weights
-        metrics.best_epoch, metrics.best_val_acc = tuned["best_epoch"], tuned["best_val_acc"]
-        return True, tuned["val_probs"]
+        metrics.best_epoch, metrics.best_val_acc = tuned.best_epoch, tuned.best_val_acc
+        return True, tuned.val_probs
     backbone.net.load_state_dict(before[0])  # not better: keep stage one's model
     head.load_state_dict(before[1])
     backbone.weights_id = before[2]

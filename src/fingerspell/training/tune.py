@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .._atomic import write_json
 from ..data.merge import discover_many
@@ -23,7 +24,7 @@ from ..features.feature_mode import get_mode
 from ..features.hands import check_hand_model, resolve_hand_model
 from ..features.onnx_runtime import choose_encoder
 from ..head.recipes import Recipe
-from .config import resolve_config
+from .config import RunConfig, resolve_config
 from .fitting import MAIN, Examples, HeadFitter, remember_views
 from .loop import EpochEnd, FitCallback
 from .options import TrainOptions
@@ -77,6 +78,19 @@ class _Prune(FitCallback):
             raise _Pruned
 
 
+@dataclass
+class _SearchData:
+    """What every trial reads: each backbone's examples (features computed once, up front), the
+    feature size per backbone, the split's readable rows and the classes."""
+
+    examples: dict[str, Examples]
+    feature_dims: dict[str, int]
+    train_idx: list[int]
+    val_idx: list[int]
+    classes: list[str]
+    split_strategy: str
+
+
 def tune(data_dir: str | Path | list[str | Path], out: str | Path,
          options: TrainOptions | None = None, *, trials: int = 50,
          backbones: list[str] | None = None, timeout: float | None = None,
@@ -94,43 +108,18 @@ def tune(data_dir: str | Path | list[str | Path], out: str | Path,
     config = resolve_config(data_dir, out, options, **overrides)
     mode = get_mode(config.mode_name)
     backbones = backbones or [config.recipe.backbone]
-    images = discover_many(config.data)
-    split = split_samples(images.samples, val_fraction=config.val_fraction, seed=config.seed,
-                          strategy=config.split_by)
-    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
-    sources = np.asarray([s.source for s in images.samples])
-    paths = [s.path for s in images.samples]
     target = resolve_device(config.device)
-    hands = (check_hand_model(resolve_hand_model(config.hand_model, cache_dir))
-             if mode.needs_hands else None)
-    examples: dict[str, Examples] = {}
-    feature_dims: dict[str, int] = {}
-    readable = np.ones(len(paths), dtype=bool)
-    for name in backbones:  # every backbone's features once, up front
-        backbone = create_backbone(name, config.weights)
-        encoder = choose_encoder(backbone, runtime=config.runtime, device=target,
-                                 cache_root=cache_dir)
-        extract = RunFeatures(encoder, hand_model=hands, hand_settings=config.hand,
-                              cache_dir=cache_dir, device=target, show_progress=show_progress)
-        found = extract(mode, paths)
-        readable[list(found.failed)] = False
-        examples[name] = Examples(found.vectors, labels, found.found,
-                                  sources if len(images.sources) > 1 else None,
-                                  views=remember_views(extract.views(paths), len(paths)))
-        feature_dims[name] = backbone.spec.feature_dim
-    train_idx = [i for i in split.train if readable[i]]
-    val_idx = [i for i in split.val if readable[i]]
-
+    data = _search_data(config, backbones, target, cache_dir, show_progress)
     fixed_parts: dict[str, Any] = {}  # fusion's landmark head: the same in every trial
 
     def objective(trial: optuna.Trial) -> float:
         recipe = suggest_recipe(trial, config.recipe, backbones)
-        fitter = HeadFitter(mode, recipe, len(images.classes), feature_dims[recipe.backbone],
+        fitter = HeadFitter(mode, recipe, len(data.classes), data.feature_dims[recipe.backbone],
                             seed=config.seed, device=target, show_progress=False,
                             callbacks=lambda part: [_Prune(trial)] if part == MAIN else [],
                             reuse=fixed_parts)
         try:
-            fitted = fitter.fit(examples[recipe.backbone], train_idx, val_idx)
+            fitted = fitter.fit(data.examples[recipe.backbone], data.train_idx, data.val_idx)
         except _Pruned:
             raise optuna.TrialPruned from None
         fixed_parts.update({k: v for k, v in fitted.parts.items() if k != MAIN})
@@ -143,16 +132,52 @@ def tune(data_dir: str | Path | list[str | Path], out: str | Path,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5,
                                                                    n_warmup_steps=3))
     study.optimize(objective, n_trials=trials, timeout=timeout, show_progress_bar=show_progress)
+    return _write_study(study, Path(out), config, data.split_strategy)
+
+
+def _search_data(config: RunConfig, backbones: list[str], device: torch.device,
+                 cache_dir: Path | None, show_progress: bool) -> _SearchData:
+    """The run's photos split as ``train`` splits them, and each backbone's features (cached)."""
+    mode = get_mode(config.mode_name)
+    images = discover_many(config.data)
+    split = split_samples(images.samples, val_fraction=config.val_fraction, seed=config.seed,
+                          strategy=config.split_by)
+    labels = np.asarray([images.classes.index(s.label) for s in images.samples])
+    sources = np.asarray([s.source for s in images.samples])
+    paths = [s.path for s in images.samples]
+    hands = (check_hand_model(resolve_hand_model(config.hand_model, cache_dir))
+             if mode.needs_hands else None)
+    examples: dict[str, Examples] = {}
+    feature_dims: dict[str, int] = {}
+    readable = np.ones(len(paths), dtype=bool)
+    for name in backbones:
+        backbone = create_backbone(name, config.weights)
+        encoder = choose_encoder(backbone, runtime=config.runtime, device=device,
+                                 cache_root=cache_dir)
+        extract = RunFeatures(encoder, hand_model=hands, hand_settings=config.hand,
+                              cache_dir=cache_dir, device=device, show_progress=show_progress)
+        found = extract(mode, paths)
+        readable[list(found.failed)] = False
+        examples[name] = Examples(found.vectors, labels, found.found,
+                                  sources if len(images.sources) > 1 else None,
+                                  views=remember_views(extract.views(paths), len(paths)))
+        feature_dims[name] = backbone.spec.feature_dim
+    return _SearchData(examples, feature_dims, [i for i in split.train if readable[i]],
+                       [i for i in split.val if readable[i]], images.classes, split.strategy)
+
+
+def _write_study(study: Any, out: Path, config: RunConfig, split_strategy: str) -> TuneResult:
+    """``best_config.json`` (only what the search chose: ``train --config`` keeps the user's
+    features and other settings), ``trials.json`` and ``study.png``."""
+    import optuna
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise FingerspellError("no trial completed; raise --trials")
-    out = Path(out)
     best = Recipe.from_dict(study.best_trial.user_attrs["recipe"])
-    # only what the search chose: `train --config` keeps the user's features and other settings
     searched = {name: value for name, value in best.to_dict().items() if name in TUNED_FIELDS}
     write_json(out / "best_config.json", {"recipe": searched, "val_acc": study.best_value,
-                                          "searched_with": {"features": mode.name},
-                                          "split": split.strategy,
+                                          "searched_with": {"features": config.mode_name},
+                                          "split": split_strategy,
                                           "data": [Path(d).name for d in config.data]})
     write_json(out / "trials.json", [{"number": t.number, "state": t.state.name, "value": t.value,
                                       "params": t.params} for t in study.trials])
