@@ -1,6 +1,7 @@
 """Head: the small classifier trained on cached features, and the recipes that train it."""
 
-from .heads import HeadConfig, MLPHead
-from .recipes import PRESETS, Recipe, get_preset
+from .heads import FusionConfig, HeadConfig, LateFusionHead, MLPHead
+from .recipes import PRESETS, Preset, Recipe, get_preset
 
-__all__ = ["PRESETS", "HeadConfig", "MLPHead", "Recipe", "get_preset"]
+__all__ = ["PRESETS", "FusionConfig", "HeadConfig", "LateFusionHead", "MLPHead", "Preset", "Recipe",
+           "get_preset"]

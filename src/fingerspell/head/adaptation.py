@@ -62,8 +62,7 @@ def adapt_head(head: torch.nn.Module, vectors: np.ndarray, labels: np.ndarray,
 
 def coverage(head: torch.nn.Module, labels: np.ndarray) -> float:
     """The share of the head's classes that ``labels`` show (0-1)."""
-    n_classes = head.crop.config.n_classes if isinstance(head, LateFusionHead) \
-        else head.config.n_classes
+    n_classes = head.config.n_classes
     return len(set(np.asarray(labels).tolist())) / n_classes
 
 

@@ -76,6 +76,37 @@ class MLPHead(nn.Module):
         return self.layers(features)
 
 
+@dataclass(frozen=True)
+class FusionConfig:
+    """Shape of a ``LateFusionHead``: its two heads and the landmark head's share.
+
+    ``in_dim`` is the fused vector's length (crop, landmarks, the found flag); ``n_classes``
+    the heads' outputs, as for ``HeadConfig``.
+    """
+
+    crop: HeadConfig
+    landmarks: HeadConfig
+    landmark_weight: float = 0.5
+    kind: str = "late_fusion"
+
+    @property
+    def in_dim(self) -> int:
+        return self.crop.in_dim + self.landmarks.in_dim + 1
+
+    @property
+    def n_classes(self) -> int:
+        return self.crop.n_classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "crop": self.crop.to_dict(),
+                "landmarks": self.landmarks.to_dict(), "landmark_weight": self.landmark_weight}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FusionConfig:
+        return cls(HeadConfig.from_dict(data["crop"]), HeadConfig.from_dict(data["landmarks"]),
+                   float(data["landmark_weight"]))
+
+
 class LateFusionHead(nn.Module):
     """``fusion`` features' head: a crop head and a landmark head, their probabilities averaged
     where a hand was found (the crop head alone elsewhere). Input: [crop | landmarks | found].
@@ -99,10 +130,8 @@ class LateFusionHead(nn.Module):
         self.landmark_weight = landmark_weight
 
     @property
-    def config(self) -> dict[str, Any]:
-        return {"kind": "late_fusion", "crop": self.crop.config.to_dict(),
-                "landmarks": self.landmarks.config.to_dict(),
-                "landmark_weight": self.landmark_weight}
+    def config(self) -> FusionConfig:
+        return FusionConfig(self.crop.config, self.landmarks.config, self.landmark_weight)
 
     def parts(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The crop head's and the landmark head's probabilities, and whether a hand was found."""
@@ -124,9 +153,10 @@ class LateFusionHead(nn.Module):
 
 
 def head_from_config(config: dict[str, Any]) -> MLPHead | LateFusionHead:
-    """The head a bundle's ``config.json`` describes (weights not loaded)."""
+    """The head a bundle's ``config.json`` describes (weights not loaded): a ``FusionConfig``'s
+    dict (``"kind": "late_fusion"``) or a ``HeadConfig``'s."""
     if config.get("kind") == "late_fusion":
-        return LateFusionHead(MLPHead(HeadConfig.from_dict(config["crop"])),
-                              MLPHead(HeadConfig.from_dict(config["landmarks"])),
-                              float(config["landmark_weight"]))
+        fusion = FusionConfig.from_dict(config)
+        return LateFusionHead(MLPHead(fusion.crop), MLPHead(fusion.landmarks),
+                              fusion.landmark_weight)
     return MLPHead(HeadConfig.from_dict(config))

@@ -208,8 +208,7 @@ class Model:
                          if self.hand_model else None},
             "backbone": backbone,
             "preprocessing": self.preprocessing.to_dict(),
-            "head": self.head.config if isinstance(self.head, LateFusionHead)
-            else self.head.config.to_dict(),
+            "head": self.head.config.to_dict(),
             "fallback_head": self.fallback_head.config.to_dict() if self.fallback_head else None,
             **self.info.to_config(),
         }
