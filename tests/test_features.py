@@ -109,3 +109,12 @@ def test_background_replaced_or_masked_behind_the_hand() -> None:
     one = np.asarray(replace_background(crop, outline, np.random.default_rng(1)))
     two = np.asarray(replace_background(crop, outline, np.random.default_rng(1)))
     assert (one == two).all() and (one[50, 50] == 200).all() and one[:10, :10].std() > 0
+
+
+def test_no_photos_give_no_rows_but_every_column() -> None:
+    """A torchrun rank may own no photo of a small batch: its empty share keeps the columns."""
+    from fingerspell.features.feature_mode import get_mode
+    from fingerspell.features.modes import assemble
+    fusion, marks = get_mode("fusion"), get_mode("landmarks")
+    assert assemble(fusion, np.zeros((0, 1280)), []).shape == (0, 1280 + fusion.landmark_dim + 1)
+    assert assemble(marks, None, []).shape == (0, marks.landmark_dim)

@@ -76,10 +76,11 @@ def assemble(mode: str | FeatureMode, backbone: np.ndarray | None, hands: list[H
     ``landmarks``) and the hands: [backbone | landmark features | hand found]."""
     mode = get_mode(mode)
     parts = [] if backbone is None else [np.asarray(backbone, np.float32)]
-    if mode.landmarks:
-        parts.append(landmark_matrix(hands, view, names, mode.landmark_encoding))
+    if mode.landmarks:  # (no photos: no rows, but the columns stay)
+        parts.append(landmark_matrix(hands, view, names, mode.landmark_encoding) if hands
+                     else np.zeros((0, mode.landmark_dim), np.float32))
     if mode.found_flag:
-        parts.append(np.asarray([[h is not None] for h in hands], np.float32))
+        parts.append(np.asarray([h is not None for h in hands], np.float32).reshape(-1, 1))
     return np.concatenate(parts, axis=1)
 
 
