@@ -85,5 +85,7 @@ def test_the_python_examples_run(page: str, code: str, example_folder: Path, tmp
         assert namespace["predictions"][0].label == "B"
     if "session" in namespace:  # the live page holds C, then B: the text it shows
         assert namespace["session"].text == "CB"
+    if "answer" in namespace:  # the serve page's in-process call reads the same B
+        assert namespace["answer"]["label"] == "B"
     if "run" in namespace:  # ... and spells the same with LiveSession.run
         assert namespace["run"].text == "CB" and namespace["run"].frames == 48
