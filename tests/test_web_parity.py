@@ -1,0 +1,90 @@
+"""The landmark path in the browser (fingerspell/web/landmarks.js, for the on-device page) against
+Python on the same landmarks: the encoding, the landmark head and its calibrated probabilities
+agree to 1e-4 in headless Chromium. Recorded landmarks go to both sides, so detection
+differences cannot hide encoding differences."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fingerspell.features.landmarks import landmark_features
+from fingerspell.infer import Model
+from fingerspell.infer.web import LANDMARKS_JS, landmark_head_json, web_asset
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def _hands(model: Model, photos: list[Path]) -> list:
+    """The hands MediaPipe finds in ``photos`` and in their mirror images (left hands)."""
+    images = [Image.open(p).convert("RGB") for p in photos]
+    images += [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for image in images[:3]]
+    return [p.hand for p in model.predict(images) if p.hand is not None]
+
+
+def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers: Path,
+                                               hand_model: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+    model = Model.load("asl-alphabet")
+    webcam = sorted((shared_signers.parent / "webcam_mit" / "B").iterdir())[:2]  # 4:3 frames
+    photos = [shared_test / f"{c}_test.jpg" for c in "ABCKLTY"] + webcam
+    hands = _hands(model, [p for p in photos if p.is_file()])
+    assert len(hands) >= 8 and {h.handedness for h in hands} == {"Left", "Right"}
+    assert any(h.aspect != 1.0 for h in hands)
+    exported = landmark_head_json(model)
+    samples = [{"landmarks": h.landmarks.astype(float).tolist(), "aspect": h.aspect,
+                "handedness": h.handedness} for h in hands]
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(
+        _Quiet, directory=str(web_asset(LANDMARKS_JS).parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{LANDMARKS_JS}")
+                got = page.evaluate("""async ([samples, model]) => {
+                    const m = await import("/landmarks.js");
+                    return samples.map((s) => {
+                      const shaped = m.shapePoints(s.landmarks, s.aspect);
+                      const features = m.landmarkFeatures(shaped, s.handedness, 2);
+                      const logits = m.headLogits(model.head, features);
+                      return {features: Array.from(features), logits,
+                              probs: m.calibratedProbabilities(logits, model.temperature),
+                              encoding1: Array.from(m.landmarkFeatures(s.landmarks,
+                                                                       s.handedness, 1))};
+                    });
+                }""", [samples, exported])
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+
+    head = model.head.landmarks
+    for hand, js in zip(hands, got, strict=True):
+        features = landmark_features(hand.shape_points(), hand.handedness, 2)
+        assert np.abs(np.asarray(js["features"]) - features).max() < 1e-4
+        assert np.abs(np.asarray(js["encoding1"]) -
+                      landmark_features(hand.landmarks, hand.handedness, 1)).max() < 1e-4
+        with torch.no_grad():
+            logits = head(torch.from_numpy(features)[None])[0].numpy()
+        assert np.allclose(js["logits"], logits, rtol=1e-4, atol=1e-4)
+        probs = torch.softmax(torch.from_numpy(logits) / model.temperature, 0).numpy()
+        assert np.abs(np.asarray(js["probs"]) - probs).max() < 1e-4
+        assert int(np.argmax(js["probs"])) == int(np.argmax(probs))
