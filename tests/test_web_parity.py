@@ -1,6 +1,7 @@
-"""The landmark path in the browser (fingerspell/web/landmarks.js, for the on-device page) against
-Python on the same landmarks: the encoding, the landmark head and its calibrated probabilities
-agree to 1e-4 in headless Chromium. Recorded landmarks go to both sides, so detection
+"""The recognizer in the browser (fingerspell/web/recognizer.js, for the on-device page) against
+Python on the same inputs: the landmark encoding, the landmark head, and the fusion with the crop
+head's answer agree with ``Model`` to 1e-4 in headless Chromium. Recorded landmarks (and the crop
+head's logits, which the page will take from the ONNX graph) go to both sides, so detection
 differences cannot hide encoding differences."""
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import torch
 from PIL import Image
 
 from fingerspell.features.landmarks import landmark_features
+from fingerspell.features.modes import image_vectors
 from fingerspell.infer import Model
-from fingerspell.infer.web import LANDMARKS_JS, landmark_head_json, web_asset
+from fingerspell.infer.web import RECOGNIZER_JS, landmark_head_json, web_asset
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -28,11 +30,14 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def _hands(model: Model, photos: list[Path]) -> list:
-    """The hands MediaPipe finds in ``photos`` and in their mirror images (left hands)."""
+def _photos_with_hands(model: Model, photos: list[Path]) -> tuple[list[Image.Image], list]:
+    """``photos`` and the mirror images of three of them (left hands), where MediaPipe finds a
+    hand, with the hands found."""
     images = [Image.open(p).convert("RGB") for p in photos]
     images += [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for image in images[:3]]
-    return [p.hand for p in model.predict(images) if p.hand is not None]
+    found = [(image, p.hand) for image, p in zip(images, model.predict(images), strict=True)
+             if p.hand is not None]
+    return [image for image, _ in found], [hand for _, hand in found]
 
 
 def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers: Path,
@@ -43,30 +48,41 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
     model = Model.load("asl-alphabet")
     webcam = sorted((shared_signers.parent / "webcam_mit" / "B").iterdir())[:2]  # 4:3 frames
     photos = [shared_test / f"{c}_test.jpg" for c in "ABCKLTY"] + webcam
-    hands = _hands(model, [p for p in photos if p.is_file()])
+    images, hands = _photos_with_hands(model, [p for p in photos if p.is_file()])
     assert len(hands) >= 8 and {h.handedness for h in hands} == {"Left", "Right"}
     assert any(h.aspect != 1.0 for h in hands)
+    # what Python answers: the fused vectors [crop | landmarks | found] through the model's head
+    vectors = image_vectors(model.mode, model.encoder, images, hands, model.hand_settings.margin)
+    expected = model.head_proba(vectors)
+    head = model.head
+    with torch.no_grad():
+        crop_logits = head.crop(torch.from_numpy(vectors[:, :head.crop.config.in_dim])).numpy()
     exported = landmark_head_json(model)
     samples = [{"landmarks": h.landmarks.astype(float).tolist(), "aspect": h.aspect,
-                "handedness": h.handedness} for h in hands]
+                "handedness": h.handedness, "crop": crop.tolist()}
+               for h, crop in zip(hands, crop_logits, strict=True)]
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(
-        _Quiet, directory=str(web_asset(LANDMARKS_JS).parent)))
+        _Quiet, directory=str(web_asset(RECOGNIZER_JS).parent)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
                 page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{LANDMARKS_JS}")
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{RECOGNIZER_JS}")
                 got = page.evaluate("""async ([samples, model]) => {
-                    const m = await import("/landmarks.js");
+                    const m = await import("/recognizer.js");
                     return samples.map((s) => {
                       const shaped = m.shapePoints(s.landmarks, s.aspect);
                       const features = m.landmarkFeatures(shaped, s.handedness, 2);
                       const logits = m.headLogits(model.head, features);
                       return {features: Array.from(features), logits,
                               probs: m.calibratedProbabilities(logits, model.temperature),
+                              fused: m.fusedProbabilities(s.crop, logits, model.landmark_weight,
+                                                          model.temperature),
+                              cropOnly: m.fusedProbabilities(s.crop, null, model.landmark_weight,
+                                                             model.temperature),
                               encoding1: Array.from(m.landmarkFeatures(s.landmarks,
                                                                        s.handedness, 1))};
                     });
@@ -76,15 +92,19 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
     finally:
         server.shutdown()
 
-    head = model.head.landmarks
-    for hand, js in zip(hands, got, strict=True):
+    marks = head.landmarks
+    for hand, js, answer, crop in zip(hands, got, expected, crop_logits, strict=True):
         features = landmark_features(hand.shape_points(), hand.handedness, 2)
         assert np.abs(np.asarray(js["features"]) - features).max() < 1e-4
         assert np.abs(np.asarray(js["encoding1"]) -
                       landmark_features(hand.landmarks, hand.handedness, 1)).max() < 1e-4
         with torch.no_grad():
-            logits = head(torch.from_numpy(features)[None])[0].numpy()
+            logits = marks(torch.from_numpy(features)[None])[0].numpy()
         assert np.allclose(js["logits"], logits, rtol=1e-4, atol=1e-4)
         probs = torch.softmax(torch.from_numpy(logits) / model.temperature, 0).numpy()
         assert np.abs(np.asarray(js["probs"]) - probs).max() < 1e-4
         assert int(np.argmax(js["probs"])) == int(np.argmax(probs))
+        # the model's answer: the fusion of both heads at the model's weight and temperature
+        assert np.abs(np.asarray(js["fused"]) - answer).max() < 1e-4
+        alone = torch.softmax(torch.log_softmax(torch.from_numpy(crop), 0) / model.temperature, 0)
+        assert np.abs(np.asarray(js["cropOnly"]) - alone.numpy()).max() < 1e-4  # no hand

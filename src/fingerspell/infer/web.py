@@ -1,8 +1,9 @@
-"""What the browser needs of a model to run its landmark path on the device (issue 25: the
-on-device page): the landmark head's weights as JSON, read by ``fingerspell/web/landmarks.js``.
+"""What the browser needs of a model to answer on the device (issue 25: the on-device page): the
+landmark head's weights and the fusion's settings as JSON, read by ``fingerspell/web/recognizer.js``
+(the crop head's answer will come from the model's ONNX graph).
 
-The JavaScript repeats the landmark encoding and the head's arithmetic; ``tests/test_web_parity.py``
-holds both sides to 1e-4 on the same landmarks in headless Chromium.
+The JavaScript repeats the landmark encoding, the head's arithmetic and the fusion;
+``tests/test_web_parity.py`` holds both sides to 1e-4 on the same inputs in headless Chromium.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..head.heads import LateFusionHead, MLPHead
 if TYPE_CHECKING:
     from .model import Model
 
-LANDMARKS_JS = "landmarks.js"
+RECOGNIZER_JS = "recognizer.js"
 
 
 def web_asset(name: str) -> Path:
@@ -31,7 +32,7 @@ def web_asset(name: str) -> Path:
 
 
 def head_to_json(head: MLPHead) -> dict[str, Any]:
-    """An ``MLPHead`` as ``landmarks.js``'s ``headLogits`` reads it: the standardisation (if
+    """An ``MLPHead`` as ``recognizer.js``'s ``headLogits`` reads it: the standardisation (if
     any) and each Linear layer's weight (rows = outputs) and bias, as plain lists."""
     layers = [module for module in head.layers if isinstance(module, nn.Linear)]
     out: dict[str, Any] = {"normalize": bool(head.config.normalize),

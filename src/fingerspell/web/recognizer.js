@@ -1,8 +1,9 @@
-// The model's landmark path in the browser (issue 25, the on-device page): MediaPipe's 21 hand
-// landmarks -> the landmark encoding -> the landmark head (an MLP) -> calibrated probabilities.
-// The same arithmetic as Python's features/landmarks.py (encodings 1 and 2) and head/heads.py
-// (MLPHead); tests/test_web_parity.py runs both on the same landmarks in headless Chromium and
-// asks for agreement to 1e-4. Change one side, change the other.
+// The recognizer's arithmetic in the browser (issue 25, the on-device page): MediaPipe's 21 hand
+// landmarks -> the landmark encoding -> the landmark head (an MLP), fused with the crop head's
+// answer -> calibrated probabilities. The same arithmetic as Python's features/landmarks.py
+// (encodings 1 and 2), head/heads.py (MLPHead, LateFusionHead) and Model.head_proba;
+// tests/test_web_parity.py runs both on the same inputs in headless Chromium and asks for
+// agreement to 1e-4. Change one side, change the other.
 
 export const WRIST = 0;
 export const INDEX_MCP = 5;
@@ -104,4 +105,16 @@ export function calibratedProbabilities(logits, temperature = 1) {
   const exps = scaled.map((v) => Math.exp(v - top));
   const total = exps.reduce((a, b) => a + b, 0);
   return exps.map((v) => v / total);
+}
+
+const softmax = (logits) => calibratedProbabilities(logits, 1);
+
+// A fusion model's answer (LateFusionHead, then the model's temperature): where a hand was found
+// (markLogits given) the landmark head's probabilities weigh landmarkWeight against the crop
+// head's, else the crop head answers alone.
+export function fusedProbabilities(cropLogits, markLogits, landmarkWeight, temperature = 1) {
+  const crop = softmax(cropLogits);
+  const mixed = markLogits === null ? crop : softmax(markLogits).map(
+    (p, i) => landmarkWeight * p + (1 - landmarkWeight) * crop[i]);
+  return calibratedProbabilities(mixed.map((p) => Math.log(Math.max(p, 1e-12))), temperature);
 }
