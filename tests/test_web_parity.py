@@ -21,6 +21,8 @@ from fingerspell.features.landmarks import landmark_features
 from fingerspell.features.modes import image_vectors
 from fingerspell.infer import Model
 from fingerspell.infer.web import RECOGNIZER_JS, landmark_head_json, web_asset
+from fingerspell.live.decoder import SpellingDecoder
+from fingerspell.live.stream import LiveSession, frames_from
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -28,6 +30,28 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *_args: object) -> None:
         pass
+
+
+def _in_browser(script: str, argument: object) -> object:
+    """``script`` (an async function of ``argument``) evaluated in headless Chromium on a page
+    served from fingerspell/web/, so that it can import the modules there."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(
+        _Quiet, directory=str(web_asset(RECOGNIZER_JS).parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{RECOGNIZER_JS}")
+                return page.evaluate(script, argument)
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
 
 
 def _photos_with_hands(model: Model, photos: list[Path]) -> tuple[list[Image.Image], list]:
@@ -42,9 +66,6 @@ def _photos_with_hands(model: Model, photos: list[Path]) -> tuple[list[Image.Ima
 
 def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers: Path,
                                                hand_model: Path) -> None:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
     model = Model.load("asl-alphabet")
     webcam = sorted((shared_signers.parent / "webcam_mit" / "B").iterdir())[:2]  # 4:3 frames
     photos = [shared_test / f"{c}_test.jpg" for c in "ABCKLTY"] + webcam
@@ -62,16 +83,7 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
                 "handedness": h.handedness, "crop": crop.tolist()}
                for h, crop in zip(hands, crop_logits, strict=True)]
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(
-        _Quiet, directory=str(web_asset(RECOGNIZER_JS).parent)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{RECOGNIZER_JS}")
-                got = page.evaluate("""async ([samples, model]) => {
+    got = _in_browser("""async ([samples, model]) => {
                     const m = await import("/recognizer.js");
                     return samples.map((s) => {
                       const shaped = m.shapePoints(s.landmarks, s.aspect);
@@ -87,10 +99,6 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
                                                                        s.handedness, 1))};
                     });
                 }""", [samples, exported])
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
 
     marks = head.landmarks
     for hand, js, answer, crop in zip(hands, got, expected, crop_logits, strict=True):
@@ -108,3 +116,84 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
         assert np.abs(np.asarray(js["fused"]) - answer).max() < 1e-4
         alone = torch.softmax(torch.log_softmax(torch.from_numpy(crop), 0) / model.temperature, 0)
         assert np.abs(np.asarray(js["cropOnly"]) - alone.numpy()).max() < 1e-4  # no hand
+
+
+def _recorded_frames(model: Model, clips: list[Path]) -> list[dict]:
+    """What ``LiveSession`` feeds its decoder on real clips played one after another: each
+    frame's time, letter (None: no hand), confidence, landmarks and top scores."""
+    frames: list[dict] = []
+    with LiveSession(model, motion=False) as session:
+        feed = session.decoder.update
+
+        def record(t, letter, confidence=1.0, *, points=None, scores=None):
+            frames.append({"t": t, "letter": letter, "confidence": confidence,
+                           "points": None if points is None else np.asarray(points)[:, :2].tolist(),
+                           "scores": scores})
+            return feed(t, letter, confidence, points=points, scores=scores)
+        session.decoder.update = record  # type: ignore[method-assign]
+        start = 0.0
+        for clip in clips:
+            t = 0.0
+            for t, frame in frames_from(video=clip):
+                session.process(start + t, frame)
+            start += t + 0.5
+    return frames
+
+
+def _random_stream(rng: np.random.Generator, hand: np.ndarray, n: int = 240) -> list[dict]:
+    """Frames that reach every rule: held letters, quick and unsure ones, competing scores,
+    space, del, nothing and no hand, still and moving hands, sideways slides, collapsed palms
+    and frames without landmarks."""
+    letters = ["A", "B", "T", "S", "space", "del", "nothing", None]
+    frames, t, x = [], 0.0, 0.0
+    while len(frames) < n:
+        letter = letters[rng.integers(len(letters))]
+        level = rng.uniform(0.15, 1.0)
+        slide = rng.random() < 0.3
+        for _ in range(int(rng.integers(2, 25))):
+            t += float(rng.uniform(0.04, 0.1))
+            x += (0.08 if slide else 0.0) + float(rng.normal(0, 0.004 if rng.random() < 0.8 else 0.05))
+            confidence = float(np.clip(level + rng.normal(0, 0.15), 0.01, 1.0))
+            other = letters[rng.integers(4)]
+            points = hand * (0.4 if rng.random() < 0.03 else 1.0) + [x, 0.0]
+            frames.append({"t": t, "letter": letter, "confidence": confidence,
+                           "points": None if letter is None or rng.random() < 0.1
+                           else points.tolist(),
+                           "scores": {letter: confidence, other: float(rng.uniform(0, 1 - confidence))}
+                           if letter is not None else None})
+    return frames
+
+
+def test_browser_spells_as_python(shared_test: Path, hand_model: Path) -> None:
+    """The page's decoder (fingerspell/web/decoder.js) against live/decoder.py on the same frames:
+    the letters a person held in the shared clips, and random streams: the same events."""
+    clips = [shared_test.parents[1] / "videos" / "letters" / f"{c}.mp4" for c in "ABL"]
+    if not all(c.is_file() for c in clips):
+        pytest.skip(f"letter videos not available: {clips[0].parent} is absent")
+    model = Model.load("asl-alphabet")
+    recorded = _recorded_frames(model, clips)
+    hand = np.asarray(next(f["points"] for f in recorded if f["points"] is not None))
+    rng = np.random.default_rng(0)
+    streams = [recorded, *(_random_stream(rng, hand) for _ in range(20))]
+
+    expected = []
+    for frames in streams:
+        decoder = SpellingDecoder()
+        for f in frames:
+            decoder.update(f["t"], f["letter"], f["confidence"],
+                           points=None if f["points"] is None else np.asarray(f["points"]),
+                           scores=f["scores"])
+        expected.append([e.to_dict() for e in decoder.events])
+    got = _in_browser("""async (streams) => {
+        const { SpellingDecoder } = await import("/decoder.js");
+        return streams.map((frames) => {
+          const decoder = new SpellingDecoder();
+          for (const f of frames) decoder.update(f.t, f.letter, f.confidence, f.points, f.scores);
+          return decoder.events;
+        });
+    }""", streams)
+    assert "".join(e["text"][-1:] for e in expected[0] if e["event"] == "letter") == "ABL"
+    kinds = {e["event"] for events in expected for e in events}
+    assert kinds == {"letter", "space", "delete"}  # the random streams reach every rule
+    for want, have in zip(expected, got, strict=True):
+        assert have == want

@@ -11,6 +11,8 @@ A bundle names the encoding its head was trained on (``FeatureMode.landmark_enco
   fraction of the width and y of the height, so a 4:3 frame or a tall crop distorts the hand);
 2 — the shape of landmarks in one unit on every axis (``Hand.shape_points``) plus the palm's
   orientation; ``benchmarks/landmark_encodings.py`` measured it on people never seen.
+The on-device page computes the same in JavaScript (``fingerspell/web/recognizer.js``, held to
+this module by ``tests/test_web_parity.py``): change both.
 """
 
 from __future__ import annotations

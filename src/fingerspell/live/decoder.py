@@ -26,6 +26,8 @@ Rules (all times in seconds of the stream, not of the wall clock; distances in p
 Thresholds were chosen on half of the shared letter clips and reported on the other half
 (``benchmarks/live_video.py --sweep``), the fluent-spelling ones on words made of real photos
 (``benchmarks/spelling_streams.py --sweep``); docs/guide/live-decoder.md has the figures.
+The on-device page runs a copy in JavaScript (``fingerspell/web/decoder.js``):
+``tests/test_web_parity.py`` fails when the two spell differently, so change both.
 """
 
 from __future__ import annotations
