@@ -19,7 +19,7 @@ from PIL import Image
 
 from fingerspell.features.landmarks import landmark_features
 from fingerspell.features.modes import image_vectors
-from fingerspell.infer import Model
+from fingerspell.infer import Model, Prediction
 from fingerspell.infer.web import RECOGNIZER_JS, landmark_head_json, web_asset
 from fingerspell.live.decoder import SpellingDecoder
 from fingerspell.live.stream import LiveSession, frames_from
@@ -197,3 +197,53 @@ def test_browser_spells_as_python(shared_test: Path, hand_model: Path) -> None:
     assert kinds == {"letter", "space", "delete"}  # the random streams reach every rule
     for want, have in zip(expected, got, strict=True):
         assert have == want
+
+
+def _recorded_answers(model: Model, clips: list[Path]) -> list[tuple[float, Prediction]]:
+    """Each frame's answer as ``LiveSession`` got it, the clips played one after another."""
+    answers: list[tuple[float, Prediction]] = []
+    with LiveSession(model) as session:
+        start = 0.0
+        for clip in clips:
+            t = 0.0
+            for t, frame in frames_from(video=clip):
+                answers.append((start + t, model.predict_images(
+                    [frame], detector=session.detector, timestamp=start + t)[0]))
+            start += t + 0.5
+    return answers
+
+
+def test_browser_session_spells_motion_letters_as_python(shared_test: Path,
+                                                         hand_model: Path) -> None:
+    """The page's session (fingerspell/web/session.js: the J/Z motion tracker and what
+    LiveSession.feed does with an answer) against LiveSession on the answers recorded from the
+    shared clips, J and Z drawn in the air among held letters: the same events."""
+    videos = shared_test.parents[1] / "videos"
+    clips = [videos / "letters" / "I.mp4", videos / "jz" / "J_take1.mp4",
+             videos / "letters" / "B.mp4", videos / "jz" / "Z_take1.mp4",
+             videos / "letters" / "Z.mp4"]
+    if not all(c.is_file() for c in clips):
+        pytest.skip(f"letter videos not available: {videos} is absent")
+    model = Model.load("asl-alphabet")
+    answers = _recorded_answers(model, clips)
+    with LiveSession(model) as session:  # Python, on the same answers
+        for t, prediction in answers:
+            session.feed(t, prediction)
+        expected = [e.to_dict() for e in session.decoder.events]
+    frames = [{"t": t, "prediction": {
+        "label": p.label, "confidence": p.confidence, "route": p.route, "unsure": p.unsure,
+        "top_k": [[label, float(q)] for label, q in p.top_k],
+        "hand": None if p.hand is None else {"landmarks": p.hand.landmarks.astype(float).tolist(),
+                                             "aspect": p.hand.aspect,
+                                             "handedness": p.hand.handedness}}}
+              for t, p in answers]
+    got = _in_browser("""async ([frames, model]) => {
+        const { LiveSpelling } = await import("/session.js");
+        const session = new LiveSpelling(model);
+        for (const f of frames) session.feed(f.t, f.prediction);
+        return session.decoder.events;
+    }""", [frames, {"classes": model.classes, "unsureBelow": model.unsure_below,
+                    "usesHands": model.mode.needs_hands}])
+    letters = [e["letter"] for e in expected if e["event"] == "letter"]
+    assert {"J", "Z"} <= set(letters)  # motion letters were drawn and recognised
+    assert got == expected

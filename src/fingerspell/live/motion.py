@@ -20,6 +20,10 @@ after the anchor (a twisting little finger foreshortens).
 
 Input: ``Hand`` objects (image landmarks with the image's aspect, so a 4:3 frame does not squash
 the path) with a time stamp per frame.
+
+The on-device page runs a copy in JavaScript (``fingerspell/web/session.js``, with what
+``LiveSession.feed`` does around the decoder): ``tests/test_web_parity.py`` fails when the two
+differ, so change both.
 """
 
 from __future__ import annotations

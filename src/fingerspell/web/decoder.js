@@ -97,6 +97,19 @@ export class SpellingDecoder {
     return [this.commit(t, held)];
   }
 
+  // A letter recognised from motion (J, Z): committed at once; a letter committed from the
+  // hold the motion began with (at `since`) is taken back first.
+  commitMotion(t, letter, since = null) {
+    this.window = [];
+    const last = this.events.length ? this.events[this.events.length - 1] : null;
+    const events = [];
+    if (since !== null && last !== null && last.event === "letter" && last.t >= since) {
+      events.push(this.commit(t, "del")); // as if the signer had signed del
+    }
+    events.push(this.commit(t, letter));
+    return events;
+  }
+
   held(t, hasPoints) {
     let settledFor;
     if (this.moved) settledFor = t - this.movedAt;
