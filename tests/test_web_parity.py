@@ -21,8 +21,9 @@ from fingerspell.features.landmarks import landmark_features
 from fingerspell.features.modes import image_vectors
 from fingerspell.infer import Model, Prediction
 from fingerspell.infer.web import RECOGNIZER_JS, landmark_head_json, web_asset
-from fingerspell.live.decoder import SpellingDecoder
+from fingerspell.live.decoder import DecoderSettings, SpellingDecoder
 from fingerspell.live.stream import LiveSession, frames_from
+from fingerspell.live.words import WordList
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -176,25 +177,32 @@ def test_browser_spells_as_python(shared_test: Path, hand_model: Path) -> None:
     rng = np.random.default_rng(0)
     streams = [recorded, *(_random_stream(rng, hand) for _ in range(20))]
 
+    words = ["TAB", "BATS", "STAB", "ABS", "BASS", "SAT", "BAT"]  # completion (--words)
     expected = []
-    for frames in streams:
-        decoder = SpellingDecoder()
-        for f in frames:
-            decoder.update(f["t"], f["letter"], f["confidence"],
-                           points=None if f["points"] is None else np.asarray(f["points"]),
-                           scores=f["scores"])
-        expected.append([e.to_dict() for e in decoder.events])
-    got = _in_browser("""async (streams) => {
-        const { SpellingDecoder } = await import("/decoder.js");
-        return streams.map((frames) => {
-          const decoder = new SpellingDecoder();
+    for listed in (None, words):
+        for frames in streams:
+            decoder = SpellingDecoder(DecoderSettings(words=WordList(tuple(listed)) if listed
+                                                      else None))
+            for f in frames:
+                decoder.update(f["t"], f["letter"], f["confidence"],
+                               points=None if f["points"] is None else np.asarray(f["points"]),
+                               scores=f["scores"])
+            decoder.finish(frames[-1]["t"])
+            expected.append([e.to_dict() for e in decoder.events])
+    got = _in_browser("""async ([streams, words]) => {
+        const { SpellingDecoder, WordList } = await import("/decoder.js");
+        return [null, words].flatMap((listed) => streams.map((frames) => {
+          const decoder = new SpellingDecoder({words: listed ? new WordList(listed) : null});
           for (const f of frames) decoder.update(f.t, f.letter, f.confidence, f.points, f.scores);
+          decoder.finish(frames[frames.length - 1].t);
           return decoder.events;
-        });
-    }""", streams)
+        }));
+    }""", [streams, words])
     assert "".join(e["text"][-1:] for e in expected[0] if e["event"] == "letter") == "ABL"
     kinds = {e["event"] for events in expected for e in events}
-    assert kinds == {"letter", "space", "delete"}  # the random streams reach every rule
+    assert kinds == {"letter", "space", "delete", "word"}  # the streams reach every rule
+    corrected = {e["letter"] for events in expected for e in events if e["event"] == "word"}
+    assert corrected & set(words)  # some finished words became listed ones
     for want, have in zip(expected, got, strict=True):
         assert have == want
 

@@ -3,7 +3,7 @@
 // spells from the same answers. tests/test_web_parity.py feeds both the same frames (recorded
 // from the shared letter clips, and random streams that reach every rule) and asks for the
 // same events. The rules and their reasons are in decoder.py's docstring; change both sides.
-// Not here yet: completing words from a word list (--words).
+// Word completion (live/words.py) is WordList below: settings.words = new WordList([...]).
 
 const RESET_LABELS = new Set(["nothing"]);
 const SPACE_LABELS = new Set(["space"]);
@@ -12,6 +12,49 @@ const GLITCH_PALM = 0.7; // a palm this much shorter than the window's median: m
 const WRIST = 0;
 const MIDDLE_MCP = 9;
 
+// A finished word becomes the nearest listed word within reach (live/words.py, WordList):
+// one edit for words of up to four letters, two for longer; earlier in the list wins ties.
+export class WordList {
+  constructor(words) {
+    this.words = [...new Set(words.map((w) => w.trim().toUpperCase())
+      .filter((w) => /^[A-Z]+$/.test(w)))];
+    this.index = new Set(this.words);
+  }
+
+  correct(word) {
+    if (!word || this.index.has(word)) return word;
+    const reach = word.length <= 4 ? 1 : 2;
+    let best = word;
+    let bestEdits = reach + 1;
+    for (const candidate of this.words) {
+      if (Math.abs(candidate.length - word.length) > reach) continue;
+      const edits = editsUpTo(candidate, word, reach);
+      if (edits < bestEdits) {
+        best = candidate;
+        bestEdits = edits;
+        if (edits === 1) break; // nothing nearer exists; earlier wins ties
+      }
+    }
+    return best;
+  }
+}
+
+// Levenshtein distance, or limit + 1 as soon as it must exceed limit.
+function editsUpTo(a, b, limit) {
+  const row = [...Array(b.length + 1).keys()];
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] !== b[j - 1] ? 1 : 0));
+      previous = row[j];
+      row[j] = here;
+    }
+    if (Math.min(...row) > limit) return limit + 1;
+  }
+  return Math.min(row[b.length], limit + 1);
+}
+
 export const DEFAULT_SETTINGS = Object.freeze({
   hold_seconds: 0.5, min_confidence: 0.5, stability: 0.7,
   long_hold_seconds: 1.5, long_hold_min_confidence: 0.2, long_hold_stability: 0.8,
@@ -19,6 +62,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   still_seconds: 0.5, still_min_confidence: 0.25, still_stability: 0.9,
   quick_seconds: 0.2, quick_min_confidence: 0.7,
   switch_margin: 0.2, release_seconds: 0.3, movement: 0.6, movement_seconds: 0.4,
+  words: null, word_pause_seconds: 1.0,
 });
 
 // numpy's arithmetic, so that a threshold compares the same number on both sides:
@@ -81,6 +125,11 @@ export class SpellingDecoder {
       this.settledSince = null;
       if (this.releasedSince === null) this.releasedSince = t;
       else if (t - this.releasedSince >= this.settings.release_seconds) this.lastCommitted = null;
+      if (this.settings.words !== null && this.text && !this.text.endsWith(" ")
+          && t - this.releasedSince >= this.settings.word_pause_seconds) {
+        this.events.push(this.endWord(t));
+        return [this.events[this.events.length - 1]];
+      }
       return [];
     }
     this.releasedSince = null;
@@ -95,6 +144,14 @@ export class SpellingDecoder {
     const held = this.held(t, points !== null);
     if (held === null || (held === this.lastCommitted && !this.moved)) return [];
     return [this.commit(t, held)];
+  }
+
+  // The stream ended: with a word list, the last word is completed as if the hand had been
+  // lowered.
+  finish(t) {
+    if (this.settings.words === null || !this.text || this.text.endsWith(" ")) return [];
+    this.events.push(this.endWord(t));
+    return [this.events[this.events.length - 1]];
   }
 
   // A letter recognised from motion (J, Z): committed at once; a letter committed from the
@@ -195,7 +252,9 @@ export class SpellingDecoder {
   commit(t, label) {
     const lowered = label.toLowerCase();
     let event;
-    if (SPACE_LABELS.has(lowered)) {
+    if (SPACE_LABELS.has(lowered) && this.settings.words !== null) {
+      event = this.endWord(t);
+    } else if (SPACE_LABELS.has(lowered)) {
       this.text += " ";
       event = { t, event: "space", text: this.text };
     } else if (DELETE_LABELS.has(lowered)) {
@@ -211,5 +270,14 @@ export class SpellingDecoder {
     this.window = [];
     this.events.push(event);
     return event;
+  }
+
+  // The last word completed from the word list, then a space (the caller records the event).
+  endWord(t) {
+    const cut = this.text.lastIndexOf(" ");
+    const head = cut >= 0 ? this.text.slice(0, cut) : "";
+    const word = this.settings.words.correct(cut >= 0 ? this.text.slice(cut + 1) : this.text);
+    this.text = head ? `${head} ${word} ` : `${word} `;
+    return { t, event: "word", text: this.text, letter: word };
   }
 }
