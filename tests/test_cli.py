@@ -45,6 +45,11 @@ def test_predict_json(trained_run: Path, shared_test: Path, tmp_path: Path) -> N
     assert json.loads((saved / "predictions.json").read_text())["predictions"] == rows
     assert sorted(p.name for p in saved.glob("*.png")) == sorted(Path(f).stem + ".png"
                                                                for f in files)
+    not_a_folder = tmp_path / "answers.txt"
+    not_a_folder.write_text("mine")
+    refused = run_cli("predict", str(trained_run / "model"), files[0], "--save", str(not_a_folder))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "not a folder" in refused.stderr and not_a_folder.read_text() == "mine"
     assert [r["path"] for r in rows] == files
     for row in rows:
         assert len(row["top_k"]) == 3 and row["label"] == row["top_k"][0][0]

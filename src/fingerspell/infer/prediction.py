@@ -16,7 +16,7 @@ from PIL import Image
 from .._atomic import write_atomic, write_text
 from ..data.images import load_rgb
 from ..errors import FingerspellError
-from ..features.hands import Hand
+from ..features.hands import Hand, HandSettings
 from ..features.landmarks import BONES
 
 # How a prediction was reached (Prediction.route)
@@ -24,7 +24,6 @@ ROUTE_IMAGE = "image"
 ROUTE_HAND = "hand"
 ROUTE_NO_HAND_NOTHING = "no hand: nothing"
 ROUTE_NO_HAND_WHOLE_IMAGE = "no hand: whole image"
-CROP_MARGIN = 0.25  # the box drawn around the hand: the crop the backbone read (HandSettings)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,11 @@ class Prediction:
             raise FingerspellError(f"{path}: exists; choose another name (nothing is overwritten)")
         picture = self.plot()
         fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-        return write_atomic(path, lambda tmp: picture.save(tmp, format=fmt))
+        try:
+            return write_atomic(path, lambda tmp: picture.save(tmp, format=fmt))
+        except OSError as exc:
+            raise FingerspellError(f"{path}: cannot write the picture ({exc.strerror or exc})"
+                                   ) from None
 
 
 class Predictions(Sequence[Prediction]):
@@ -127,13 +130,19 @@ class Predictions(Sequence[Prediction]):
         ``folder/predictions.json``. The folder is created if missing; if any of those files
         exists nothing is written."""
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise FingerspellError(f"{folder}: not a folder; choose a new or existing folder")
         names = _picture_names(self.items)
         targets = [folder / name for name in names] + [folder / "predictions.json"]
         taken = [t for t in targets if t.exists()]
         if taken:
             raise FingerspellError(f"{taken[0]}: exists; choose another folder (nothing is "
                                    f"overwritten)")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FingerspellError(f"{folder}: cannot create the folder ({exc.strerror or exc})"
+                                   ) from None
         written = [p.save(t) for p, t in zip(self.items, targets, strict=False)]
         return [*written, write_text(targets[-1], self.to_json() + "\n")]
 
@@ -154,7 +163,7 @@ def _picture_names(items: list[Prediction]) -> list[str]:
 
 
 def draw_answer(canvas: np.ndarray, hand: Hand | None, caption: str,
-                text: str | None = None, *, margin: float = CROP_MARGIN) -> None:
+                text: str | None = None, *, margin: float = HandSettings.margin) -> None:
     """Draw in place on an RGB image: the hand's skeleton and the crop box the model read
     (``margin`` around the hand), the caption (top left) and, if given, spelled ``text`` in a bar
     at the bottom. Shared by ``Prediction.plot``, inspect's picture and live's annotated
