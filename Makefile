@@ -24,13 +24,21 @@ SOURCES ?= licensed
 
 .PHONY: setup browser demo test lint docs bench clean model wheel wheel-check
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.web-runtime
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,tune,docs]'
 	touch $@
+
+# the on-device page's browser libraries (npm, pinned by src/fingerspell/web/package-lock.json)
+# into the cache, where `fingerspell export --format web` finds them; without npm the page's
+# tests skip
+$(VENV)/.web-runtime: $(VENV)/.installed src/fingerspell/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(BIN)/python -c "from fingerspell.infer.web_runtime import web_runtime; print('browser libraries:', web_runtime())" && touch $@; \
+	else echo "npm not found: the on-device page cannot be exported (its tests will be skipped)"; fi
 
 demo: setup
 	@echo "== the built-in model, before any training"

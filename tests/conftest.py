@@ -24,6 +24,10 @@ FINGERSPELL = Path(sys.executable).with_name("fingerspell")
 def _feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One feature cache for the whole session, never the user's own."""
     folder = tmp_path_factory.mktemp("feature-cache")
+    from fingerspell.infer.web_runtime import WEB_RUNTIME_ENV, installed_runtime
+    runtime = installed_runtime()  # the on-device page's npm packages, as make setup left them
+    if runtime is not None:
+        os.environ.setdefault(WEB_RUNTIME_ENV, str(runtime))
     os.environ["FINGERSPELL_CACHE"] = str(folder)
     if HAND_MODEL.is_file():  # offline: the hand model comes from ../shared, not a download
         os.environ["FINGERSPELL_HAND_MODEL"] = str(HAND_MODEL)

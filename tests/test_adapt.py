@@ -50,6 +50,10 @@ def test_adapt_the_builtin_model_to_a_person(person, tmp_path: Path):
     base, adapted = Model.load("asl-alphabet"), Model.load(bundle)
     before, after = accuracy(base, held_out), accuracy(adapted, held_out)
     assert after >= before + 0.15, (before, after)  # on the person's photos it was not shown
+    # the same head as an adapter file (the on-device page imports it): the same answers
+    applied = Model.load("asl-alphabet", adapter=tmp_path / "me" / "adapter.fsadapter")
+    assert accuracy(applied, held_out) == after
+    assert applied.info.adapted["examples"] == config["adapted"]["examples"]
 
 
 def test_adapt_in_python_leaves_the_base_alone(person):

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from .browser import fake_camera_page, write_y4m
 from .conftest import FINGERSPELL, REPO
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def free_port() -> int:
@@ -32,9 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: Path, *options: str, log: Path | None = None
-                 ) -> tuple[subprocess.Popen, str]:
+def start_server(model_dir: Path, *options: str, log: Path | None = None,
+                 device_page: bool = False) -> tuple[subprocess.Popen, str]:
+    """``fingerspell serve`` on a free port, once it answers /healthz (``device_page``: also
+    build and serve the on-device page, as a plain ``serve`` does)."""
     port = free_port()
+    options = options if device_page else (*options, "--no-device-page")
     stderr = log.open("w") if log else subprocess.PIPE
     process = subprocess.Popen([str(FINGERSPELL), "serve", str(model_dir), "--port", str(port),
                                 *options], stdout=subprocess.PIPE, stderr=stderr,
@@ -74,6 +74,8 @@ def test_health_model_and_docs(server: str) -> None:
     info = httpx.get(f"{server}/v1/model").json()
     assert info["classes"] == ["A", "B", "C", "L", "Y"] and info["features"] == "fusion"
     assert info["backbone"] == "efficientnet_lite0" and info["limits"]["max_streams"] == 1
+    assert info["device_page"] is None  # --no-device-page: / keeps the streaming page
+    assert httpx.get(f"{server}/device/").status_code == 404
     assert "swagger" in httpx.get(f"{server}/docs").text.lower()
     paths = httpx.get(f"{server}/openapi.json").json()["paths"]
     assert {"/v1/predict", "/v1/model", "/healthz"} <= set(paths)
@@ -152,41 +154,6 @@ def test_stream_spells_and_survives_bad_frames(server: str, shared_train: Path) 
             assert "too many streams" in refused["error"]
         ws.send(json.dumps({"command": "clear"}))
         assert json.loads(ws.recv(timeout=30)) == {"text": "", "events": [], "cleared": True}
-
-
-def write_y4m(path: Path, frames: list[Image.Image], fps: int = 10) -> Path:
-    """A raw YUV 4:2:0 clip, the format Chromium's fake camera plays (and loops).
-
-    Video YUV is "studio swing" (Y in 16-235, chroma in 16-240): Chromium expands it back, so
-    the page sees the photos' own contrast (full-range values would come out harsher)."""
-    width, height = frames[0].size
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            ycc = np.asarray(frame.convert("YCbCr"), dtype=np.float64)
-            luma = np.round(16 + ycc[:, :, 0] * 219 / 255).astype(np.uint8)
-            chroma = np.round(128 + (ycc[::2, ::2, 1:] - 128) * 224 / 255).astype(np.uint8)
-            out.write(b"FRAME\n" + luma.tobytes() + chroma[:, :, 0].tobytes()
-                      + chroma[:, :, 1].tobytes())
-    return path
-
-
-@contextmanager
-def fake_camera_page(clip: Path, url: str, height: int = 640) -> Iterator[Any]:
-    """The page at ``url`` in headless Chromium whose camera plays ``clip`` (a y4m, looped)."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}", "--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": height})
-            page.goto(url)
-            yield page
-        finally:
-            browser.close()
 
 
 def test_web_page_spells_a_word_from_the_camera(server: str, shared_train: Path,

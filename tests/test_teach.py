@@ -12,8 +12,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from .browser import fake_camera_page, write_y4m
 from .conftest import SHARED, run_cli
-from .test_serve import fake_camera_page, start_server, write_y4m
+from .test_serve import start_server
 
 MON95 = SHARED / "data" / "mon95"
 LETTER, TAKEN_FOR = "T", "G"  # the built-in model takes all 10 of user3's T for G

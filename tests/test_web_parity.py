@@ -6,10 +6,6 @@ differences cannot hide encoding differences."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,42 +13,25 @@ import pytest
 import torch
 from PIL import Image
 
+from fingerspell.errors import FingerspellError
 from fingerspell.features.landmarks import landmark_features
 from fingerspell.features.modes import image_vectors
 from fingerspell.infer import Model, Prediction
-from fingerspell.infer.web import RECOGNIZER_JS, landmark_head_json, web_asset
+from fingerspell.infer.web import RECOGNIZER_JS, heads_json, web_asset
 from fingerspell.live.decoder import DecoderSettings, SpellingDecoder
 from fingerspell.live.stream import LiveSession, frames_from
 from fingerspell.live.words import WordList
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *_args: object) -> None:
-        pass
+from .browser import chromium, served
 
 
 def _in_browser(script: str, argument: object) -> object:
     """``script`` (an async function of ``argument``) evaluated in headless Chromium on a page
     served from fingerspell/web/, so that it can import the modules there."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(
-        _Quiet, directory=str(web_asset(RECOGNIZER_JS).parent)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{RECOGNIZER_JS}")
-                return page.evaluate(script, argument)
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
+    with served(web_asset(RECOGNIZER_JS).parent) as url, chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/{RECOGNIZER_JS}")
+        return page.evaluate(script, argument)
 
 
 def _photos_with_hands(model: Model, photos: list[Path]) -> tuple[list[Image.Image], list]:
@@ -79,18 +58,20 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
     head = model.head
     with torch.no_grad():
         crop_logits = head.crop(torch.from_numpy(vectors[:, :head.crop.config.in_dim])).numpy()
-    exported = landmark_head_json(model)
+    exported = heads_json(model)
+    crop_features = vectors[:, :head.crop.config.in_dim]
     samples = [{"landmarks": h.landmarks.astype(float).tolist(), "aspect": h.aspect,
-                "handedness": h.handedness, "crop": crop.tolist()}
-               for h, crop in zip(hands, crop_logits, strict=True)]
+                "handedness": h.handedness, "crop": crop.tolist(), "features": f.tolist()}
+               for h, crop, f in zip(hands, crop_logits, crop_features, strict=True)]
 
     got = _in_browser("""async ([samples, model]) => {
                     const m = await import("/recognizer.js");
                     return samples.map((s) => {
                       const shaped = m.shapePoints(s.landmarks, s.aspect);
                       const features = m.landmarkFeatures(shaped, s.handedness, 2);
-                      const logits = m.headLogits(model.head, features);
+                      const logits = m.headLogits(model.landmark_head, features);
                       return {features: Array.from(features), logits,
+                              crop: m.headLogits(model.crop_head, s.features),
                               probs: m.calibratedProbabilities(logits, model.temperature),
                               fused: m.fusedProbabilities(s.crop, logits, model.landmark_weight,
                                                           model.temperature),
@@ -110,6 +91,7 @@ def test_browser_encodes_and_answers_as_python(shared_test: Path, shared_signers
         with torch.no_grad():
             logits = marks(torch.from_numpy(features)[None])[0].numpy()
         assert np.allclose(js["logits"], logits, rtol=1e-4, atol=1e-4)
+        assert np.allclose(js["crop"], crop, rtol=1e-4, atol=1e-4)  # the crop head in JS
         probs = torch.softmax(torch.from_numpy(logits) / model.temperature, 0).numpy()
         assert np.abs(np.asarray(js["probs"]) - probs).max() < 1e-4
         assert int(np.argmax(js["probs"])) == int(np.argmax(probs))
@@ -255,3 +237,71 @@ def test_browser_session_spells_motion_letters_as_python(shared_test: Path,
     letters = [e["letter"] for e in expected if e["event"] == "letter"]
     assert {"J", "Z"} <= set(letters)  # motion letters were drawn and recognised
     assert got == expected
+
+
+def test_browser_adapts_as_python_and_adapters_travel_both_ways(shared_test: Path,
+                                                                tmp_path: Path) -> None:
+    """Teach on the device (fingerspell/web/adapt.js) against head/adaptation.py on the same
+    examples (one person's T, which the built-in reads as G, and their B): the same adapted
+    weights and answers; the page's adapter file applies in Python (``Model.load(...,
+    adapter=)``) and Python's (``save_adapter``) reads in the page, weight for weight."""
+    from fingerspell.head.adaptation import AdaptSettings, adapt_head
+    from fingerspell.infer.adapter import adapted_tensors, head_digest
+    mon95 = shared_test.parents[1] / "mon95"
+    if not mon95.is_dir():
+        pytest.skip(f"mon95 photos not available: {mon95} is absent")
+    model = Model.load("asl-alphabet")
+    photos = {c: sorted((mon95 / c).glob("user3_*.jpg")) for c in "TB"}
+    train = photos["T"][:2] + photos["B"][:1]
+    labels = np.asarray([model.classes.index(c) for c in "TTB"])
+    features = model.feature_vectors(train)
+    assert features.found.all()
+    dim = model.head.crop.config.in_dim
+    marks_dim = model.head.landmarks.config.in_dim
+    examples = [{"crop": v[:dim].tolist(), "marks": v[dim:dim + marks_dim].tolist(),
+                 "label": int(y)} for v, y in zip(features.vectors, labels, strict=True)]
+    expected = adapt_head(model.head, features.vectors, labels, AdaptSettings())
+    config = heads_json(model)
+    got = _in_browser("""async ([config, examples]) => {
+        const { adaptHeads, adapterFile } = await import("/adapt.js");
+        const adapted = adaptHeads(config, examples);
+        const bytes = adapterFile(config, adapted, {examples: {T: 2, B: 1}, made_by: "test"});
+        return {adapted, file: Array.from(bytes)};
+    }""", [config, examples])
+    js = got["adapted"]
+    assert js["landmark_weight"] == pytest.approx(expected.landmark_weight, abs=1e-9)
+    for name, layer in [(layer["name"], layer) for head in ("crop_head", "landmark_head")
+                        for layer in js[head]["layers"]]:
+        module = expected.get_submodule(name)
+        assert np.abs(np.asarray(layer["weight"]) - module.weight.detach().numpy()).max() < 2e-4
+        assert np.abs(np.asarray(layer["bias"]) - module.bias.detach().numpy()).max() < 2e-4
+    # the page's file, applied in Python: those weights exactly, and the same answers
+    adapter = tmp_path / "page.fsadapter"
+    adapter.write_bytes(bytes(got["file"]))
+    applied = Model.load("asl-alphabet", adapter=adapter)
+    for name, tensor in adapted_tensors(applied.head).items():
+        layer = next(layer for head in ("crop_head", "landmark_head")
+                     for layer in js[head]["layers"] if name.startswith(layer["name"] + "."))
+        want = np.asarray(layer["weight" if name.endswith("weight") else "bias"], np.float32)
+        assert np.array_equal(tensor.numpy(), want)
+    test = model.feature_vectors(photos["T"][2:6]).vectors
+    with torch.no_grad():
+        ours = expected(torch.from_numpy(test)).argmax(1)
+        theirs = applied.head(torch.from_numpy(test)).argmax(1)
+    assert ours.tolist() == theirs.tolist() and (ours == labels[0]).sum() >= 3
+    assert applied.info.adapted["made_by"] == "test" and head_digest(model.head) == config[
+        "head_digest"]
+    # and back: Python's adapter in the page
+    python_file = tmp_path / "python.fsadapter"
+    model.with_head(expected, adapted={"base_head": head_digest(model.head)}).save_adapter(
+        python_file)
+    read = _in_browser("""async ([config, bytes]) => {
+        const { readAdapter } = await import("/adapt.js");
+        return readAdapter(config, new Uint8Array(bytes).buffer);
+    }""", [config, list(python_file.read_bytes())])
+    for layer in read["landmark_head"]["layers"] + read["crop_head"]["layers"]:
+        module = expected.get_submodule(layer["name"])
+        assert np.array_equal(np.asarray(layer["weight"], np.float32),
+                              module.weight.detach().numpy())
+    with pytest.raises(FingerspellError, match="already exists"):
+        model.with_head(expected, adapted={"base_head": "x"}).save_adapter(python_file)

@@ -41,7 +41,8 @@ REQUIRED = ("fingerspell/models/asl-alphabet/config.json",
             "fingerspell/models/asl-alphabet/model.safetensors",
             "fingerspell/models/asl-alphabet/hand_landmarker.task",
             "fingerspell/models/asl-alphabet/model-card.md",
-            "fingerspell/serve/static/index.html")
+            "fingerspell/serve/static/index.html",
+            "fingerspell/web/index.html", "fingerspell/web/package-lock.json")
 FORBIDDEN = ("tests/", "runs/", "benchmarks/", ".venv/", "__pycache__/")
 
 
@@ -139,7 +140,27 @@ def check_in_new_environment(wheel: Path) -> None:
         print(f"predict asl-alphabet ({len(TEST_PHOTOS)} photos, from an empty folder): "
               f"{seconds:.1f} s")
         serve_page(fingerspell, cwd, env)
+        device_page(fingerspell, cwd, env)
     print("wheel check passed")
+
+
+def device_page(fingerspell: Path, cwd: Path, env: dict) -> None:
+    """``fingerspell export asl-alphabet --format web`` from the wheel: every page file is in
+    it (the browser libraries from this machine's install, as offline users point at theirs)."""
+    from fingerspell.infer.web_runtime import WEB_RUNTIME_ENV, installed_runtime
+    runtime = installed_runtime()
+    if runtime is None:
+        print("export --format web: not checked (no browser libraries here: make setup)")
+        return
+    site = cwd / "site"
+    run(fingerspell, "export", "asl-alphabet", "--format", "web", "--out", site, cwd=cwd,
+        env={**env, WEB_RUNTIME_ENV: str(runtime)})
+    missing = [name for name in ("index.html", "page.js", "teach.js", "model.json", "crop.onnx",
+                                 "hand_landmarker.task") if not (site / name).is_file()]
+    if missing:
+        sys.exit(f"export --format web from the wheel: the site lacks {missing}")
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file()) / 1e6
+    print(f"export --format web: the on-device page from the wheel ({size:.1f} MB)")
 
 
 def serve_page(fingerspell: Path, cwd: Path, env: dict) -> None:

@@ -33,6 +33,13 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
                              "int8: the quantised graph")
+    _add_adapter_option(parser)
+
+
+def _add_adapter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adapter", default=None, metavar="FILE",
+                        help="answer with one person's adapted head: an adapter file made for "
+                             "MODEL (the on-device page's Teach mode, Model.save_adapter)")
 
 
 MODEL_HELP = "a model folder, or a built-in model's name ('fingerspell models' lists them)"
@@ -179,6 +186,7 @@ def _live_arguments(commands: Any) -> None:
                    help="also write the input with the skeleton, letter, confidence and text "
                         "drawn on each frame (.mp4, .avi)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+    _add_adapter_option(p)
 
 
 def _serve_arguments(commands: Any) -> None:
@@ -205,6 +213,9 @@ def _serve_arguments(commands: Any) -> None:
                         "$FINGERSPELL_PROFILES or ~/.local/share/fingerspell/profiles)")
     p.add_argument("--profile", default=None, metavar="NAME",
                    help="serve this profile's adapted model (Teach mode adapts MODEL again)")
+    p.add_argument("--no-device-page", action="store_true",
+                   help="do not serve the on-device page at /device/ (by default it is built once "
+                        "per model into the cache, and / sends browsers that can run it there)")
     _add_inference_options(p)
 
 
@@ -212,14 +223,17 @@ def _export_arguments(commands: Any) -> None:
     """``fingerspell export``'s arguments."""
     p = commands.add_parser("export", help="export a model for fast inference")
     _add_model(p)
-    p.add_argument("--format", dest="fmt", choices=["onnx"], default="onnx")
+    p.add_argument("--format", dest="fmt", choices=["onnx", "web"], default="onnx",
+                   help="onnx: graphs for fast inference in Python; web: the on-device page as a "
+                        "static site (docs: On the device)")
     p.add_argument("--int8", action="store_true",
                    help="also write a statically quantised model.int8.onnx (use: --runtime int8)")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="images for int8 calibration (default: the run's training images)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write a copy of the model with its graph here instead of adding the graph "
-                        "to MODEL (built-in models: default runs/export/NAME)")
+                        "to MODEL (built-in models: default runs/export/NAME; --format web: the "
+                        "site, default runs/export/NAME-web)")
 
 
 def _tune_arguments(commands: Any) -> None:
@@ -335,8 +349,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         from .infer import Model
         model = Model.load(args.model_dir, runtime="torch")
-        for path in model.export(args.fmt, int8=args.int8, calibration=args.calibration,
-                                 out=args.out):
+        written = model.export(args.fmt, int8=args.int8, calibration=args.calibration,
+                               out=args.out)
+        if args.fmt == "web":
+            site = next(p.parent for p in written if p.name == "index.html")
+            size = sum(p.stat().st_size for p in written) / 1e6
+            print(f"wrote the on-device page to {site} ({len(written)} files, {size:.1f} MB); "
+                  f"try it: python -m http.server -d {site} 8000, then open "
+                  f"http://localhost:8000")
+            return 0
+        for path in written:
             if path.suffix == ".json":  # the int8 check
                 check = json.loads(path.read_text())
                 print(f"int8 agrees with the float model on {check['agree']} of "
@@ -390,7 +412,8 @@ def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
     from .evaluation import format_table
     from .infer import Model
     from .paths import RUNS, numbered_dir
-    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime,
+                       adapter=args.adapter)
     out = args.out if args.out or args.json_path else \
         numbered_dir(RUNS / "eval" / Path(args.data_dir).resolve().name)
     result = model.evaluate(args.data_dir, json_path=args.json_path, out_dir=out,
@@ -407,7 +430,8 @@ def _evaluate(args: argparse.Namespace, show_progress: bool) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from .infer import Model
-    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime,
+                       adapter=args.adapter)
     predictions = model.predict(args.paths, top_k=args.top_k)
     failed = predictions.failed
     if args.save:
@@ -441,6 +465,8 @@ def _adapt(args: argparse.Namespace, show_progress: bool) -> int:
     for path, reason in result.skipped.items():
         print(f"skipped    {path}: {reason}", file=sys.stderr)
     print(f"model      {out / 'model'}  (fingerspell predict {out / 'model'} photo.jpg)")
+    print(f"adapter    {out / 'adapter.fsadapter'}  (the same head for {args.model_dir}: the "
+          f"on-device page's Import, or --adapter)")
     return 0
 
 
@@ -475,7 +501,7 @@ def _live(args: argparse.Namespace) -> int:
         fps = min(video_fps(args.video), MAX_VIDEO_FPS) if args.video else args.fps
         annotator = Annotator(args.annotate, fps)
     settings = _decoder_settings(args)  # a bad --words file fails before the model loads
-    model = Model.load(args.model_dir, device=args.device)
+    model = Model.load(args.model_dir, device=args.device, adapter=args.adapter)
     frames = frames_from(camera=args.camera, video=args.video, frames=args.frames, fps=args.fps,
                          max_seconds=args.seconds)
 
@@ -503,6 +529,22 @@ def _live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_page(model: Any) -> Path | None:
+    """The model's on-device site (built once into the cache), or None with a line saying why:
+    the server then serves only the page that streams frames to it."""
+    from .infer.web import cached_site
+    from .infer.web_runtime import installed_runtime
+    if installed_runtime() is None and not os.environ.get("FINGERSPELL_WEB_RUNTIME"):
+        print("fingerspell: installing the on-device page's browser libraries with npm (once)",
+              file=sys.stderr, flush=True)
+    try:
+        return cached_site(model)
+    except FingerspellError as exc:
+        print(f"fingerspell: no on-device page ({exc}); the page at / streams frames to this "
+              f"server", file=sys.stderr)
+        return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import faulthandler
     import logging
@@ -515,16 +557,18 @@ def _serve(args: argparse.Namespace) -> int:
     from .serve.profiles import Profiles, default_profiles_dir
     from .serve.state import Limits
     limit_malloc_arenas()  # before the worker threads exist: memory stays flat under load
-    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime)
+    model = Model.load(args.model_dir, device=args.device, runtime=args.runtime,
+                       adapter=args.adapter)
     profiles = Profiles(args.profiles or default_profiles_dir(), model, base_name=args.model_dir)
     if args.profile:
         model = profiles.load(args.profile)
     limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                     max_pixels=args.max_pixels, max_streams=args.max_streams,
                     stream_idle_seconds=args.stream_idle_seconds)
+    device_page = None if args.no_device_page else _device_page(model)
     app = create_app(model, profiles=profiles, profile=args.profile, limits=limits,
                      bind=args.host, allow_origins=args.allow_origin,
-                     decoder_settings=_decoder_settings(args))
+                     decoder_settings=_decoder_settings(args), device_page=device_page)
     # a crash in native code (MediaPipe, ONNX Runtime) leaves the Python stacks in the log
     faulthandler.enable(file=sys.stderr)
     # refused requests are logged one line each on stderr
@@ -535,6 +579,10 @@ def _serve(args: argparse.Namespace) -> int:
     logger.setLevel(logging.INFO)
     print(f"fingerspell: serving {args.model_dir} ({model.mode.name} features) on "
           f"http://{args.host}:{args.port}/ (API docs: /docs)", file=sys.stderr, flush=True)
+    if device_page is not None:
+        print(f"fingerspell: the on-device page (no frame leaves the browser) at "
+              f"http://{args.host}:{args.port}/device/; / sends browsers that can run it there, "
+              f"/?server streams frames here", file=sys.stderr, flush=True)
     # WebSocket messages over the upload limit are refused by the protocol layer itself, and
     # a stream's unread frames are bounded (STREAM_QUEUE_FRAMES)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",

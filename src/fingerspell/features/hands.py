@@ -36,6 +36,11 @@ HAND_MODEL_ENV = "FINGERSPELL_HAND_MODEL"
 # MediaPipe looks at 192 px (palm) and 224 px (hand) views of the image: a bigger image only
 # costs time and memory, multiplied by every retry (a blank 4096 x 4096 upload: 2.6 s, 1.7 GB)
 DETECTION_SIDE = 1280
+# Detection passes per frame of a stream (the plain one, the one that found the hand last and a
+# retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
+# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips
+# (docs/guide/live-decoder.md). live/stream.py and the on-device page use it.
+PASSES_PER_FRAME = 2
 
 
 def resolve_hand_model(explicit: str | Path | None = None, cache_root: Path | None = None) -> Path:

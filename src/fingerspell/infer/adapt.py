@@ -8,10 +8,9 @@ else of the bundle changes (backbone, hand model, calibration).
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,12 @@ import numpy as np
 
 from ..errors import FingerspellError
 from ..head.adaptation import AdaptSettings, adapt_head, coverage
+from .adapter import ADAPTER_SUFFIX, head_digest
 
 if TYPE_CHECKING:  # a Model is given, never imported at run time: model.py imports this module
     from .model import Model
 
+METHOD = "head fine-tuned from the base weights with an L2 pull"  # also the page's (web/adapt.js)
 MAX_ADAPT_IMAGES = 2000  # a person's examples: a few per letter; more is another training run
 
 
@@ -65,16 +66,10 @@ def adapt(model: Model, paths: list[Path], labels: list[str],
     y = np.asarray([by_lower[labels[i].lower()] for i in usable])
     head = adapt_head(model.head, features.vectors[usable], y, settings)
     counts = Counter(model.classes[c] for c in y.tolist())
-    adapted = type(model)(model.backbone, head, model.classes, info=replace(
-        copy.deepcopy(model.info),
-        adapted={"base": base_name, "examples": dict(sorted(counts.items())),
-                 "coverage": round(coverage(model.head, y), 4),
-                 "method": "head fine-tuned from the base weights with an L2 pull",
-                 "settings": settings.__dict__}),
-        features=model.mode, hand_settings=model.hand_settings, hand_model=model.hand_model,
-        fallback_head=model.fallback_head)
-    adapted.to(model.device)
-    adapted.encoder = model.encoder
+    adapted = model.with_head(head, adapted={
+        "base": base_name, "base_head": head_digest(model.head),
+        "examples": dict(sorted(counts.items())), "coverage": round(coverage(model.head, y), 4),
+        "method": METHOD, "settings": settings.__dict__})
     return AdaptResult(adapted, dict(sorted(counts.items())), skipped,
                        time.perf_counter() - started)
 
@@ -84,8 +79,9 @@ def adapt_folder(model: Model, base_name: str, data_dir: str | Path,
                  show_progress: bool = True) -> tuple[AdaptResult, Path]:
     """``fingerspell adapt``: the labelled photos in ``data_dir`` (any accepted layout) adapt
     ``model`` (``base_name``: what the bundle records as its base, a built-in name or a folder);
-    the bundle goes to ``out/model`` (default: a new numbered ``runs/adapt``). ``out`` must be
-    new or empty: nothing is overwritten."""
+    the bundle goes to ``out/model`` and its head, as an adapter file for the on-device page,
+    to ``out/adapter.fsadapter`` (``out`` default: a new numbered ``runs/adapt``). ``out`` must
+    be new or empty: nothing is overwritten."""
     from ..data.layout import discover
     from ..paths import RUNS, numbered_dir
 
@@ -98,4 +94,6 @@ def adapt_folder(model: Model, base_name: str, data_dir: str | Path,
                    settings, base_name=base_name, show_progress=show_progress)
     # as small as its base when the backbone is the packaged one
     result.model.save(out / "model", store_backbone=None)
+    # the same head as one file, for the on-device page's Import (and --adapter)
+    result.model.save_adapter(out / f"adapter{ADAPTER_SUFFIX}")
     return result, out

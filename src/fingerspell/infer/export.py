@@ -17,6 +17,7 @@ from ..jsonfile import read_json
 from ..paths import numbered_dir
 from .builtin import is_builtin
 from .bundle import INT8_FILE, ONNX_FILE
+from .web import model_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -26,7 +27,7 @@ INT8_CHECK_FILE = "model.int8.json"  # how often the int8 graph agrees with the 
 # never silently change what the model says (measured on the shared photos: 99-100%)
 MIN_INT8_AGREEMENT = 0.95
 HELD_OUT_CHECKS = 64
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "web")  # web: the on-device page (infer/web.export_site)
 
 
 class _FullGraph(nn.Module):
@@ -64,6 +65,14 @@ def export_graphs(model: Model, *, fmt: str = "onnx", int8: bool = False,
         raise FingerspellError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     if model.device.type != "cpu":
         raise FingerspellError("export a model loaded on the CPU (Model.load(..., device='cpu'))")
+    if fmt == "web":
+        from .web import export_site
+        if out is None:
+            out = numbered_dir(Path("runs/export") / f"{model_name(model)}-web")
+        if int8 or calibration is not None:
+            raise FingerspellError("--int8 and --calibration are for --format onnx; the web "
+                                   "site's crop graph is float")
+        return export_site(model, out)
     model_dir = model.folder
     if out is None and (model_dir is None or is_builtin(model_dir)):
         if model_dir is None:

@@ -14,6 +14,7 @@ fusion: detection misses real hands in dark frames, which the whole image still 
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -250,13 +251,18 @@ class Model:
         return replace_dir(build, model_dir)
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str = "cpu", runtime: str = "auto") -> Model:
+    def load(cls, model_dir: str | Path, device: str = "cpu", runtime: str = "auto", *,
+             adapter: str | Path | None = None) -> Model:
         """Load a bundle written by ``save`` (or by ``fingerspell train``).
 
         ``runtime``: "auto" runs the backbone in ONNX Runtime when the bundle has a
         ``model.onnx`` (see ``fingerspell export``) and onnxruntime is installed; "torch" or
-        "onnx" force one.
+        "onnx" force one. ``adapter``: an adapter file made for this model (the on-device
+        page's Teach mode, ``save_adapter``): the model answers with its adapted head.
         """
+        if adapter is not None:
+            from .adapter import apply_adapter
+            return apply_adapter(cls.load(model_dir, device, runtime), adapter)
         model_dir = resolve_model(model_dir)
         config_path = model_dir / "config.json"
         weights_path = model_dir / "model.safetensors"
@@ -310,10 +316,30 @@ class Model:
         default for built-in models: ``runs/export/NAME``); ``int8`` adds a statically quantised
         ``model.int8.onnx``, kept only if it agrees with the float model on held-out photos
         (calibrated on ``calibration`` images, or on the model's training run). Returns the
-        files written. ``Model.load(folder, runtime="onnx")`` then runs it."""
+        files written. ``Model.load(folder, runtime="onnx")`` then runs it.
+
+        ``fmt="web"``: the on-device page as a static site in ``out`` (``infer/web.export_site``).
+        """
         from .export import export_graphs
         return export_graphs(self, fmt=fmt, int8=int8, calibration=calibration, check=check,
                              out=out)
+
+    def with_head(self, head: torch.nn.Module, *, adapted: dict[str, Any]) -> Model:
+        """This model with another head (an adapted one: ``adapted`` is what the bundle records
+        of it); backbone, hand model, calibration and everything else shared."""
+        model = type(self)(self.backbone, head, self.classes,
+                           info=replace(copy.deepcopy(self.info), adapted=adapted),
+                           features=self.mode, hand_settings=self.hand_settings,
+                           hand_model=self.hand_model, fallback_head=self.fallback_head)
+        model.to(self.device)
+        model.encoder = self.encoder
+        return model
+
+    def save_adapter(self, path: str | Path) -> Path:
+        """This adapted model as an adapter file (``.fsadapter``) for its base model: what the
+        on-device page imports, and ``Model.load(base, adapter=path)`` applies."""
+        from .adapter import save_adapter
+        return save_adapter(self, path)
 
     def adapt(self, paths: list[str | Path], labels: list[str], **settings: Any) -> Model:
         """This model adapted to one person's labelled photos (a few per letter; some letters

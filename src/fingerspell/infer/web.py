@@ -1,6 +1,6 @@
-"""What the browser needs of a model to answer on the device (issue 25: the on-device page): the
-landmark head's weights and the fusion's settings as JSON, read by ``fingerspell/web/recognizer.js``
-(the crop head's answer will come from the model's ONNX graph).
+"""What the browser needs of a model to answer on the device (the on-device page): the heads'
+weights and the fusion's settings as JSON, read by ``fingerspell/web/recognizer.js``; the crop's
+backbone features come from an ONNX graph. ``export_site`` writes the whole static site.
 
 The JavaScript repeats the landmark encoding, the head's arithmetic and the fusion;
 ``tests/test_web_parity.py`` holds both sides to 1e-4 on the same inputs in headless Chromium.
@@ -12,10 +12,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import torch
 from torch import nn
 
 from ..errors import FingerspellError
 from ..head.heads import LateFusionHead, MLPHead
+from .web_runtime import web_asset
 
 if TYPE_CHECKING:
     from .model import Model
@@ -23,40 +26,189 @@ if TYPE_CHECKING:
 RECOGNIZER_JS = "recognizer.js"
 
 
-def web_asset(name: str) -> Path:
-    """A file of the browser's code shipped with the package (``fingerspell/web/``)."""
-    path = Path(str(resources.files("fingerspell") / "web" / name))
-    if not path.is_file():
-        raise FingerspellError(f"{path}: missing from this installation")
-    return path
+def _numbers(tensor: torch.Tensor) -> Any:
+    """A tensor as nested lists of float32-exact numbers in 9 digits (half the JSON of float64's
+    17, the same float32 values)."""
+    values = tensor.detach().cpu().float().numpy()
+    return np.vectorize(lambda v: float(f"{v:.9g}"), otypes=[object])(values).tolist()
 
 
-def head_to_json(head: MLPHead) -> dict[str, Any]:
+def head_to_json(head: MLPHead, prefix: str = "") -> dict[str, Any]:
     """An ``MLPHead`` as ``recognizer.js``'s ``headLogits`` reads it: the standardisation (if
-    any) and each Linear layer's weight (rows = outputs) and bias, as plain lists."""
-    layers = [module for module in head.layers if isinstance(module, nn.Linear)]
+    any) and each Linear layer's weight (rows = outputs) and bias, as plain lists, each layer
+    with its state-dict name (``prefix`` + its name in the head: an adapter file names them so)."""
+    layers = [(name, module) for name, module in head.named_modules()
+              if isinstance(module, nn.Linear)]
     out: dict[str, Any] = {"normalize": bool(head.config.normalize),
-                           "layers": [{"weight": layer.weight.detach().cpu().tolist(),
-                                       "bias": layer.bias.detach().cpu().tolist()}
-                                      for layer in layers]}
+                           "layers": [{"name": prefix + name, "weight": _numbers(layer.weight),
+                                       "bias": _numbers(layer.bias)} for name, layer in layers]}
     if head.config.normalize:
-        out["mean"] = head.feature_mean.detach().cpu().tolist()
-        out["std"] = head.feature_std.detach().cpu().tolist()
+        out["mean"] = _numbers(head.feature_mean)
+        out["std"] = _numbers(head.feature_std)
     return out
 
 
-def landmark_head_json(model: Model) -> dict[str, Any]:
-    """The model's landmark head for the browser, with what it needs around it: the class
-    names, the landmark encoding, the calibrated temperature and "unsure" threshold, and a
-    fusion's landmark weight."""
+def heads_json(model: Model) -> dict[str, Any]:
+    """The model's heads for the browser, with what it needs around them: the class names, the
+    landmark encoding, the calibrated temperature and "unsure" threshold, a fusion's landmark
+    weight and crop head, the base head's digest (adapters name it) and how Teach adapts."""
+    from dataclasses import asdict
+
+    from ..head.adaptation import AdaptSettings
+    from .adapt import METHOD
+    from .adapter import head_digest
     head = model.head
     if isinstance(head, LateFusionHead):
-        landmarks, weight = head.landmarks, head.landmark_weight
+        landmarks, weight = head_to_json(head.landmarks, "landmarks."), head.landmark_weight
+        crop = head_to_json(head.crop, "crop.")
     elif model.mode.name == "landmarks" and isinstance(head, MLPHead):
-        landmarks, weight = head, 1.0
+        landmarks, weight, crop = head_to_json(head), 1.0, None
     else:
         raise FingerspellError(f"a {model.mode.name} model has no landmark head to run in the "
                                f"browser (fusion and landmarks models do)")
     return {"classes": model.classes, "landmark_encoding": model.mode.landmark_encoding,
             "temperature": model.temperature, "unsure_below": model.unsure_below,
-            "landmark_weight": weight, "head": head_to_json(landmarks)}
+            "landmark_weight": weight, "landmark_head": landmarks, "crop_head": crop,
+            "head_digest": head_digest(head), "adapted": model.info.adapted,
+            "adapt": {**asdict(AdaptSettings()), "method": METHOD}}
+
+
+# --- the exported static site (fingerspell export MODEL --format web) ---------------------------
+
+SITE_FORMAT = "fingerspell-web"
+SITE_VERSION = 1
+SITE_CONFIG = "model.json"
+CROP_GRAPH = "crop.onnx"
+SITE_HAND_MODEL = "hand_landmarker.task"
+# the page's own files, shipped in fingerspell/web/ (tests/test_web_parity.py and test_web_site.py)
+PAGE_FILES = ("index.html", "page.js", "page.css", "device.js", "detect.js", "recognizer.js",
+              "decoder.js", "session.js", "adapt.js", "teach.js")
+SERVED_STYLE = "serve/static/style.css"  # the served page's look, shared
+
+
+class _CropGraph(nn.Module):
+    """The crop's backbone features from its pixels: RGB in [0, 1], ``size`` x ``size`` (the
+    backbone's normalisation is part of the graph, so the page only scales bytes). The crop
+    head runs in JavaScript, where Teach adapts it."""
+
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        pre = model.preprocessing
+        self.register_buffer("mean", torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.backbone = model.backbone
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone((images - self.mean) / self.std)
+
+
+def site_config(model: Model) -> dict[str, Any]:
+    """``model.json``: what the page needs besides the graph: the heads (as ``heads_json``),
+    how hands are found (the stream's detection passes, as ``live``),
+    and the crop's size and margin."""
+    from ..features.hands import DETECTION_SIDE, PASSES_PER_FRAME
+    config = heads_json(model)
+    fusion = isinstance(model.head, LateFusionHead)
+    if not fusion and "nothing" not in {c.lower() for c in model.classes}:
+        raise FingerspellError("a landmarks model without a 'nothing' class answers frames "
+                               "without a hand from whole-image features, which the page does "
+                               "not run: export a fusion model for the page")
+    config.update({
+        "format": SITE_FORMAT, "format_version": SITE_VERSION, "name": model_name(model),
+        "hand": {**model.hand_settings.to_dict(), "detection_side": DETECTION_SIDE,
+                 "passes_per_frame": PASSES_PER_FRAME, "model": SITE_HAND_MODEL},
+        "crop": {"graph": CROP_GRAPH, "size": model.preprocessing.size,
+                 "crop_pct": model.preprocessing.crop_pct} if fusion else None,
+        "top_k": 5})
+    return config
+
+
+def model_name(model: Model) -> str:
+    return model.folder.name if model.folder is not None else "model"
+
+
+def export_site(model: Model, out: str | Path, *, cache_root: Path | None = None) -> list[Path]:
+    """``Model.export(fmt="web")``: a self-contained static site in ``out`` (a new or empty
+    folder): the page and its JavaScript, the browser libraries (``web_runtime``), MediaPipe's
+    hand model, the crop graph (``crop.onnx``) and ``model.json``. It runs from any static
+    host or ``python -m http.server`` and asks nothing of any other address."""
+    import shutil
+
+    from .._atomic import write_json
+    from ..features.onnx_runtime import export_onnx
+    from .web_runtime import RUNTIME_FILES, web_runtime
+
+    config = site_config(model)  # refuses models without a landmark head before any writing
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FingerspellError(f"{out}: already exists and is not empty; export --out needs a new "
+                               f"folder")
+    node_modules = web_runtime(cache_root)
+    assert model.hand_model is not None  # models with a landmark head find hands
+    out.mkdir(parents=True, exist_ok=True)
+    for name in PAGE_FILES:
+        shutil.copyfile(web_asset(name), out / name)
+    shutil.copyfile(Path(str(resources.files("fingerspell") / SERVED_STYLE)), out / "style.css")
+    for item in RUNTIME_FILES:
+        target = out / item.site_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(node_modules / item.package / item.path, target)
+    shutil.copyfile(model.hand_model, out / SITE_HAND_MODEL)
+    if config["crop"] is not None:
+        export_onnx(_CropGraph(model).eval(), out / CROP_GRAPH, size=model.preprocessing.size,
+                    outputs=["features"])
+    write_json(out / SITE_CONFIG, config)
+    (out / "NOTICE.md").write_text(_notice(node_modules))
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _notice(node_modules: Path) -> str:
+    """Who made what the site carries, with their licences."""
+    import json
+    lines = ["# What this folder carries", "",
+             "- The page and the model: fingerspell (Apache-2.0); the model's card names the "
+             "photos it learnt from and their licences.",
+             "- hand_landmarker.task: MediaPipe's hand landmarker (Apache-2.0, Google)."]
+    for package in sorted({"@mediapipe/tasks-vision", "onnxruntime-web"}):
+        manifest = json.loads((node_modules / package / "package.json").read_text())
+        lines.append(f"- vendor/: {package} {manifest.get('version')} "
+                     f"({manifest.get('license')}), unchanged files from its npm package.")
+    return "\n".join(lines) + "\n"
+
+
+SITES = "web-sites"  # the cache's folder of built sites, one per model content
+
+
+def cached_site(model: Model, cache_root: Path | None = None) -> Path:
+    """The model's site, exported once into the cache (``<cache>/web-sites/<digest>``: the
+    model's answer-shaping content, this fingerspell and the browser libraries' lock) and
+    reused: ``fingerspell serve`` serves it at ``/device/``."""
+    import hashlib
+    import json
+    import shutil
+    import tempfile
+
+    from .._version import __version__
+    from ..features.cache import default_cache_dir
+
+    root = (cache_root or default_cache_dir()) / SITES
+    digest = hashlib.sha256(json.dumps(site_config(model), sort_keys=True).encode())
+    digest.update(f"{__version__}|{model.backbone.weights_id}".encode())
+    digest.update(web_asset("package-lock.json").read_bytes())
+    for name in PAGE_FILES:
+        digest.update(web_asset(name).read_bytes())
+    site = root / digest.hexdigest()[:20]
+    if (site / SITE_CONFIG).is_file():
+        return site
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        export_site(model, work / "site", cache_root=cache_root)
+        try:
+            (work / "site").rename(site)  # another process may have finished first: keep its
+        except OSError:
+            if not (site / SITE_CONFIG).is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return site

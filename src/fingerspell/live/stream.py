@@ -13,6 +13,7 @@ from PIL import Image
 from .._native import native_stderr_silenced
 from ..data.images import is_image_file, load_rgb
 from ..errors import FingerspellError, ImageError
+from ..features.hands import PASSES_PER_FRAME
 from ..infer.model import Model
 from ..infer.prediction import ROUTE_NO_HAND_NOTHING, Prediction
 from .decoder import DecoderSettings, Event, SpellingDecoder
@@ -25,10 +26,6 @@ MOTION_LETTERS = ("J", "Z")
 # pose scores go to the handshape (on the shared letter clips a held I read as J at 0.2-0.36
 # and was never committed; see docs/guide/live-decoder.md).
 STILL_SHAPES = {"J": "I", "Z": None}
-# Detection passes per frame of a stream (the plain one, the one that found the hand last and a
-# retry in rotation; HandDetector): a frame without a hand costs that many passes, not the
-# whole ladder (nine, ~95 ms on a core); chosen on the shared letter clips (docs/guide/live-decoder.md).
-PASSES_PER_FRAME = 2
 
 
 def _natural_key(path: Path) -> list[object]:

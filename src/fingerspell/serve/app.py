@@ -14,7 +14,9 @@
   at a time per profile; the API and streams then answer with the adapted model).
   ``DELETE /v1/profiles/{name}`` forgets a profile (refused while it adapts).
 - ``GET /healthz`` (503 when a test image gets no answer), ``GET /v1/model``, OpenAPI docs at
-  ``/docs``; ``/`` is the web page.
+  ``/docs``; ``/`` is the web page (frames go to ``/v1/stream``). With ``device_page`` (the
+  model's exported site, ``infer/web.cached_site``), ``/device/`` is the on-device page, and
+  ``/`` sends a browser that can run it there (``/?server`` stays).
 
 Every request passes the Host/Origin guard (guard.py). Images are decoded in worker threads,
 at most ``decode_slots`` at a time, never on the event loop; every refusal is logged.
@@ -31,6 +33,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -54,6 +57,7 @@ from .uploads import BadInput
 # messages, 32 x the upload limit, by default; the sans-I/O protocol of later releases stops
 # reading after each message until the app takes it)
 STREAM_QUEUE_FRAMES = 2
+DEVICE_PATH = "/device/"  # where the on-device page is served
 
 log = logging.getLogger("fingerspell.serve")
 
@@ -61,14 +65,17 @@ log = logging.getLogger("fingerspell.serve")
 def create_app(model: Model, *, limits: Limits | None = None, decode_slots: int | None = None,
                bind: str = "127.0.0.1", allow_origins: Iterable[str] = (),
                decoder_settings: DecoderSettings | None = None,
-               profiles: Profiles | None = None, profile: str | None = None) -> FastAPI:
+               profiles: Profiles | None = None, profile: str | None = None,
+               device_page: Path | None = None) -> FastAPI:
     """A FastAPI application serving ``model`` (``limits``: the bounds on uploads, pixels and
     streams; ``bind``: the address it listens on, for the Host check; ``allow_origins``: extra
     web origins that may call it; ``profiles``: Teach mode's store, ``profile``: the name of the
-    profile ``model`` was adapted to, if any)."""
+    profile ``model`` was adapted to, if any; ``device_page``: a folder exported by
+    ``export --format web`` to serve at ``/device/``)."""
     slots = decode_slots or max(1, os.cpu_count() or 1)
     state = ServerState(model, DetectorPool(model, size=slots), limits or Limits(), slots,
-                        profiles=profiles, profile=profile, decoder_settings=decoder_settings)
+                        profiles=profiles, profile=profile, decoder_settings=decoder_settings,
+                        device_page=DEVICE_PATH if device_page is not None else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +88,9 @@ def create_app(model: Model, *, limits: Limits | None = None, decode_slots: int 
     app.state.health = state.health
     app.add_middleware(GuardMiddleware, policy=HostPolicy(bind=bind, allow_origins=allow_origins))
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")
+    if device_page is not None:
+        app.mount(DEVICE_PATH.rstrip("/"), StaticFiles(directory=device_page, html=True),
+                  name="device")
     app.add_exception_handler(BadInput, _bad_input)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(api.router)

@@ -55,6 +55,7 @@ class ServerState:
     profiles: Profiles | None = None
     profile: str | None = None  # the profile ``model`` was adapted to, if any
     decoder_settings: DecoderSettings | None = None
+    device_page: str | None = None  # the on-device page's path, when served
     active_streams: int = 0
     health: HealthCheck = field(init=False)
     _decodes: asyncio.Semaphore = field(init=False)

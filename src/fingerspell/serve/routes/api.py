@@ -43,7 +43,7 @@ async def model_info(state: State) -> dict[str, Any]:
             "backbone": model.backbone.spec.name, "runtime": model.runtime,
             "fingerspell_version": __version__, "threads": torch.get_num_threads(),
             "validation": public_validation(model.info.validation),
-            "limits": state.limits.to_dict()}
+            "limits": state.limits.to_dict(), "device_page": state.device_page}
 
 
 @router.post("/v1/predict", responses={400: {"description": "malformed multipart body"},

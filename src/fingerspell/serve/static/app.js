@@ -76,6 +76,23 @@ async function start() {
   connect();
 }
 
+// The on-device page, where the server has one and this browser can run it: frames then never
+// leave the device. ?server keeps this page (it streams frames; Teach mode is here).
+function canRunOnDevice() {
+  try {  // WebAssembly SIMD (a module with one v128 instruction), OffscreenCanvas, bitmaps
+    const simd = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96,
+      0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+    return simd && typeof OffscreenCanvas === "function" && typeof createImageBitmap === "function";
+  } catch { return false; }
+}
+
+async function preferDevicePage() {
+  if (new URLSearchParams(location.search).has("server")) return;
+  const model = await fetch("/v1/model").then((r) => r.json()).catch(() => ({}));
+  if (model.device_page && canRunOnDevice()) location.replace(`${model.device_page}?served`);
+}
+preferDevicePage();
+
 $("start").addEventListener("click", start);
 $("clear").addEventListener("click", () => {
   showText("");
