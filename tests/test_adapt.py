@@ -132,3 +132,36 @@ def test_saving_decides_whether_the_backbone_can_be_referred_to(tmp_path: Path, 
     model.save(tmp_path / "tuned", store_backbone=None)
     config = json.loads((tmp_path / "tuned" / "config.json").read_text())
     assert "weights" not in config["backbone"] and config["format_version"] == 2
+
+
+def test_adapter_files_are_checked_before_use(tmp_path: Path, hand_model: Path):
+    """An adapter file is one, for this model, of this model's shapes, with finite numbers:
+    anything else is a one-line error, and the model stays as it was."""
+    import torch
+    from safetensors.torch import save_file
+
+    from fingerspell.infer.adapter import adapted_tensors, head_digest
+    model = Model.load("asl-alphabet")
+    good = tmp_path / "good.fsadapter"
+    model.with_head(model.head, adapted={"base_head": head_digest(model.head)}).save_adapter(good)
+    assert Model.load("asl-alphabet", adapter=good).info.adapted["adapter"] == "good.fsadapter"
+    tensors = adapted_tensors(model.head)
+    meta = {"format": "fingerspell-adapter", "format_version": "1",
+            "base_head": head_digest(model.head), "classes": json.dumps(model.classes),
+            "landmark_weight": "0.8", "adapted": "{}"}
+    cases = {"random bytes": (None, b"\x00" * 64, "not an adapter file"),
+             "no format": ({"other": "x"}, tensors, "not a fingerspell adapter"),
+             "newer format": ({**meta, "format_version": "9"}, tensors, "adapter format"),
+             "other shapes": (meta, {k: v[:1] for k, v in tensors.items()}, "do not fit"),
+             "not finite": (meta, {k: v * float("nan") for k, v in tensors.items()}, "not finite"),
+             "odd weight": ({**meta, "landmark_weight": "7"}, tensors, "between 0 and 1")}
+    for name, (metadata, content, message) in cases.items():
+        path = tmp_path / f"{name}.fsadapter"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            save_file({k: v.contiguous() for k, v in content.items()}, str(path), metadata=metadata)
+        with pytest.raises(FingerspellError, match=message):
+            Model.load("asl-alphabet", adapter=path)
+    assert torch.equal(model.head.crop.layers[-1].weight, Model.load("asl-alphabet").head.crop
+                       .layers[-1].weight)

@@ -118,6 +118,8 @@ def apply_adapter(model: Model, path: str | Path) -> Model:
     if set(tensors) != set(expected) or any(tuple(tensors[k].shape) != tuple(v.shape)
                                             for k, v in expected.items()):
         raise FingerspellError(f"{path}: adapter tensors do not fit this model's head")
+    if not all(np.isfinite(v).all() for v in tensors.values()):
+        raise FingerspellError(f"{path}: adapter holds values that are not finite numbers")
     head.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in
                           tensors.items()}, strict=False)
     if isinstance(head, LateFusionHead) and isinstance(weight, (int, float)):
