@@ -175,8 +175,9 @@ def test_serve_sends_a_capable_browser_to_the_device_page(hand_model: Path, shar
 
 
 def test_teach_on_the_device(site: Path, tmp_path: Path) -> None:
-    """The camera shows one of user3's T, which the built-in reads as G: one Capture (a hold:
-    five frames) and Adapt in the page, and it reads T; the examples and the adapter survive a
+    """The camera shows one of user3's T, which the built-in reads as G: Check holds it once
+    (five frames) and lists it wrong, Adapt in the page, and it reads T; one more Capture adds
+    a hold; the examples and the adapter survive a
     reload (IndexedDB); the downloaded adapter makes Python read user3's other T photos as T;
     Forget restores the model as shipped and Import brings the adapter back."""
     from .test_teach import LETTER, TAKEN_FOR, person_photos, scene
@@ -188,13 +189,18 @@ def test_teach_on_the_device(site: Path, tmp_path: Path) -> None:
         page.goto(f"{url}/index.html?countdown=0&autostart")
         page.wait_for_function(letter_is.format(TAKEN_FOR), timeout=90_000)
         page.click("#teach summary")
-        page.select_option("#teach-letter", LETTER)
-        page.click("#capture")
-        page.wait_for_function(f"document.getElementById('examples').textContent"
-                               f" === 'Examples: {LETTER} 5'", timeout=60_000)
+        page.fill("#check-letters", LETTER.lower())
+        page.click("#check")  # one hold of T: read wrong, so it heads the Letter list
+        page.wait_for_function("document.getElementById('wrong-letters').textContent"
+                               f" === 'Got wrong: {LETTER} (read {TAKEN_FOR})'", timeout=60_000)
+        assert page.input_value("#teach-letter") == LETTER
+        assert page.inner_text("#examples") == f"Examples: {LETTER} 5"
         page.click("#adapt")
         page.wait_for_function(letter_is.format(LETTER), timeout=60_000)
         assert page.inner_text("#teach-status").startswith("Adapted")
+        page.click("#capture")  # the selected letter, T: one more hold
+        page.wait_for_function(f"document.getElementById('examples').textContent"
+                               f" === 'Examples: {LETTER} 10'", timeout=60_000)
         assert page.evaluate("window.fingerspell.adaptSeconds") < 10
         with page.expect_download() as download:
             page.click("#download")
@@ -204,7 +210,7 @@ def test_teach_on_the_device(site: Path, tmp_path: Path) -> None:
         page.wait_for_function(letter_is.format(LETTER), timeout=90_000)
         assert page.evaluate("window.fingerspell.adapted.examples") == {LETTER: 5}
         page.click("#teach summary")
-        assert page.inner_text("#examples") == f"Examples: {LETTER} 5"
+        assert page.inner_text("#examples") == f"Examples: {LETTER} 10"
         page.click("#forget")
         page.wait_for_function(letter_is.format(TAKEN_FOR), timeout=60_000)
         page.set_input_files("#import", str(adapter))

@@ -1,6 +1,6 @@
-// Teach on the device: pick a letter the page reads wrong, Capture (hold it: the next frames with
-// a hand are kept), Adapt (adapt.js, in this browser), and the page answers with your adapted
-// heads. Captured examples (features only: no picture) and the adapter stay in this browser's
+// Teach on the device: Check (hold each letter in turn: the ones read wrong are listed first),
+// or pick a letter and Capture (hold it: the next frames with a hand are kept), then Adapt
+// (adapt.js, in this browser), and the page answers with your adapted heads. Captured examples (features only: no picture) and the adapter stay in this browser's
 // IndexedDB; Download gives the adapter as a file for Python (Model.load(..., adapter=FILE),
 // --adapter), Import takes one back.
 
@@ -65,6 +65,11 @@ export class TeachStore {
 
 const countBy = (labels) => labels.reduce((acc, l) => ({ ...acc, [l]: (acc[l] ?? 0) + 1 }), {});
 
+function mostCommon(values) {
+  const counts = countBy(values);
+  return Object.keys(counts).reduce((a, b) => (a === null || counts[b] > counts[a] ? b : a), null);
+}
+
 // The Teach panel: wires the page's controls to the store and the recognizer.
 export class Teach {
   constructor(state, $, { countdown = 3 } = {}) {
@@ -85,9 +90,11 @@ export class Teach {
     for (const name of this.config.classes) {
       const option = document.createElement("option");
       option.value = option.textContent = name;
+      option.dataset.wrong = "no";
       $("teach-letter").append(option);
     }
     $("capture").addEventListener("click", () => this.capture());
+    $("check").addEventListener("click", () => this.check());
     $("adapt").addEventListener("click", () => this.adapt().catch((e) => this.status(`${e}`)));
     $("download").addEventListener("click", () => this.download());
     $("import").addEventListener("change", (event) => this.importFile(event.target.files[0]));
@@ -106,16 +113,19 @@ export class Teach {
     return examples;
   }
 
-  capture() {
-    if (!this.state.running) { this.status("Start the camera first."); return; }
-    const label = this.config.classes.indexOf(this.$("teach-letter").value);
-    let left = this.countdown;
-    const tick = () => {
-      if (left > 0) { this.status(`Hold ${this.config.classes[label]} in ${left}…`); left--; setTimeout(tick, 1000); return; }
-      this.status(`Hold ${this.config.classes[label]}…`);
-      this.capturing = { label, kept: [], tries: 0 };
-    };
-    tick();
+  // One hold of `letter` (a class name): after the countdown, the next PER_CAPTURE frames with
+  // a hand are kept as examples; resolves to what the page read in them.
+  captureLetter(letter) {
+    const label = this.config.classes.indexOf(letter);
+    return new Promise((resolve) => {
+      let left = this.countdown;
+      const tick = () => {
+        if (left > 0) { this.status(`Hold ${letter} in ${left}…`); left--; setTimeout(tick, 1000); return; }
+        this.status(`Hold ${letter}…`);
+        this.capturing = { label, kept: [], reads: [], tries: 0, resolve };
+      };
+      tick();
+    });
   }
 
   // Each camera frame's answer (page.js): kept while capturing, if a hand is in view.
@@ -125,14 +135,54 @@ export class Teach {
     c.tries += 1;
     if (answer.hand !== null && answer.features) {
       c.kept.push({ label: c.label, crop: answer.features.crop, marks: answer.features.marks });
+      c.reads.push(answer.label);
     }
     if (c.kept.length < PER_CAPTURE && c.tries < MAX_TRIES) return;
     this.capturing = null;
-    if (!c.kept.length) { this.status("No hand seen: try again, in view of the camera."); return; }
-    await this.store.add(c.kept);
+    if (c.kept.length) await this.store.add(c.kept);
+    c.resolve(c);
+  }
+
+  async capture() {
+    if (!this.state.running) { this.status("Start the camera first."); return; }
+    const letter = this.$("teach-letter").value;
+    const c = await this.captureLetter(letter);
     const examples = await this.showExamples();
-    this.status(`Kept ${c.kept.length} frames of ${this.config.classes[c.label]} `
-      + `(${examples.length} examples). Adapt when ready.`);
+    this.status(c.kept.length ? `Kept ${c.kept.length} frames of ${letter} (${examples.length} `
+      + "examples). Adapt when ready." : "No hand seen: try again, in view of the camera.");
+  }
+
+  // Hold each letter typed (or every letter) in turn: the ones read wrong on most frames head
+  // the Letter list, and every hold is kept as examples (as the served page's Check).
+  async check() {
+    if (!this.state.running) { this.status("Start the camera first."); return; }
+    const known = this.config.classes;
+    const typed = this.$("check-letters").value.split(/[\s,]+/).filter(Boolean)
+      .map((name) => known.find((k) => k.toLowerCase() === name.toLowerCase()) ?? name);
+    const unknown = typed.filter((name) => !known.includes(name));
+    if (unknown.length) { this.status(`Not a letter of this model: ${unknown.join(", ")}`); return; }
+    const letters = typed.length ? typed : known.filter((n) => n.toLowerCase() !== "nothing");
+    const wrong = [];
+    for (const letter of letters) {
+      const { reads } = await this.captureLetter(letter);
+      const misses = reads.filter((read) => read !== letter);
+      if (!reads.length || misses.length * 2 > reads.length) {
+        wrong.push(`${letter} (read ${mostCommon(misses) ?? "no hand"})`);
+        this.putFirst(letter);
+      }
+    }
+    this.$("wrong-letters").textContent = wrong.length ? `Got wrong: ${wrong.join(", ")}` : "";
+    await this.showExamples();
+    this.status(wrong.length ? `It got ${wrong.length} of ${letters.length} wrong; they head the `
+      + "Letter list. Capture more of them, then Adapt." : `It read all ${letters.length} right.`);
+  }
+
+  putFirst(letter) {
+    const select = this.$("teach-letter");
+    const option = [...select.options].find((o) => o.value === letter);
+    select.insertBefore(option, select.querySelector(`option[data-wrong="no"]`) ?? null);
+    option.dataset.wrong = "yes";
+    select.value = letter;
   }
 
   async adapt() {
