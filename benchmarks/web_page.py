@@ -1,7 +1,7 @@
 """The on-device page (``fingerspell export MODEL --format web``) against Python, in headless
 Chromium on this machine: size, load time, frames per second, and agreement.
 
-Usage: python benchmarks/web_page.py [--model asl-alphabet] [--per-class 4]
+Usage: python benchmarks/web_page.py [--model asl-alphabet] [--per-class 4] [--int8 DIR]
                                      [--out benchmarks/results/web_page.json]
 
 - the site's size by part, and how long the export takes;
@@ -168,6 +168,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="asl-alphabet")
     parser.add_argument("--per-class", type=int, default=4)
+    parser.add_argument("--int8", type=Path, default=None, metavar="DIR",
+                        help="export the crop graph in int8, calibrated and checked on DIR's photos")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/web_page.json"))
     args = parser.parse_args()
     require_shared()
@@ -175,9 +177,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         started = time.perf_counter()
-        model.export("web", out=site)
+        model.export("web", out=site, int8=args.int8 is not None, calibration=args.int8)
         export_s = time.perf_counter() - started
         sizes = site_size(site)
+        crop_record = json.loads((site / "model.json").read_text())["crop"]  # int8's agreement
         with served(site) as url, chromium() as browser:
             started = time.perf_counter()
             page = open_site(browser, url)
@@ -188,6 +191,7 @@ def main() -> None:
             teach = adapt_times(site, browser, url)
             photos = photo_rows(model, site, browser, url, args.per_class)
     result = {"model": args.model, "export_s": round(export_s, 1), "size_mb": sizes,
+              "crop_graph": crop_record,
               "load": load, "clips": clips, "photos": photos, "teach_adapt_s": teach,
               "machine": "2 cores, no GPU; headless Chromium (Debian), software rendering"}
     print(f"site {sizes['total']} MB (export {export_s:.0f} s); ready in "

@@ -6,6 +6,7 @@ any address but its own folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -32,7 +33,7 @@ from .browser import (
     served,
     write_y4m,
 )
-from .conftest import run_cli
+from .conftest import link_subset, run_cli
 from .test_serve import start_server
 
 CLIPS = ("A", "B", "C", "L", "Y")
@@ -41,11 +42,14 @@ MIN_AGREEMENT = 0.97  # the issue's bar: top-1 letters on frames where both foun
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, hand_model: Path) -> Path:
-    """The built-in exported as a site (the browser libraries from the cache's npm install)."""
+    """The built-in exported as a site by the command line (the browser libraries from the
+    npm install make setup made)."""
     if shutil.which("npm") is None and not os.environ.get(WEB_RUNTIME_ENV):
         pytest.skip("npm is not installed: the page's browser libraries cannot be installed")
     out = tmp_path_factory.mktemp("site") / "asl-alphabet-web"
-    Model.load("asl-alphabet").export("web", out=out)
+    result = run_cli("export", "asl-alphabet", "--format", "web", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote the on-device page to {out} (")
     return out
 
 
@@ -227,3 +231,26 @@ def test_teach_on_the_device(site: Path, tmp_path: Path) -> None:
     result = run_cli("predict", "asl-alphabet", str(tmp_path / "t.y4m"), "--adapter",
                      str(tmp_path / "missing.fsadapter"))
     assert result.returncode != 0 and "adapter file does not exist" in result.stderr
+
+
+def test_export_web_int8_keeps_a_checked_graph(shared_train: Path, tmp_path: Path,
+                                               hand_model: Path) -> None:
+    """--int8: the crop graph quantised on half the calibration photos' hand crops, kept because
+    the crop head agrees with the float graph on the other half (recorded in model.json), a
+    quarter of the size; without --calibration, a one-line error and no folder."""
+    if shutil.which("npm") is None and not os.environ.get(WEB_RUNTIME_ENV):
+        pytest.skip("npm is not installed: the page's browser libraries cannot be installed")
+    photos = link_subset(shared_train, tmp_path / "photos", sorted(
+        p.name for p in shared_train.iterdir() if p.name != "nothing"), per_class=3, step=30)
+    out = tmp_path / "int8"
+    result = run_cli("export", "asl-alphabet", "--format", "web", "--int8", "--calibration",
+                     str(photos), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    crop = json.loads((out / SITE_CONFIG).read_text())["crop"]
+    assert crop["int8"]["crops"] >= 30 and crop["int8"]["agreement"] >= 0.95
+    assert (out / "crop.onnx").stat().st_size < 6e6  # float: 13.7 MB
+    assert not list(tmp_path.glob(".int8-*"))  # the build folder is gone
+    refused = run_cli("export", "asl-alphabet", "--format", "web", "--int8", "--out",
+                      str(tmp_path / "no"))
+    assert refused.returncode != 0 and "needs --calibration" in refused.stderr
+    assert not (tmp_path / "no").exists()

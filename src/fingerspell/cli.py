@@ -227,9 +227,11 @@ def _export_arguments(commands: Any) -> None:
                    help="onnx: graphs for fast inference in Python; web: the on-device page as a "
                         "static site (docs: On the device)")
     p.add_argument("--int8", action="store_true",
-                   help="also write a statically quantised model.int8.onnx (use: --runtime int8)")
+                   help="also write a statically quantised model.int8.onnx (use: --runtime int8); "
+                        "--format web: the site's crop graph in int8 (needs --calibration)")
     p.add_argument("--calibration", default=None, metavar="DIR",
-                   help="images for int8 calibration (default: the run's training images)")
+                   help="images for int8 calibration, half of them to check it (default: the "
+                        "run's training images and validation split)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write a copy of the model with its graph here instead of adding the graph "
                         "to MODEL (built-in models: default runs/export/NAME; --format web: the "

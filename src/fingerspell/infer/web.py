@@ -127,12 +127,19 @@ def model_name(model: Model) -> str:
     return model.folder.name if model.folder is not None else "model"
 
 
-def export_site(model: Model, out: str | Path, *, cache_root: Path | None = None) -> list[Path]:
+def export_site(model: Model, out: str | Path, *, cache_root: Path | None = None,
+                int8_calibration: str | Path | None = None) -> list[Path]:
     """``Model.export(fmt="web")``: a self-contained static site in ``out`` (a new or empty
     folder): the page and its JavaScript, the browser libraries (``web_runtime``), MediaPipe's
     hand model, the crop graph (``crop.onnx``) and ``model.json``. It runs from any static
-    host or ``python -m http.server`` and asks nothing of any other address."""
+    host or ``python -m http.server`` and asks nothing of any other address.
+
+    ``int8_calibration``: a folder of hand photos; the crop graph is then quantised to int8
+    (calibrated on half of their crops) and kept only if the crop head agrees with the float
+    graph on the other half (``MIN_INT8_AGREEMENT``). The site is built beside ``out`` and
+    moved into place whole: a failed export leaves nothing behind."""
     import shutil
+    import tempfile
 
     from .._atomic import write_json
     from ..features.onnx_runtime import export_onnx
@@ -145,21 +152,88 @@ def export_site(model: Model, out: str | Path, *, cache_root: Path | None = None
                                f"folder")
     node_modules = web_runtime(cache_root)
     assert model.hand_model is not None  # models with a landmark head find hands
-    out.mkdir(parents=True, exist_ok=True)
-    for name in PAGE_FILES:
-        shutil.copyfile(web_asset(name), out / name)
-    shutil.copyfile(Path(str(resources.files("fingerspell") / SERVED_STYLE)), out / "style.css")
-    for item in RUNTIME_FILES:
-        target = out / item.site_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(node_modules / item.package / item.path, target)
-    shutil.copyfile(model.hand_model, out / SITE_HAND_MODEL)
-    if config["crop"] is not None:
-        export_onnx(_CropGraph(model).eval(), out / CROP_GRAPH, size=model.preprocessing.size,
-                    outputs=["features"])
-    write_json(out / SITE_CONFIG, config)
-    (out / "NOTICE.md").write_text(_notice(node_modules))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name in PAGE_FILES:
+            shutil.copyfile(web_asset(name), work / name)
+        shutil.copyfile(Path(str(resources.files("fingerspell") / SERVED_STYLE)),
+                        work / "style.css")
+        for item in RUNTIME_FILES:
+            target = work / item.site_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(node_modules / item.package / item.path, target)
+        shutil.copyfile(model.hand_model, work / SITE_HAND_MODEL)
+        if config["crop"] is not None:
+            export_onnx(_CropGraph(model).eval(), work / CROP_GRAPH,
+                        size=model.preprocessing.size, outputs=["features"])
+            if int8_calibration is not None:
+                config["crop"]["int8"] = _int8_crop_graph(model, work / CROP_GRAPH,
+                                                          Path(int8_calibration))
+        write_json(work / SITE_CONFIG, config)
+        (work / "NOTICE.md").write_text(_notice(node_modules))
+        if out.exists():
+            out.rmdir()  # new or empty, checked above
+        work.rename(out)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _int8_crop_graph(model: Model, graph: Path, folder: Path) -> dict[str, Any]:
+    """The crop graph at ``graph`` replaced by its int8 copy, calibrated on the hand crops of
+    half the photos in ``folder``, if the crop head's answer agrees with the float graph's on
+    the crops of the other half; its agreement record."""
+    import onnxruntime as ort
+
+    from .export import MIN_INT8_AGREEMENT, calibration_images, quantize
+    calibrate, check = calibration_images(graph.parent, folder)
+    crops = {name: _hand_crops(model, paths) for name, paths in (("calibrate", calibrate),
+                                                                   ("check", check))}
+    if not crops["check"]:
+        raise FingerspellError(f"{folder}: no hand found in its photos to check int8 on")
+    int8 = quantize(graph, graph.with_name("crop.int8.onnx"), crops["calibrate"])
+    head = model.head
+    assert isinstance(head, LateFusionHead)
+    answers = []
+    for path in (graph, int8):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        features = session.run(["features"], {"images": np.stack(crops["check"])})[0]
+        with torch.no_grad():
+            answers.append(head.crop(torch.from_numpy(features)).argmax(1).numpy())
+    agree = int((answers[0] == answers[1]).sum())
+    share = agree / len(crops["check"])
+    if share < MIN_INT8_AGREEMENT:
+        raise FingerspellError(f"{folder}: the int8 crop graph agrees with the float one on only "
+                               f"{agree} of {len(crops['check'])} held-out crops (at least "
+                               f"{MIN_INT8_AGREEMENT:.0%} needed); export without --int8")
+    int8.replace(graph)
+    return {"agreement": round(share, 4), "agree": agree, "crops": len(crops["check"])}
+
+
+def _hand_crops(model: Model, paths: list[Path]) -> list[np.ndarray]:
+    """The crop graph's input for each photo of ``paths`` with a hand: its crop, scaled to
+    [0, 1] as the page scales it (the normalisation is in the graph)."""
+    from dataclasses import replace
+
+    from ..data.images import load_rgb
+    from ..errors import ImageError
+    from ..features.crops import hand_crop
+    scale = replace(model.preprocessing, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    crops = []
+    detector = model.detector()
+    assert detector is not None
+    with detector:
+        for path in paths:
+            try:
+                image = load_rgb(path)
+            except ImageError:
+                continue
+            hand = detector.find(image)
+            if hand is not None:
+                crops.append(scale(hand_crop(image, hand, model.hand_settings.margin)))
+    return crops
 
 
 def _notice(node_modules: Path) -> str:
