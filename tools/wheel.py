@@ -140,11 +140,11 @@ def check_in_new_environment(wheel: Path) -> None:
         print(f"predict asl-alphabet ({len(TEST_PHOTOS)} photos, from an empty folder): "
               f"{seconds:.1f} s")
         serve_page(fingerspell, cwd, env)
-        device_page(fingerspell, cwd, env)
+        device_page(fingerspell, cwd, env, wheel)
     print("wheel check passed")
 
 
-def device_page(fingerspell: Path, cwd: Path, env: dict) -> None:
+def device_page(fingerspell: Path, cwd: Path, env: dict, wheel: Path) -> None:
     """``fingerspell export asl-alphabet --format web`` from the wheel: every page file is in
     it (the browser libraries from this machine's install, as offline users point at theirs)."""
     from fingerspell.infer.web_runtime import WEB_RUNTIME_ENV, installed_runtime
@@ -152,6 +152,9 @@ def device_page(fingerspell: Path, cwd: Path, env: dict) -> None:
     if runtime is None:
         print("export --format web: not checked (no browser libraries here: make setup)")
         return
+    # the graph export needs the onnx extra, as the docs say: installed from the same wheel
+    run(fingerspell.with_name("python"), "-m", "pip", "install", "--quiet", "-c",
+        ROOT / "constraints.txt", f"{wheel}[onnx]")
     site = cwd / "site"
     run(fingerspell, "export", "asl-alphabet", "--format", "web", "--out", site, cwd=cwd,
         env={**env, WEB_RUNTIME_ENV: str(runtime)})
