@@ -187,7 +187,7 @@ def _int8_crop_graph(model: Model, graph: Path, folder: Path) -> dict[str, Any]:
     the crops of the other half; its agreement record."""
     import onnxruntime as ort
 
-    from .export import MIN_INT8_AGREEMENT, calibration_images, quantize
+    from .quantize import MIN_INT8_AGREEMENT, calibration_images, quantize
     calibrate, check = calibration_images(graph.parent, folder)
     crops = {name: _hand_crops(model, paths) for name, paths in (("calibrate", calibrate),
                                                                    ("check", check))}
