@@ -535,14 +535,15 @@ def _device_page(model: Any) -> Path | None:
     """The model's on-device site (built once into the cache), or None with a line saying why:
     the server then serves only the page that streams frames to it."""
     from .infer.web import cached_site
-    from .infer.web_runtime import installed_runtime
-    if installed_runtime() is None and not os.environ.get("FINGERSPELL_WEB_RUNTIME"):
+    from .infer.web_runtime import WEB_RUNTIME_ENV, installed_runtime
+    if installed_runtime() is None and not os.environ.get(WEB_RUNTIME_ENV):
         print("fingerspell: installing the on-device page's browser libraries with npm (once)",
               file=sys.stderr, flush=True)
     try:
         return cached_site(model)
-    except FingerspellError as exc:
-        print(f"fingerspell: no on-device page ({exc}); the page at / streams frames to this "
+    except Exception as exc:  # noqa: BLE001 - an optional page never keeps the server from starting
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        print(f"fingerspell: no on-device page ({reason}); the page at / streams frames to this "
               f"server", file=sys.stderr)
         return None
 
