@@ -105,3 +105,31 @@ def test_serve_answers_on_one_thread_per_request(hand_model, monkeypatch, settin
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+    return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+
+def test_a_head_answers_on_one_blas_thread(monkeypatch) -> None:
+    """Heads answer in NumPy (head/arrays.py): its BLAS gets one thread there, as PyTorch does
+    for fitting, and gets its count back afterwards."""
+    from fingerspell.head.arrays import HeadArrays
+    from fingerspell.infer import Model
+    from fingerspell.threads import blas_threads
+
+    seen: list[int] = []
+    proba = HeadArrays.proba
+
+    def recording(self, features, temperature=1.0):
+        seen.append(_blas_threads())
+        return proba(self, features, temperature)
+
+    monkeypatch.setattr(HeadArrays, "proba", recording)
+    model = Model.load("asl-alphabet")
+    vectors = np.random.default_rng(0).normal(size=(600, model.head_arrays().config.in_dim))
+    with blas_threads(2):
+        model.head_proba(vectors.astype(np.float32))
+        assert _blas_threads() == 2
+    assert seen and set(seen) == {1}

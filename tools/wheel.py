@@ -6,12 +6,14 @@ Usage:
 
 ``build`` copies the source tree (tracked and new files, nothing git ignores) to
 ``build/wheel-src``, adds what the built-in model needs there and not in the repository (the
-MediaPipe hand model, checked against the SHA-256 the model recorded, and its model card from
-``docs/``), runs ``python -m build`` into ``dist/``, ``twine check``, and verifies the wheel's
+MediaPipe hand model, checked against the SHA-256 the model recorded, its model card from
+``docs/``, and its backbone as an ONNX graph, ``model.onnx``, so that it answers without
+PyTorch), runs ``python -m build`` into ``dist/``, ``twine check``, and verifies the wheel's
 contents. ``check`` installs that wheel into a new virtual environment (removed afterwards)
 with the project's constraints and, from an empty folder with no repository, no ``../shared``
 hand model variable and no network, runs ``fingerspell --version``, ``fingerspell models`` and
-``fingerspell predict asl-alphabet`` on shared test photos, checking the letters.
+``fingerspell predict asl-alphabet`` on shared test photos, checking the letters and that the
+prediction did not import PyTorch.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ REQUIRED = ("fingerspell/models/asl-alphabet/config.json",
             "fingerspell/models/asl-alphabet/model.safetensors",
             "fingerspell/models/asl-alphabet/hand_landmarker.task",
             "fingerspell/models/asl-alphabet/model-card.md",
+            "fingerspell/models/asl-alphabet/model.onnx",
             "fingerspell/serve/static/index.html",
             "fingerspell/web/index.html", "fingerspell/web/package-lock.json")
 FORBIDDEN = ("tests/", "runs/", "benchmarks/", ".venv/", "__pycache__/")
@@ -77,6 +80,11 @@ def build(hand_model: Path) -> Path:
             shutil.copy2(source, STAGE / name)
     shutil.copyfile(hand_model, STAGE / MODEL / "hand_landmarker.task")
     shutil.copyfile(ROOT / "docs" / "model-card.md", STAGE / MODEL / "model-card.md")
+    with tempfile.TemporaryDirectory() as exported:  # checked against PyTorch by the export
+        run(sys.executable, "-m", "fingerspell", "export", ROOT / MODEL, "--format", "onnx",
+            "--out", Path(exported) / "copy", env={**os.environ, "FINGERSPELL_HAND_MODEL":
+                                                   str(hand_model)})
+        shutil.copyfile(Path(exported) / "copy" / "model.onnx", STAGE / MODEL / "model.onnx")
     DIST.mkdir(exist_ok=True)
     before = set(DIST.iterdir())
     run(sys.executable, "-m", "build", "--outdir", DIST, STAGE)
@@ -139,9 +147,22 @@ def check_in_new_environment(wheel: Path) -> None:
                 sys.exit(f"{photo.name}: the installed built-in model said {prediction['label']}")
         print(f"predict asl-alphabet ({len(TEST_PHOTOS)} photos, from an empty folder): "
               f"{seconds:.1f} s")
+        loaded = run(fingerspell.with_name("python"), "-c", WITHOUT_TORCH, TEST_PHOTOS[0],
+                     cwd=cwd, env=env).split()
+        if loaded != [TEST_PHOTOS[0].name.split("_test")[0], "torch-not-imported"]:
+            sys.exit(f"predict asl-alphabet from the wheel: {' '.join(loaded)}")
+        print("predict asl-alphabet: answered without importing PyTorch")
         serve_page(fingerspell, cwd, env)
         device_page(fingerspell, cwd, env, wheel)
     print("wheel check passed")
+
+
+# a prediction in the wheel's environment, then whether PyTorch was imported on the way
+WITHOUT_TORCH = """import sys
+from fingerspell import Model
+print(Model.load("asl-alphabet").predict(sys.argv[1])[0].label)
+print("torch-imported" if "torch" in sys.modules else "torch-not-imported")
+"""
 
 
 def device_page(fingerspell: Path, cwd: Path, env: dict, wheel: Path) -> None:

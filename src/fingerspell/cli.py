@@ -31,8 +31,9 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Options of every command that runs a saved model."""
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto: ONNX Runtime if the model has model.onnx and it is installed; "
-                             "int8: the quantised graph")
+                        help="auto: ONNX Runtime when there is a graph of the backbone (the "
+                             "model's model.onnx, or the cache's graph of the packaged weights it "
+                             "refers to), else PyTorch; int8: the quantised graph")
     _add_adapter_option(parser)
 
 

@@ -9,7 +9,9 @@ machine (a 162->256->29 MLP, batch 64, AdamW): idle, 768 steps/s on 1 thread and
 with one busy program 599 vs 178; with two, 189 vs 29.
 
 - **small work** runs on one thread, always (``small_work``; heads through ``head_work``,
-  which gives a head as large as the tutorial's dense 8192/4096 the bulk threads);
+  which gives a head as large as the tutorial's dense 8192/4096 the bulk threads): PyTorch's
+  threads when it trains or adapts a head, NumPy's BLAS threads (``blas_threads``) when a head
+  answers (``head/arrays.py``);
 - **bulk work** — a backbone over batches of photos (feature extraction, fine-tuning) — uses
   every core this process may run on, or ``FINGERSPELL_THREADS`` / ``--threads N``
   (``bulk_work``);
@@ -25,8 +27,10 @@ detectors is sized to the cores (``serve/detectors.py``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 THREADS_ENV = "FINGERSPELL_THREADS"
 SMALL_WORK_THREADS = 1
@@ -72,7 +76,13 @@ def set_bulk_threads(threads: int | None) -> None:
 @contextlib.contextmanager
 def torch_threads(threads: int) -> Iterator[None]:
     """PyTorch's intra-op threads set to ``threads`` for the block, then put back (nothing is
-    changed when it already has that many: the server's request threads, all on one)."""
+    changed when it already has that many: the server's request threads, all on one). In a
+    process that has not imported PyTorch there is nothing to set (a prediction that runs on
+    ONNX Runtime and NumPy: its session took its count when made, ``onnx_threads``)."""
+    import sys
+    if sys.modules.get("torch") is None:
+        yield
+        return
     import torch
     before = torch.get_num_threads()
     if before == threads:
@@ -90,21 +100,52 @@ def torch_threads(threads: int) -> Iterator[None]:
 LARGE_HEAD_PARAMETERS = 4_000_000
 
 
+@functools.lru_cache(maxsize=1)
+def _blas() -> Any:
+    """NumPy's BLAS library (OpenBLAS, MKL, ...) through threadpoolctl; None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """NumPy's BLAS threads set to ``threads`` for the block, then put back. A head answers in
+    NumPy (``head/arrays.py``); OpenBLAS threads a product of 32 rows and more, which costs
+    more than it gives on products this small, and on a busy machine much more."""
+    controller = _blas()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=threads, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    with torch_threads(threads), blas_threads(threads):
+        yield
+
+
 def small_work() -> contextlib.AbstractContextManager[None]:
     """For small work (a default head, per-frame work): one thread."""
-    return torch_threads(SMALL_WORK_THREADS)
+    return _threads(SMALL_WORK_THREADS)
 
 
 def head_work(head: object) -> contextlib.AbstractContextManager[None]:
-    """For fitting, adapting or running ``head`` (a torch module): one thread for a head of
-    the usual size, bulk threads for one as large as the tutorial's."""
-    parameters = sum(p.numel() for p in head.parameters())  # type: ignore[attr-defined]
+    """For fitting, adapting or running ``head`` (a torch module, or ``HeadArrays``): one
+    thread for a head of the usual size, bulk threads for one as large as the tutorial's."""
+    weights = getattr(head, "weights", None)
+    parameters = (sum(w.size for w in weights.values()) if isinstance(weights, dict)
+                  else sum(p.numel() for p in head.parameters()))  # type: ignore[attr-defined]
     return bulk_work() if parameters >= LARGE_HEAD_PARAMETERS else small_work()
 
 
 def bulk_work() -> contextlib.AbstractContextManager[None]:
     """For a backbone over batches of photos: ``bulk_threads()``."""
-    return torch_threads(bulk_threads())
+    return _threads(bulk_threads())
 
 
 def per_request() -> int:
@@ -120,11 +161,17 @@ def per_request() -> int:
     threads = bulk_threads() if os.environ.get(THREADS_ENV) else SMALL_WORK_THREADS
     os.environ[THREADS_ENV] = str(threads)
     torch.set_num_threads(threads)
+    if _blas() is not None:  # the heads' NumPy products too, for good (no block to leave)
+        _blas().limit(limits=threads, user_api="blas")
     return threads
 
 
 def onnx_threads() -> int:
     """Intra-op threads for a new ONNX Runtime session: what PyTorch has now, so a session made
-    for a server or a live loop runs on one, one made for extracting features on the cores."""
+    for a server or a live loop runs on one, one made for extracting features on the cores. In
+    a process that never imported PyTorch (a prediction), what bulk work would get."""
+    import sys
+    if sys.modules.get("torch") is None:
+        return bulk_threads()
     import torch
     return torch.get_num_threads()

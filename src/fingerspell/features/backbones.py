@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import FingerspellError
+from .cache import cache_namespace
 from .preprocessing import Preprocessing
 
 StateDict = dict[str, torch.Tensor]
@@ -132,23 +133,17 @@ class FrozenBackbone(nn.Module):
         return next(self.net.parameters()).device
 
     @torch.inference_mode()
-    def encode(self, images: torch.Tensor) -> np.ndarray:
-        """Features for a batch of preprocessed images, as float32 numpy."""
+    def encode(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Features for a batch of preprocessed images (a tensor or an array), as float32 numpy."""
         device = self.device
         layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-        images = images.to(device, non_blocking=True).contiguous(memory_format=layout)
+        images = torch.as_tensor(images).to(device, non_blocking=True).contiguous(
+            memory_format=layout)
         return self(images).float().cpu().numpy()
 
     @property
     def cache_namespace(self) -> str:
         return cache_namespace(self.spec, self.weights_id)
-
-
-def cache_namespace(spec: BackboneSpec, weights_id: str) -> str:
-    """Identifies (backbone, weights, preprocessing) for the feature cache."""
-    pre = repr(sorted(spec.preprocessing.to_dict().items()))
-    digest = hashlib.sha256(f"{weights_id}|{pre}".encode()).hexdigest()[:16]
-    return f"{spec.name}-{digest}"
 
 
 def state_dict_digest(state: StateDict) -> str:

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,14 @@ def default_cache_dir() -> Path:
         return Path(os.environ["FINGERSPELL_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "fingerspell"
+
+
+def cache_namespace(spec: Any, weights_id: str) -> str:
+    """Identifies (backbone, weights, preprocessing) for the feature cache and the backbone's
+    ONNX graph there; ``spec``: a ``BackboneSpec`` or a ``GraphSpec`` (name, preprocessing)."""
+    pre = repr(sorted(spec.preprocessing.to_dict().items()))
+    digest = hashlib.sha256(f"{weights_id}|{pre}".encode()).hexdigest()[:16]
+    return f"{spec.name}-{digest}"
 
 
 DIGESTS = "file-digests"  # the cache's namespace for content digests by (path, size, mtime)

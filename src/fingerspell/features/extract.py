@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from ..data.images import load_rgb
 from ..errors import FingerspellError, ImageError
 from ..progress import bar
 from ..threads import bulk_work
 from .augment import augment_view
-from .backbones import FrozenBackbone
 from .cache import FeatureCache, file_keys
 from .crops import hand_crop, hand_outline, replace_background
 from .hands import Hand
 from .onnx_runtime import OnnxEncoder
 from .preprocessing import Preprocessing
 
-# Anything with .spec, .runtime, .cache_namespace and .encode(images) -> features
-Encoder = FrozenBackbone | OnnxEncoder
+if TYPE_CHECKING:
+    import torch
+
+
+class Encoder(Protocol):
+    """What turns preprocessed images into features: a ``FrozenBackbone`` (PyTorch) or an
+    ``OnnxEncoder`` (ONNX Runtime, no PyTorch needed)."""
+
+    spec: Any  # BackboneSpec or GraphSpec: name, preprocessing, feature_dim
+    runtime: str
+
+    @property
+    def cache_namespace(self) -> str: ...
+
+    def encode(self, images: Any) -> np.ndarray: ...
 
 # Measured on 2 CPU cores: EfficientNet-Lite0 runs ~110 img/s at batch 4-16 and ~75 at 32+
 # (bigger batches fall out of cache), so extraction uses small batches.
@@ -65,7 +77,7 @@ class HandCrops:
         return HandCrops([self.hands[i] for i in rows], self.margin)
 
 
-class DecodedImages(Dataset):
+class DecodedImages:
     """(preprocessed image, index, "" or the reason it could not be read), for DataLoaders."""
 
     def __init__(self, paths: list[Path], preprocessing: Preprocessing, view: int = 0,
@@ -100,11 +112,13 @@ class DecodedImages(Dataset):
 
 
 def _mps_available() -> bool:
+    import torch
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` (CUDA, else Apple MPS, else CPU), or a named device that must be usable here."""
+    import torch
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -162,8 +176,7 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
     if todo:
         with bulk_work():
             _run_backbone(backbone, [paths[i] for i in todo], todo, keys, vectors, failed,
-                          cache, batch_size, workers, resolve_device(device)
-                          if isinstance(device, str) else device, show_progress, view,
+                          cache, batch_size, workers, device, show_progress, view,
                           crops.subset(todo) if crops else None)
     return Features(vectors, failed, computed=len(todo), seconds=time.perf_counter() - started)
 
@@ -171,15 +184,16 @@ def extract_features(backbone: Encoder, paths: list[Path], *, cache: FeatureCach
 def _run_backbone(encoder: Encoder, todo_paths: list[Path], todo: list[int],
                   keys: list[str | None], vectors: np.ndarray, failed: dict[int, str],
                   cache: FeatureCache | None, batch_size: int, workers: int | None,
-                  device: torch.device, show_progress: bool, view: int,
+                  device: str | torch.device, show_progress: bool, view: int,
                   crops: HandCrops | None) -> None:
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(DecodedImages(todo_paths, encoder.spec.preprocessing, view, crops),
-                        batch_size=batch_size, num_workers=workers, shuffle=False,
-                        persistent_workers=False, prefetch_factor=4 if workers else None,
-                        pin_memory=device.type == "cuda")
-    if isinstance(encoder, FrozenBackbone):
-        encoder.place(device)  # an OnnxEncoder always runs on the CPU
+    cuda = False
+    if not isinstance(encoder, OnnxEncoder):  # an OnnxEncoder always runs on the CPU
+        device = resolve_device(device) if isinstance(device, str) else device
+        encoder.place(device)  # type: ignore[attr-defined]
+        cuda = device.type == "cuda"
+    loader = _decoded_batches(DecodedImages(todo_paths, encoder.spec.preprocessing, view, crops),
+                              batch_size, workers, pin_memory=cuda)
     label = (f"features {encoder.spec.name}" + (" (hand crops)" if crops else "")
              + (f" (augmented view {view})" if view else ""))
     progress = bar(desc=label, total=len(todo_paths), unit="img", enabled=show_progress)
@@ -197,3 +211,18 @@ def _run_backbone(encoder: Encoder, todo_paths: list[Path], todo: list[int],
                 if cache:
                     cache.put_many((keys[rows[j]], vectors[rows[j]]) for j in good)
             progress.update(len(reasons))
+
+
+def _decoded_batches(images: DecodedImages, batch_size: int, workers: int, *, pin_memory: bool
+                     ) -> Iterator[tuple[Any, list[int], list[str]]]:
+    """Batches of (images, indices, reasons): decoded here when ``workers`` is 0 (a few photos:
+    no worker processes to start, and no PyTorch to import), else by a DataLoader's workers."""
+    if workers == 0:
+        for start in range(0, len(images), batch_size):
+            items = [images[i] for i in range(start, min(start + batch_size, len(images)))]
+            yield (np.stack([item[0] for item in items]), [item[1] for item in items],
+                   [item[2] for item in items])
+        return
+    from torch.utils.data import DataLoader
+    yield from DataLoader(images, batch_size=batch_size, num_workers=workers, shuffle=False,
+                          persistent_workers=False, prefetch_factor=4, pin_memory=pin_memory)

@@ -16,9 +16,9 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .cache import FeatureCache
@@ -34,6 +34,9 @@ from .landmarks import (
     landmark_features,
     view_handedness,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 def landmark_matrix(hands: list[Hand | None], view: int = 0, names: list[str] | None = None,
@@ -94,7 +97,7 @@ def image_vectors(mode: str | FeatureMode, encoder: Encoder, images: list[Image.
         seen = [hand_crop(image, hand, margin) if mode.backbone_input == "crop" else image
                 for image, hand in zip(images, hands, strict=True)]
         batch = np.stack([encoder.spec.preprocessing(image.convert("RGB")) for image in seen])
-        backbone = encoder.encode(torch.from_numpy(batch))
+        backbone = encoder.encode(batch)
     return assemble(mode, backbone, hands)
 
 

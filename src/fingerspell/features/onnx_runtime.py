@@ -1,8 +1,8 @@
 """ONNX export and ONNX Runtime inference: the same networks, 3-4x faster on a CPU.
 
 Measured here (2 cores): EfficientNet-Lite0 runs ~110 images/s in eager PyTorch and ~380 in
-ONNX Runtime. Export needs ``onnx`` and ``onnxscript``; running needs ``onnxruntime``
-(``pip install 'fingerspell[onnx]'``).
+ONNX Runtime. Export needs ``onnx`` and ``onnxscript`` (``pip install 'fingerspell[onnx]'``);
+running needs ``onnxruntime``, a dependency of fingerspell itself (models answer with it).
 """
 
 from __future__ import annotations
@@ -10,20 +10,35 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from .._atomic import write_atomic
 from ..choices import EXTRACTION_RUNTIMES
 from ..errors import FingerspellError
 from ..threads import onnx_threads
+from .cache import cache_namespace
+from .preprocessing import Preprocessing
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from .backbones import BackboneSpec, FrozenBackbone
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """What running a backbone's graph needs to know of the backbone (a ``BackboneSpec`` knows
+    it too): its name, its preprocessing and its features' length — read from a bundle's
+    ``config.json``, so that a model answers without building the network in PyTorch."""
+
+    name: str
+    preprocessing: Preprocessing
+    feature_dim: int
 
 
 
@@ -40,6 +55,8 @@ def export_onnx(module: nn.Module, path: Path, *, size: int, outputs: list[str])
     if not onnx_export_available():
         raise FingerspellError("ONNX export needs the packages onnx and onnxscript "
                                "(pip install 'fingerspell[onnx]')")
+    import torch
+
     module = module.eval().cpu()
     example = (torch.zeros(2, 3, size, size),)
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -60,7 +77,7 @@ class OnnxEncoder:
 
     runtime = "onnx"  # the names --runtime takes: torch, onnx, int8 (choices.RUNTIMES)
 
-    def __init__(self, path: Path, spec: BackboneSpec, weights_id: str) -> None:
+    def __init__(self, path: Path, spec: BackboneSpec | GraphSpec, weights_id: str) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -82,23 +99,30 @@ class OnnxEncoder:
 
     @property
     def cache_namespace(self) -> str:
-        from .backbones import cache_namespace
         return cache_namespace(self.spec, self.weights_id)
 
-    def run(self, images: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
-        array = images.numpy() if isinstance(images, torch.Tensor) else images
+    def run(self, images: Any) -> dict[str, np.ndarray]:
+        """Every output for a batch of preprocessed images (a NumPy array or a CPU tensor)."""
+        array = images if isinstance(images, np.ndarray) else images.numpy()
         values = self.session.run(None, {"images": np.ascontiguousarray(array, np.float32)})
         return dict(zip(self.outputs, values, strict=True))
 
-    def encode(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
+    def encode(self, images: Any) -> np.ndarray:
         return self.run(images)["features"]
+
+
+def cached_graph(namespace: str, cache_root: Path | None = None) -> Path:
+    """Where the cache keeps the ONNX graph of the backbone ``namespace`` names
+    (``cache_namespace``: its weights and preprocessing)."""
+    from .cache import default_cache_dir
+    return (cache_root or default_cache_dir()) / "onnx" / f"{namespace}.onnx"
 
 
 def cached_onnx_encoder(backbone: FrozenBackbone, cache_root: Path | None) -> OnnxEncoder:
     """The backbone as an ONNX Runtime session, exported once into the cache folder."""
-    from .cache import default_cache_dir
-    path = (cache_root or default_cache_dir()) / "onnx" / f"{backbone.cache_namespace}.onnx"
+    path = cached_graph(backbone.cache_namespace, cache_root)
     if not path.is_file():
+        import torch
         backbone.place(torch.device("cpu"))
         export_onnx(backbone, path, size=backbone.spec.preprocessing.size,
                     outputs=["features"])
@@ -118,5 +142,5 @@ def choose_encoder(backbone: FrozenBackbone, *, runtime: str, device: torch.devi
     if device.type != "cpu":
         raise FingerspellError("--runtime onnx runs on the CPU; use --device cpu or --runtime torch")
     if not onnxruntime_available():
-        raise FingerspellError("--runtime onnx needs onnxruntime (pip install 'fingerspell[onnx]')")
+        raise FingerspellError("--runtime onnx needs onnxruntime (pip install onnxruntime)")
     return cached_onnx_encoder(backbone, cache_root)

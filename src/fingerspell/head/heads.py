@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """Shape of an MLP head: ``in_dim -> hidden... -> n_classes``.
-
-    Attributes:
-        in_dim: feature length.
-        n_classes: number of outputs (softmax is applied by the loss / at inference).
-        hidden: widths of the hidden layers (each Linear -> ReLU -> Dropout).
-        dropout: dropout after each hidden layer (one per hidden width).
-        input_dropout: dropout on the features themselves (a cheap feature-space augmentation).
-        normalize: standardise features with the training set's mean/std (stored in the head).
-    """
-
-    in_dim: int
-    n_classes: int
-    hidden: tuple[int, ...] = ()
-    dropout: tuple[float, ...] = ()
-    input_dropout: float = 0.0
-    normalize: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HeadConfig:
-        return cls(int(data["in_dim"]), int(data["n_classes"]), tuple(data["hidden"]),
-                   tuple(data["dropout"]), float(data["input_dropout"]), bool(data["normalize"]))
+from .config import FusionConfig, HeadConfig, config_from_dict
 
 
 class MLPHead(nn.Module):
@@ -74,37 +46,6 @@ class MLPHead(nn.Module):
         if self.config.normalize:
             features = (features - self.feature_mean) / self.feature_std
         return self.layers(features)
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Shape of a ``LateFusionHead``: its two heads and the landmark head's share.
-
-    ``in_dim`` is the fused vector's length (crop, landmarks, the found flag); ``n_classes``
-    the heads' outputs, as for ``HeadConfig``.
-    """
-
-    crop: HeadConfig
-    landmarks: HeadConfig
-    landmark_weight: float = 0.5
-    kind: str = "late_fusion"
-
-    @property
-    def in_dim(self) -> int:
-        return self.crop.in_dim + self.landmarks.in_dim + 1
-
-    @property
-    def n_classes(self) -> int:
-        return self.crop.n_classes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "crop": self.crop.to_dict(),
-                "landmarks": self.landmarks.to_dict(), "landmark_weight": self.landmark_weight}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FusionConfig:
-        return cls(HeadConfig.from_dict(data["crop"]), HeadConfig.from_dict(data["landmarks"]),
-                   float(data["landmark_weight"]))
 
 
 class LateFusionHead(nn.Module):
@@ -155,8 +96,7 @@ class LateFusionHead(nn.Module):
 def head_from_config(config: dict[str, Any]) -> MLPHead | LateFusionHead:
     """The head a bundle's ``config.json`` describes (weights not loaded): a ``FusionConfig``'s
     dict (``"kind": "late_fusion"``) or a ``HeadConfig``'s."""
-    if config.get("kind") == "late_fusion":
-        fusion = FusionConfig.from_dict(config)
-        return LateFusionHead(MLPHead(fusion.crop), MLPHead(fusion.landmarks),
-                              fusion.landmark_weight)
-    return MLPHead(HeadConfig.from_dict(config))
+    shape = config_from_dict(config)
+    if isinstance(shape, FusionConfig):
+        return LateFusionHead(MLPHead(shape.crop), MLPHead(shape.landmarks), shape.landmark_weight)
+    return MLPHead(shape)

@@ -14,15 +14,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
-
 from .._version import __version__
 from ..data.layout import class_name_problem
 from ..errors import FingerspellError
 from ..features.feature_mode import FeatureMode, get_mode
 from ..features.landmarks import LANDMARK_ENCODINGS
 from ..head.calibration import UNSURE_BELOW, check_calibration
-from ..head.heads import head_from_config
+from ..head.config import config_from_dict
 from ..jsonfile import read_json
 
 ONNX_FILE = "model.onnx"  # the backbone (and a single-graph head) for ONNX Runtime
@@ -119,23 +117,21 @@ def saved_mode(features: dict[str, Any], config_path: Path) -> FeatureMode:
 
 def check_weight_shapes(weights_path: Path, prefix: str, head_config: dict[str, Any]) -> None:
     """The layers ``head_config`` declares have the shapes stored in ``weights_path`` (read from
-    the file's header; the head is laid out on PyTorch's meta device, which allocates nothing)."""
+    the file's header: nothing is allocated, no network is built)."""
     from safetensors import safe_open
 
     try:
-        with torch.device("meta"):
-            head = head_from_config(head_config)
+        expected = config_from_dict(head_config).weight_shapes()
     except (KeyError, TypeError, ValueError) as exc:
         raise FingerspellError(f"{weights_path.parent / 'config.json'}: invalid head "
                                f"({exc})") from None
-    with safe_open(str(weights_path), framework="pt") as stored:
+    with safe_open(str(weights_path), framework="numpy") as stored:
         shapes = {k[len(prefix):]: tuple(stored.get_slice(k).get_shape())
                   for k in stored.keys() if k.startswith(prefix)}
-    for key, tensor in head.state_dict().items():
-        if shapes.get(key) != tuple(tensor.shape):
+    for key, shape in expected.items():
+        if shapes.get(key) != shape:
             raise FingerspellError(f"{weights_path}: weights do not match config.json ({prefix}{key}"
-                                   f": config {tuple(tensor.shape)}, weights "
-                                   f"{shapes.get(key, 'missing')})")
+                                   f": config {shape}, weights {shapes.get(key, 'missing')})")
 
 
 # ----- what a bundle says about its model, beside the weights' description -------------------

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .._atomic import match_umask, replace_dir, write_json
@@ -30,13 +29,7 @@ from .._version import __version__
 from ..choices import RUNTIMES
 from ..data.images import expand_image_paths, image_in_memory
 from ..errors import FingerspellError
-from ..features.backbones import (
-    FrozenBackbone,
-    create_backbone,
-    get_spec,
-    pretrained_weights_id,
-)
-from ..features.extract import Encoder, resolve_device
+from ..features.extract import Encoder
 from ..features.feature_mode import HAND_MODES, FeatureMode, get_mode
 from ..features.hands import (
     HAND_MODEL_ENV,
@@ -49,19 +42,18 @@ from ..features.hands import (
 from ..features.modes import FeaturePipeline, ModeFeatures, image_vectors
 from ..features.onnx_runtime import OnnxEncoder, onnxruntime_available
 from ..features.preprocessing import Preprocessing
-from ..head.heads import HeadConfig, LateFusionHead, MLPHead, head_from_config
+from ..head.arrays import HeadArrays
 from ..threads import head_work
 from .builtin import is_builtin, resolve_model
 from .bundle import (
     INT8_FILE,
-    MAX_WEIGHTS_BYTES,
     ONNX_FILE,
     BundleInfo,
     check_config,
-    check_weight_shapes,
     read_config,
     saved_mode,
 )
+from .networks import PRETRAINED, BundleNetworks, packaged_backbone, require_packaged_weights
 from .prediction import (
     ROUTE_HAND,
     ROUTE_IMAGE,
@@ -72,13 +64,16 @@ from .prediction import (
 )
 
 if TYPE_CHECKING:
+    import torch
+
     from ..evaluation.run import EvalResult
+    from ..features.backbones import FrozenBackbone
+    from ..head.heads import LateFusionHead, MLPHead
 
 BUNDLE_FORMAT = "fingerspell-model"
 HAND_MODEL_FILE = "hand_landmarker.task"
 BUNDLE_VERSION = 3  # 3: the backbone may be referred to ("weights": "pretrained"), not stored
 STORED_BACKBONE_VERSION = 2  # what a bundle holding its backbone is written as (0.1 reads it)
-PRETRAINED = "pretrained"
 # what Model.predict takes: a file or folder, or an image already in memory
 ImageSource = str | Path | Image.Image | np.ndarray
 
@@ -111,23 +106,76 @@ class Model:
         'A'
     """
 
-    def __init__(self, backbone: FrozenBackbone, head: MLPHead | LateFusionHead, classes: list[str],
-                 info: BundleInfo | None = None, *, features: str | FeatureMode = "image",
-                 hand_settings: HandSettings | None = None, hand_model: Path | None = None,
-                 fallback_head: MLPHead | None = None) -> None:
-        self.backbone = backbone
-        self.head = head.eval()
+    def __init__(self, backbone: FrozenBackbone | None, head: MLPHead | LateFusionHead | None,
+                 classes: list[str], info: BundleInfo | None = None, *,
+                 features: str | FeatureMode = "image", hand_settings: HandSettings | None = None,
+                 hand_model: Path | None = None, fallback_head: MLPHead | None = None,
+                 networks: BundleNetworks | None = None) -> None:
+        # ``networks`` (Model.load): a bundle whose networks are built in PyTorch when first
+        # needed, standing in for a ``backbone``, ``head`` or fallback head given as None
+        if networks is None and (backbone is None or head is None):
+            raise ValueError("a model needs a backbone and a head (or a bundle's networks)")
+        self._networks = networks
+        self._backbone = backbone
+        self._head = head.eval() if head is not None else None
+        self._fallback_head = fallback_head.eval() if fallback_head is not None else None
+        self._fallback_pending = fallback_head is None and networks is not None \
+            and bool(networks.config.get("fallback_head"))
         self.classes = list(classes)
         self.info = info or BundleInfo()
-        self.device = torch.device("cpu")
-        self.encoder: Encoder = backbone
+        self._device = "cpu"
+        self.encoder: Encoder | None = backbone  # the runtime answering (use_runtime)
         self.mode: FeatureMode = get_mode(features)
         self.hand_settings = hand_settings or HandSettings()
         self.hand_model = hand_model
-        self.fallback_head = fallback_head.eval() if fallback_head is not None else None
         self.folder: Path | None = None  # the bundle it was loaded from (None: built in memory)
         if self.mode.needs_hands and hand_model is None:
             raise ValueError(f"{features} features need a hand model")
+
+    # ----- the networks: PyTorch only when some work needs it --------------------------------
+    @property
+    def backbone(self) -> FrozenBackbone:
+        """The backbone in PyTorch (built from the bundle on first use)."""
+        if self._backbone is None:
+            assert self._networks is not None
+            self._backbone = self._networks.torch()[0]
+            self._backbone.place(self.device)
+        return self._backbone
+
+    @property
+    def head(self) -> MLPHead | LateFusionHead:
+        """The head in PyTorch (built from the bundle on first use)."""
+        if self._head is None:
+            assert self._networks is not None
+            self._head = self._networks.torch()[1].to(self.device)
+        return self._head
+
+    @property
+    def fallback_head(self) -> MLPHead | None:
+        """A landmarks model's whole-image head, in PyTorch (None for other models)."""
+        if self._fallback_pending:
+            assert self._networks is not None
+            fallback = self._networks.torch()[2]
+            self._fallback_head = fallback.to(self.device) if fallback is not None else None
+            self._fallback_pending = False
+        return self._fallback_head
+
+    def head_arrays(self, which: str = "head") -> HeadArrays:
+        """The head (or ``"fallback_head"``) as arrays, what answering runs: the PyTorch head's
+        own weights (shared, not copied, on the CPU) once it exists, else the bundle's."""
+        module = self._head if which == "head" else (
+            None if self._fallback_pending else self._fallback_head)
+        if module is not None:
+            return HeadArrays.from_module(module)
+        if self._networks is None:
+            raise FingerspellError(f"this model has no {which.replace('_', ' ')}")
+        return self._networks.head_arrays(f"{which}.")
+
+    @property
+    def device(self) -> torch.device:
+        """Where the PyTorch networks run (the CPU unless ``to`` moved them)."""
+        import torch
+        return torch.device(self._device)
 
     @property
     def temperature(self) -> float:
@@ -140,25 +188,47 @@ class Model:
 
     @property
     def preprocessing(self) -> Preprocessing:
-        return self.backbone.spec.preprocessing
+        return self.spec.preprocessing
+
+    @property
+    def spec(self) -> Any:
+        """The backbone's description (``BackboneSpec``, or the bundle's ``GraphSpec`` while
+        the PyTorch backbone has not been built): name, preprocessing, feature length."""
+        if self._backbone is not None:
+            return self._backbone.spec
+        assert self._networks is not None
+        return self._networks.graph_spec
+
+    @property
+    def weights_id(self) -> str:
+        if self._backbone is not None:
+            return self._backbone.weights_id
+        assert self._networks is not None
+        return self._networks.weights_id
 
     def to(self, device: str | torch.device) -> Model:
-        self.device = resolve_device(device) if isinstance(device, str) else device
-        self.backbone.place(self.device)
-        self.head.to(self.device)
-        if self.fallback_head is not None:
-            self.fallback_head.to(self.device)
-        if self.device.type != "cpu":
+        """Run the PyTorch networks on ``device`` (a GPU: the backbone answers in PyTorch)."""
+        from ..features.extract import resolve_device
+        resolved = resolve_device(device) if isinstance(device, str) else device
+        self._device = str(resolved)
+        if self._backbone is not None or resolved.type != "cpu":  # else built there when needed
+            self.backbone.place(resolved)
+            self.head.to(resolved)
+            if self.fallback_head is not None:
+                self.fallback_head.to(resolved)
+        if resolved.type != "cpu":
             self.encoder = self.backbone
         return self
 
     @property
     def runtime(self) -> str:
+        assert self.encoder is not None
         return self.encoder.runtime
 
     def use_runtime(self, runtime: str, model_dir: str | Path | None = None) -> Model:
-        """Pick the engine: ``auto`` (ONNX Runtime when the bundle has ``model.onnx`` and
-        onnxruntime is installed, else PyTorch), ``torch``, ``onnx`` or ``int8``
+        """Pick the engine: ``auto`` (ONNX Runtime when onnxruntime is installed and there is a
+        graph: the bundle's ``model.onnx``, else the backbone's graph in the feature cache for a
+        bundle that refers to packaged weights; else PyTorch), ``torch``, ``onnx`` or ``int8``
         (``model.int8.onnx``); the last two fail with a clear error when unavailable. The graphs
         are read from ``model_dir`` (default: the folder the model was loaded from)."""
         if runtime not in RUNTIMES:
@@ -171,7 +241,10 @@ class Model:
             self.encoder = self.backbone
             return self
         graph = model_dir / (INT8_FILE if runtime == "int8" else ONNX_FILE)
-        usable = graph.is_file() and onnxruntime_available() and self.device.type == "cpu"
+        on_cpu = self._device == "cpu"
+        if runtime == "auto" and not graph.is_file() and self._networks is not None:
+            graph = self._networks.cached_graph() or graph
+        usable = graph.is_file() and onnxruntime_available() and on_cpu
         if runtime in ("onnx", "int8") and not usable:
             if not graph.is_file():
                 flag = " --int8" if runtime == "int8" else ""
@@ -179,10 +252,10 @@ class Model:
                                        f"'fingerspell export {model_dir} --format onnx{flag}'")
             if not onnxruntime_available():
                 raise FingerspellError(f"--runtime {runtime} needs onnxruntime "
-                                       f"(pip install 'fingerspell[onnx]')")
+                                       f"(pip install onnxruntime)")
             raise FingerspellError(f"--runtime {runtime} runs on the CPU; use --device cpu")
         if usable and runtime != "torch":
-            self.encoder = OnnxEncoder(graph, self.backbone.spec, self.backbone.weights_id)
+            self.encoder = OnnxEncoder(graph, self.spec, self.weights_id)
             if runtime == "int8":
                 self.encoder.runtime = "int8"  # what Model.runtime and /v1/model report
         else:
@@ -233,7 +306,7 @@ class Model:
             tensors = {f"backbone.{k}": v.detach().cpu().contiguous()
                        for k, v in self.backbone.net.state_dict().items()}
         else:
-            _require_packaged_weights(self.backbone)
+            require_packaged_weights(self.backbone)
         tensors.update({f"head.{k}": v.detach().cpu().contiguous()
                         for k, v in self.head.state_dict().items()})
         if self.fallback_head is not None:
@@ -255,9 +328,11 @@ class Model:
              adapter: str | Path | None = None) -> Model:
         """Load a bundle written by ``save`` (or by ``fingerspell train``).
 
-        ``runtime``: "auto" runs the backbone in ONNX Runtime when the bundle has a
-        ``model.onnx`` (see ``fingerspell export``) and onnxruntime is installed; "torch" or
-        "onnx" force one. ``adapter``: an adapter file made for this model (the on-device
+        ``runtime``: "auto" runs the backbone in ONNX Runtime when there is a graph (the
+        bundle's ``model.onnx``, see ``fingerspell export``, or the cache's graph of the packaged
+        weights it refers to): the model then answers without PyTorch (its heads in NumPy; the
+        PyTorch networks are built from the bundle on first use of ``backbone``/``head``);
+        "torch" or "onnx" force one. ``adapter``: an adapter file made for this model (the on-device
         page's Teach mode, ``save_adapter``): the model answers with its adapted head.
         """
         if adapter is not None:
@@ -277,18 +352,18 @@ class Model:
         features = config.get("features") or {"mode": "image", "hand": {}}
         mode = saved_mode(features, config_path)
         hand_model = _bundle_hand_model(model_dir, mode, features.get("hand_model_sha256"))
-        backbone, head, fallback = _bundle_networks(config, config_path, weights_path)
+        networks = BundleNetworks(config, config_path, weights_path)
         info = BundleInfo.from_config(config)
         try:
             hand_settings = HandSettings.from_dict(features.get("hand", {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise FingerspellError(f"{config_path}: invalid 'features.hand' ({exc})") from None
-        model = cls(backbone, head, config["classes"], info, features=mode,
-                    hand_settings=hand_settings,
-                    hand_model=hand_model,
-                    fallback_head=fallback)
+        model = cls(None, None, config["classes"], info, features=mode,
+                    hand_settings=hand_settings, hand_model=hand_model, networks=networks)
         model.folder = model_dir
-        return model.to(device).use_runtime(runtime)
+        if device != "cpu":
+            model.to(device)
+        return model.use_runtime(runtime)
 
     def evaluate(self, data_dir: str | Path, *, json_path: str | Path | None = None,
                  out_dir: str | Path | None = None, cache_dir: Path | None = None,
@@ -327,12 +402,15 @@ class Model:
     def with_head(self, head: torch.nn.Module, *, adapted: dict[str, Any]) -> Model:
         """This model with another head (an adapted one: ``adapted`` is what the bundle records
         of it); backbone, hand model, calibration and everything else shared."""
-        model = type(self)(self.backbone, head, self.classes,
+        model = type(self)(self._backbone, head, self.classes,
                            info=replace(copy.deepcopy(self.info), adapted=adapted),
                            features=self.mode, hand_settings=self.hand_settings,
-                           hand_model=self.hand_model, fallback_head=self.fallback_head)
-        model.to(self.device)
+                           hand_model=self.hand_model, fallback_head=self._fallback_head,
+                           networks=self._networks)
+        model._fallback_pending = self._fallback_pending
+        model._device = self._device
         model.encoder = self.encoder
+        model.folder = None  # its head is not the folder's
         return model
 
     def save_adapter(self, path: str | Path) -> Path:
@@ -357,7 +435,7 @@ class Model:
         for the fallback head); ``use_cache`` reads and fills the feature caches."""
         return FeaturePipeline(mode or self.mode, self.encoder,
                                hand_model=self.hand_model, hand_settings=self.hand_settings,
-                               cache_root=cache_root, workers=workers, device=self.device,
+                               cache_root=cache_root, workers=workers, device=self._device,
                                show_progress=show_progress, use_cache=use_cache)
 
     def feature_vectors(self, paths: list[Path], *, use_cache: bool = False,
@@ -368,19 +446,19 @@ class Model:
         return self.pipeline(use_cache=use_cache, cache_root=cache_root,
                              show_progress=show_progress, workers=workers).compute(paths)
 
-    @torch.inference_mode()
-    def head_proba(self, vectors: np.ndarray, head: MLPHead | LateFusionHead | None = None,
-                   batch_size: int = 1024) -> np.ndarray:
+    def head_proba(self, vectors: np.ndarray,
+                   head: MLPHead | LateFusionHead | HeadArrays | None = None,
+                   batch_size: int = 256) -> np.ndarray:
         """Class probabilities from ``head`` (default: the main head, with the model's
-        calibrated temperature; an explicitly given head is used as it is)."""
+        calibrated temperature; an explicitly given head is used as it is), computed in NumPy
+        on the head's weights (``head/arrays.py``): the same arithmetic as the PyTorch head,
+        without PyTorch. Batches of ``batch_size`` rows keep each product small."""
         temperature = self.temperature if head is None else 1.0
-        head = head or self.head
-        out = []
-        with head_work(head):  # a default head: one thread (threads.py)
-            for start in range(0, len(vectors), batch_size):
-                batch = torch.from_numpy(np.asarray(vectors[start:start + batch_size])
-                                         ).to(self.device)
-                out.append((head(batch) / temperature).softmax(-1).float().cpu().numpy())
+        arrays = (self.head_arrays() if head is None else
+                  head if isinstance(head, HeadArrays) else HeadArrays.from_module(head))
+        with head_work(arrays):  # a default head: one thread (threads.py)
+            out = [arrays.proba(vectors[start:start + batch_size], temperature)
+                   for start in range(0, len(vectors), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
     def whole_image_features(self, paths: list[Path], *, use_cache: bool = False,
@@ -411,9 +489,10 @@ class Model:
             for i in missing:
                 routes[i] = ROUTE_NO_HAND_NOTHING
         else:
-            if self.fallback_head is None:
+            if self._fallback_head is None and not self._fallback_pending:
                 raise FingerspellError("this landmarks model has no whole-image fallback head")
-            probs[missing] = self.head_proba(whole_image(missing), self.fallback_head)
+            probs[missing] = self.head_proba(whole_image(missing),
+                                             self.head_arrays("fallback_head"))
         return probs, routes
 
     def predict(self, source: ImageSource | list[ImageSource], top_k: int = 5) -> Predictions:
@@ -530,56 +609,6 @@ def _read_bundle_config(model_dir: Path, config_path: Path) -> dict[str, Any]:
     return config
 
 
-def _bundle_networks(config: dict[str, Any], config_path: Path, weights_path: Path
-                     ) -> tuple[FrozenBackbone, MLPHead | LateFusionHead, MLPHead | None]:
-    """The backbone (stored in the bundle, or the packaged weights it refers to, checked by
-    content hash), the head and the fallback head, from a checked config and its weights file
-    (sizes checked from the file's header before anything is allocated)."""
-    size = weights_path.stat().st_size
-    if size > MAX_WEIGHTS_BYTES:
-        raise FingerspellError(f"{weights_path}: {size / 1e9:.1f} GB is more than a model "
-                               f"bundle holds ({MAX_WEIGHTS_BYTES / 1e9:.0f} GB)")
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-    try:
-        check_weight_shapes(weights_path, "head.", config["head"])
-        if config.get("fallback_head"):
-            check_weight_shapes(weights_path, "fallback_head.", config["fallback_head"])
-        tensors = load_file(str(weights_path))
-    except (SafetensorError, OSError) as exc:
-        raise FingerspellError(f"{weights_path}: unreadable weights ({exc})") from None
-    spec = get_spec(config["backbone"]["name"])
-    head = head_from_config(config["head"])
-    fallback = (MLPHead(HeadConfig.from_dict(config["fallback_head"]))
-                if config.get("fallback_head") else None)
-    referred = config["backbone"].get("weights") == PRETRAINED
-    if referred:
-        backbone = create_backbone(spec.name)  # the package's file, checked by SHA-256
-        if backbone.weights_id != config["backbone"]["weights_id"]:
-            raise FingerspellError(f"{config_path}: the {spec.name} weights installed "
-                                   f"({spec.weights_source}) differ from those this model "
-                                   f"was trained with; reinstall that package's version")
-    try:
-        if not referred:
-            net = spec.build()
-            net.load_state_dict(_strip(tensors, "backbone."))
-            backbone = FrozenBackbone(spec, net, config["backbone"]["weights_id"])
-        head.load_state_dict(_strip(tensors, "head."))
-        if fallback is not None:
-            fallback.load_state_dict(_strip(tensors, "fallback_head."))
-    except RuntimeError as exc:
-        raise FingerspellError(f"{weights_path}: weights do not match config.json "
-                               f"({' '.join(str(exc).split())[:200]})") from None
-    try:
-        saved = Preprocessing.from_dict(config["preprocessing"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FingerspellError(f"{config_path}: invalid 'preprocessing' ({exc})") from None
-    if saved != spec.preprocessing:
-        raise FingerspellError(f"{config_path}: preprocessing differs from backbone "
-                               f"{spec.name}'s in this version of fingerspell")
-    return backbone, head, fallback
-
-
 def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None) -> Path | None:
     """The hand model a bundle was trained with: its own copy, checked against the checksum
     recorded at training; a built-in bundle without a copy (a source checkout) looks it up as
@@ -600,28 +629,6 @@ def _bundle_hand_model(model_dir: Path, mode: FeatureMode, recorded: str | None)
                                f"trained with (sha256 {recorded[:12]}…); point "
                                f"${HAND_MODEL_ENV} at that hand_landmarker.task")
     return found
-
-
-def _require_packaged_weights(backbone: FrozenBackbone) -> None:
-    """A bundle may leave out only weights that a package ships, unchanged."""
-    spec = backbone.spec
-    if not spec.offline:
-        raise FingerspellError(f"backbone {spec.name}: its weights do not ship with a package; "
-                               f"the bundle must hold them")
-    if not packaged_backbone(backbone):
-        raise FingerspellError(f"backbone {spec.name}: weights differ from {spec.weights_source}'s"
-                               f" (fine-tuned?); the bundle must hold them")
-
-
-def packaged_backbone(backbone: FrozenBackbone) -> bool:
-    """True if ``backbone``'s weights are exactly those its package ships: a bundle saved with
-    ``store_backbone=False`` may then refer to them instead of holding them."""
-    return backbone.spec.offline and \
-        pretrained_weights_id(backbone.spec.name) == backbone.weights_id
-
-
-def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def evaluate(model: Model | str | Path, data_dir: str | Path, *, device: str = "cpu",

@@ -40,7 +40,7 @@ async def model_info(state: State) -> dict[str, Any]:
     model = state.model
     return {"classes": model.classes, "features": model.mode.name,
             "profile": state.profile, "teach": state.profiles is not None,
-            "backbone": model.backbone.spec.name, "runtime": model.runtime,
+            "backbone": model.spec.name, "runtime": model.runtime,
             "fingerspell_version": __version__, "threads": torch.get_num_threads(),
             "validation": public_validation(model.info.validation),
             "limits": state.limits.to_dict(), "device_page": state.device_page}
