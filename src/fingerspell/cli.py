@@ -631,8 +631,8 @@ def _models(name: str | None) -> int:
         figures = "; ".join(f"{k} {v}" for k, v in headline.items()) or "not measured"
         print(f"{model.name:<16}{model.size_bytes() / 1e6:>6.1f}MB{len(model.classes):>9}  "
               f"{model.features:<10}{figures}")
-    print("size: the model's own files (its backbone's weights ship in another package); "
-          "'fingerspell models NAME' shows a model's card")
+    print("size: the model's own files (an installed built-in's include its backbone as an ONNX "
+          "graph, model.onnx); 'fingerspell models NAME' shows a model's card")
     return 0
 
 

@@ -45,7 +45,8 @@ class BuiltinModel:
         return dict((self.config.get("card") or {}).get("headline", {}))
 
     def size_bytes(self) -> int:
-        """Bytes on disk: the bundle's own files (the backbone's weights are another package's)."""
+        """Bytes on disk: the bundle's own files (an installed built-in's include its backbone's
+        ONNX graph; the PyTorch weights are another package's)."""
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
 
     def card(self) -> str:

@@ -199,19 +199,28 @@ class HeadFitter:
 
 
 def remember_views(views: ViewSource, n_rows: int) -> ViewSource:
-    """``views`` computed once per (mode, view) for all ``n_rows`` rows and kept in memory: for
-    searches that fit hundreds of heads on the same photos."""
-    kept_views: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+    """``views`` kept in memory once computed, row by row, per (mode, view): heads fitted again
+    on the same photos (the out-of-source folds of ``train``, a search's trials) compute each
+    row's view once. A view is a function of its photo alone (its augmentation is seeded by
+    the view and the file's name), so a remembered row is the row computed again."""
+    kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def view(mode: FeatureMode, k: int, rows: list[int]) -> tuple[np.ndarray, list[int]]:
-        if (mode.name, k) not in kept_views:
-            vectors, kept = views(mode, k, list(range(n_rows)))
-            table = np.zeros((n_rows, vectors.shape[1]), np.float32)
-            table[kept] = vectors
-            readable = np.zeros(n_rows, dtype=bool)
-            readable[kept] = True
-            kept_views[(mode.name, k)] = (table, readable)
-        table, readable = kept_views[(mode.name, k)]
+        key = (mode.name, k)
+        if key not in kept and not rows:
+            return views(mode, k, rows)
+        done = kept[key][1] if key in kept else np.zeros(n_rows, dtype=bool)
+        todo = [r for r in rows if not done[r]]
+        if todo:
+            vectors, computed = views(mode, k, todo)
+            if key not in kept:
+                kept[key] = (np.zeros((n_rows, vectors.shape[1]), np.float32), done,
+                             np.zeros(n_rows, dtype=bool))
+            table, done, readable = kept[key]
+            table[computed] = vectors
+            readable[computed] = True
+            done[todo] = True
+        table, _, readable = kept[key]
         rows = [r for r in rows if readable[r]]
         return table[rows], rows
 

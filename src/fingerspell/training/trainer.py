@@ -31,7 +31,7 @@ from ..infer.model import Model
 from .config import RunConfig, resolve_config, resume_config
 from .distributed import Dist, init_from_env
 from .finetune import ImageRows, finetune, last_blocks
-from .fitting import LANDMARKS, MAIN, Examples, FittedHead, HeadFitter
+from .fitting import LANDMARKS, MAIN, Examples, FittedHead, HeadFitter, remember_views
 from .fusion_weight import DEFAULT as DEFAULT_LANDMARK_WEIGHT
 from .fusion_weight import choose_landmark_weight
 from .loop import Checkpoints, FitCallback, OnEpoch
@@ -303,8 +303,10 @@ def _data_stage(config: RunConfig, run_dir: Path, images: ImageSet,
     metrics = _data_metrics(images, mode, split.strategy, features, train_idx, val_idx,
                             skipped, sources)
     metrics.device, metrics.runtime, metrics.world_size = str(device), encoder.runtime, dist.world
+    # views kept once computed: the heads fitted without each folder need the same rows' views
     examples = Examples(features.vectors, labels, features.found,
-                        sources if len(images.sources) > 1 else None, extract.views(paths))
+                        sources if len(images.sources) > 1 else None,
+                        remember_views(extract.views(paths), len(paths)))
     return RunData(paths, labels, features, examples, train_idx, val_idx, split.strategy,
                    skipped, metrics)
 
