@@ -27,8 +27,8 @@ detectors is sized to the cores (``serve/detectors.py``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,7 +79,6 @@ def torch_threads(threads: int) -> Iterator[None]:
     changed when it already has that many: the server's request threads, all on one). In a
     process that has not imported PyTorch there is nothing to set (a prediction that runs on
     ONNX Runtime and NumPy: its session took its count when made, ``onnx_threads``)."""
-    import sys
     if sys.modules.get("torch") is None:
         yield
         return
@@ -100,14 +99,21 @@ def torch_threads(threads: int) -> Iterator[None]:
 LARGE_HEAD_PARAMETERS = 4_000_000
 
 
-@functools.lru_cache(maxsize=1)
+_blas_libraries: tuple[int, Any] | None = None  # (modules loaded when found, the controller)
+
+
 def _blas() -> Any:
-    """NumPy's BLAS library (OpenBLAS, MKL, ...) through threadpoolctl; None without it."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
-    return ThreadpoolController()
+    """The BLAS libraries loaded in this process (NumPy's OpenBLAS, SciPy's own, MKL, ...)
+    through threadpoolctl; None without it. Found again (1 ms) whenever modules were imported
+    since: a new module may have brought its own BLAS (SciPy does)."""
+    global _blas_libraries
+    if _blas_libraries is None or _blas_libraries[0] != len(sys.modules):
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        _blas_libraries = (len(sys.modules), ThreadpoolController())
+    return _blas_libraries[1]
 
 
 @contextlib.contextmanager
@@ -170,7 +176,6 @@ def onnx_threads() -> int:
     """Intra-op threads for a new ONNX Runtime session: what PyTorch has now, so a session made
     for a server or a live loop runs on one, one made for extracting features on the cores. In
     a process that never imported PyTorch (a prediction), what bulk work would get."""
-    import sys
     if sys.modules.get("torch") is None:
         return bulk_threads()
     import torch
