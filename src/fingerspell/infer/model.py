@@ -410,7 +410,6 @@ class Model:
         model._fallback_pending = self._fallback_pending
         model._device = self._device
         model.encoder = self.encoder
-        model.folder = None  # its head is not the folder's
         return model
 
     def save_adapter(self, path: str | Path) -> Path:

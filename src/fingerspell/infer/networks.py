@@ -75,11 +75,11 @@ class BundleNetworks:
     def head_arrays(self, prefix: str = "head.") -> HeadArrays:
         """The head (``head.``) or the fallback head (``fallback_head.``) as arrays."""
         if self._arrays is None:
-            from safetensors import SafetensorError
-            from safetensors.numpy import load_file
-            try:
-                self._arrays = {k: v for k, v in load_file(str(self.weights_path)).items()
-                                if not k.startswith("backbone.")}
+            from safetensors import SafetensorError, safe_open
+            try:  # the heads' tensors only: a bundle that holds its backbone is mostly that
+                with safe_open(str(self.weights_path), framework="numpy") as stored:
+                    self._arrays = {k: stored.get_tensor(k) for k in stored.keys()
+                                    if not k.startswith("backbone.")}
             except (SafetensorError, OSError) as exc:
                 raise FingerspellError(f"{self.weights_path}: unreadable weights ({exc})") from None
         return HeadArrays.from_state(self.config[prefix.rstrip(".")],
